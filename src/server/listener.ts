@@ -1,0 +1,138 @@
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import type { Duplex } from "node:stream";
+
+/** A request handler for both HTTP/1.1 and HTTP/2 requests. */
+export type DualHandler = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
+
+/** Options of {@link listenOnePort}. */
+export interface OnePortOptions {
+  readonly port: number;
+  readonly host: string;
+  readonly handler: DualHandler;
+  /** HTTP/1.1 `Upgrade` requests (WebSocket). Unset: 400. */
+  readonly upgrade?: ((req: http.IncomingMessage, socket: Duplex, head: Buffer) => void) | undefined;
+  /** Close a connection that sends nothing for this long before its first bytes. */
+  readonly firstByteTimeoutMs?: number;
+  /** HTTP/1.1: time to receive the complete request headers. */
+  readonly headersTimeoutMs?: number;
+  /** HTTP/1.1: time to receive the complete request. 0 disables (needed for long-polling clients). */
+  readonly requestTimeoutMs?: number;
+  /** Close connections with no open request or stream after this long. */
+  readonly keepAliveTimeoutMs?: number;
+  /** Largest HTTP/2 frame-header block etc.: the http2 `maxSessionMemory` in MB. */
+  readonly maxSessionMemoryMb?: number;
+}
+
+/** A listening one-port server. */
+export interface OnePortServer {
+  readonly port: number;
+  readonly host: string;
+  readonly h1: http.Server;
+  readonly h2: http2.Http2Server;
+  /** Open connections (both protocols), for tests and metrics. */
+  connections(): number;
+  /** Stops accepting connections; in-flight requests continue. */
+  stopAccepting(): Promise<void>;
+  /** Asks connections to finish (HTTP/2 GOAWAY, idle HTTP/1.1 closed), then destroys what is left after `deadlineMs`. */
+  drain(deadlineMs: number): Promise<void>;
+}
+
+const PREFACE = "PRI ";
+
+/**
+ * Listens on one TCP port for cleartext HTTP/2 (prior knowledge: gRPC, Connect,
+ * gRPC-Web, bidi streaming) and HTTP/1.1 (Connect unary, JSON routes, WebSocket):
+ * Node cannot serve both without TLS/ALPN, so the first 4 bytes decide.
+ */
+export async function listenOnePort(options: OnePortOptions): Promise<OnePortServer> {
+  const h1 = http.createServer(
+    {
+      noDelay: true,
+      headersTimeout: options.headersTimeoutMs ?? 60_000,
+      requestTimeout: options.requestTimeoutMs ?? 0,
+      keepAliveTimeout: options.keepAliveTimeoutMs ?? 65_000,
+    },
+    options.handler as http.RequestListener,
+  );
+  // h1 never listen()s itself; Node starts connection tracking (headersTimeout,
+  // closeAllConnections) on this event.
+  h1.emit("listening");
+  const h2 = http2.createServer(
+    { maxSessionMemory: options.maxSessionMemoryMb ?? 64, settings: { enableConnectProtocol: false } },
+    options.handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+  );
+  const h2Sessions = new Set<http2.Http2Session>();
+  h2.on("session", (session) => {
+    h2Sessions.add(session);
+    session.once("close", () => h2Sessions.delete(session));
+    session.on("error", () => session.destroy());
+  });
+  const sockets = new Set<net.Socket>();
+  h1.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (options.upgrade !== undefined && req.headers.upgrade?.toLowerCase() === "websocket") {
+      options.upgrade(req, socket, head);
+      return;
+    }
+    // e.g. "Upgrade: h2c" from `curl --http2`: Node cannot upgrade; prior knowledge works.
+    socket.end(
+      "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\nUpgrade not supported; use HTTP/2 with prior knowledge (curl --http2-prior-knowledge) or HTTP/1.1\n",
+    );
+  });
+  h1.on("clientError", (_err, socket) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+    else socket.destroy();
+  });
+
+  const firstByteTimeout = options.firstByteTimeoutMs ?? 10_000;
+  const mux = net.createServer({ noDelay: true }, (socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+    if (firstByteTimeout > 0) socket.setTimeout(firstByteTimeout, () => socket.destroy());
+    const sniff = (): void => {
+      const head: Buffer | null = socket.read(4); // null until 4 bytes are buffered
+      if (head === null) return;
+      socket.off("readable", sniff);
+      socket.setTimeout(0);
+      socket.unshift(head);
+      (head.toString("latin1") === PREFACE ? h2 : h1).emit("connection", socket);
+    };
+    socket.on("readable", sniff);
+  });
+  await new Promise<void>((resolve, reject) => {
+    mux.once("error", reject);
+    mux.listen(options.port, options.host, () => {
+      mux.off("error", reject);
+      resolve();
+    });
+  });
+  const address = mux.address() as net.AddressInfo;
+  return {
+    port: address.port,
+    host: options.host,
+    h1,
+    h2,
+    connections: () => sockets.size,
+    stopAccepting: async () => {
+      // close()'s callback waits for every connection; draining is drain()'s job.
+      if (mux.listening) mux.close();
+    },
+    async drain(deadlineMs: number) {
+      for (const s of h2Sessions) s.close();
+      h1.closeIdleConnections();
+      const deadline = Date.now() + deadlineMs;
+      while (sockets.size > 0 && Date.now() < deadline) {
+        h1.closeIdleConnections();
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      for (const s of h2Sessions) s.destroy();
+      h1.closeAllConnections();
+      for (const s of sockets) s.destroy();
+    },
+  };
+}

@@ -1,0 +1,131 @@
+import type * as http from "node:http";
+import type * as http2 from "node:http2";
+import type { Duplex } from "node:stream";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { EnvironmentSource } from "./environment.js";
+import { type DualHandler, listenOnePort, type OnePortServer } from "./listener.js";
+import { createEnvironmentRouter, type EnvironmentRouter, type EnvironmentRouterOptions } from "./router.js";
+
+/** An HTTP request of either protocol version. */
+export type ServerRequest = http.IncomingMessage | http2.Http2ServerRequest;
+/** An HTTP response of either protocol version. */
+export type ServerResponse = http.ServerResponse | http2.Http2ServerResponse;
+
+/** A surface served next to the RPC services on the same port (e.g. OpenEnv's HTTP/JSON + WebSocket API). */
+export interface HttpSurface {
+  /** Handles a non-RPC request; returns false to pass it on (404). */
+  handle(req: ServerRequest, res: ServerResponse): boolean;
+  /** Handles an HTTP/1.1 WebSocket upgrade; returns false to refuse it. */
+  upgrade?(req: http.IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  /** Ends the surface's connections during shutdown. */
+  close?(reason: { code: Code; message: string }): Promise<void>;
+}
+
+/** Options of {@link serve}; every field has a default. */
+export interface ServeOptions extends EnvironmentRouterOptions {
+  /** TCP port; 0 picks a free one. Default 8000, as OpenEnv. */
+  readonly port?: number;
+  /** Interface to bind. Default `127.0.0.1` (loopback only); `0.0.0.0` listens on all interfaces. */
+  readonly host?: string;
+  /** Connect interceptors applied to every RPC (e.g. authentication). */
+  readonly interceptors?: Interceptor[];
+  /** How long shutdown waits for running steps and open streams before cutting them. Default 10 s. */
+  readonly shutdownTimeoutMs?: number;
+  /** Close a connection that sends nothing for this long after connecting. Default 10 s. */
+  readonly firstByteTimeoutMs?: number;
+  /** HTTP/1.1: time to receive the complete request headers. Default 60 s. */
+  readonly headersTimeoutMs?: number;
+  /** Extra surfaces on the same port; `surfaces(router)` builds them once the router exists. */
+  readonly surfaces?: (router: EnvironmentRouter) => HttpSurface[];
+}
+
+/** A running environment server. */
+export interface EnvironmentServer extends AsyncDisposable {
+  /** `http://host:port`, for clients. */
+  readonly url: string;
+  readonly port: number;
+  readonly host: string;
+  readonly router: EnvironmentRouter;
+  /** The listener, for tests and metrics. */
+  readonly listener: OnePortServer;
+  /**
+   * Graceful shutdown: refuse new sessions, let running steps finish and deliver
+   * their results, end streams with UNAVAILABLE, close every environment.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves an environment on one port: Connect, gRPC and gRPC-Web over cleartext
+ * HTTP/2, Connect over HTTP/1.1, `grpc.health.v1.Health`, gRPC reflection, and
+ * any extra surfaces (OpenEnv's HTTP/WebSocket API).
+ *
+ * @example
+ * ```ts
+ * const server = await serve(EchoEnvironment, { port: 8000 });
+ * // ...
+ * await server.close();
+ * ```
+ */
+export async function serve(source: EnvironmentSource, options: ServeOptions = {}): Promise<EnvironmentServer> {
+  const router = createEnvironmentRouter(source, options);
+  const shutdown = new AbortController();
+  const surfaces = options.surfaces?.(router) ?? [];
+  const notFound = (res: ServerResponse): void => {
+    const body = JSON.stringify({ detail: "Not Found" });
+    (res as http.ServerResponse).writeHead(404, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+    res.end(body);
+  };
+  const handler = connectNodeAdapter({
+    routes: (r) => router.routes(r),
+    shutdownSignal: shutdown.signal,
+    readMaxBytes: router.maxMessageBytes,
+    writeMaxBytes: router.maxMessageBytes,
+    interceptors: options.interceptors ?? [],
+    jsonOptions: { registry: router.registry },
+    fallback(req, nodeRes) {
+      const res = nodeRes as unknown as ServerResponse; // connect-node patches write()'s callback type only
+      for (const surface of surfaces) if (surface.handle(req, res)) return;
+      notFound(res);
+    },
+  });
+  const host = options.host ?? "127.0.0.1";
+  const listener = await listenOnePort({
+    port: options.port ?? 8000,
+    host,
+    handler: handler as DualHandler,
+    firstByteTimeoutMs: options.firstByteTimeoutMs,
+    headersTimeoutMs: options.headersTimeoutMs,
+    upgrade(req, socket, head) {
+      for (const surface of surfaces) if (surface.upgrade?.(req, socket, head)) return;
+      socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n");
+    },
+  });
+  let closing: Promise<void> | undefined;
+  const urlHost = host.includes(":") ? `[${host}]` : host === "0.0.0.0" ? "127.0.0.1" : host;
+  const server: EnvironmentServer = {
+    url: `http://${urlHost}:${listener.port}`,
+    port: listener.port,
+    host,
+    router,
+    listener,
+    close() {
+      closing ??= (async () => {
+        const reason = { code: Code.Unavailable, message: "server shutting down" };
+        const deadline = options.shutdownTimeoutMs ?? 10_000;
+        router.sessions.drain(reason);
+        await listener.stopAccepting();
+        shutdown.abort(new ConnectError(reason.message, reason.code));
+        await Promise.all(surfaces.map((s) => s.close?.(reason)));
+        await listener.drain(deadline);
+        await router.close();
+      })();
+      return closing;
+    },
+    [Symbol.asyncDispose]() {
+      return server.close();
+    },
+  };
+  return server;
+}

@@ -1,0 +1,337 @@
+import { randomUUID } from "node:crypto";
+import { create, type DescMessage, isMessage, type JsonObject, type Message } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { toConnectError } from "../protocol/errors.js";
+import type { Environment, EnvironmentSpec, MessageOrInit, StepContext, StepOutcome } from "./environment.js";
+
+/** A step's or reset's outcome, normalised: what every transport serialises. */
+export interface StepRecord {
+  readonly observation: Message;
+  readonly reward: number | undefined;
+  readonly done: boolean;
+  readonly terminated: boolean;
+  readonly truncated: boolean;
+  readonly metadata: JsonObject | undefined;
+  readonly rewardComponents: Readonly<Record<string, number>> | undefined;
+  readonly stepCount: number;
+  readonly episodeId: string;
+}
+
+/** A partial observation emitted during a step. */
+export interface PartialRecord {
+  readonly observation: Message;
+  readonly progress: number | undefined;
+}
+
+/** Reset parameters, transport-neutral. */
+export interface ResetParams {
+  readonly seed?: bigint | undefined;
+  readonly episodeId?: string | undefined;
+  readonly options?: JsonObject | undefined;
+  readonly timeoutMs?: number | undefined;
+}
+
+/** Step parameters, transport-neutral. */
+export interface StepParams {
+  readonly requestId?: string;
+  readonly timeoutMs?: number | undefined;
+  readonly onPartial?: ((partial: PartialRecord) => void) | undefined;
+}
+
+/** Timing limits a session applies. */
+export interface SessionTiming {
+  /** Default (and maximum) deadline of a reset or step. */
+  readonly stepTimeoutMs: number;
+  /** How long an environment may keep running after its deadline before the session is closed. */
+  readonly abortGraceMs: number;
+}
+
+/** Why a session ended, for the error its stream or later calls receive. */
+export interface CloseReason {
+  readonly code: Code;
+  readonly message: string;
+}
+
+const noop = (): void => {};
+
+/**
+ * One environment instance and its episode bookkeeping. Operations run one at a
+ * time, in arrival order, whatever transport they come from.
+ */
+export class Session {
+  readonly createdAt = Date.now();
+  lastActivity = Date.now();
+  /** Set once the session has ended. */
+  closed: CloseReason | undefined;
+  /** Opaque per-transport data (e.g. the Step stream attached to the session). */
+  attachment: { detach(reason: CloseReason): void } | undefined;
+  /** Pending close of a session whose stream dropped, cancelled when a stream resumes it. */
+  resumeTimer: NodeJS.Timeout | undefined;
+  /** Replies to recent request ids, so a retried request is answered, not applied twice. */
+  readonly records = new Map<string, Promise<unknown>>();
+
+  private tail: Promise<void> = Promise.resolve();
+  private hasEpisode = false;
+  private episodeDone = false;
+  private inflight: AbortController | undefined;
+  private readonly closeListeners: Array<(reason: CloseReason) => void> = [];
+
+  constructor(
+    readonly id: string,
+    readonly env: Environment,
+    readonly spec: EnvironmentSpec,
+    private readonly timing: SessionTiming,
+    private readonly onClosed: (session: Session) => void,
+  ) {}
+
+  /** The current episode id (empty before the first reset). */
+  get episodeId(): string {
+    return this.env.episodeId;
+  }
+
+  /** Steps taken in the current episode. */
+  get stepCount(): number {
+    return this.env.stepCount;
+  }
+
+  /** Registers a callback for when the session closes; returns an unregister function. */
+  onClose(listener: (reason: CloseReason) => void): () => void {
+    this.closeListeners.push(listener);
+    return () => {
+      const i = this.closeListeners.indexOf(listener);
+      if (i >= 0) this.closeListeners.splice(i, 1);
+    };
+  }
+
+  /** Remembers the reply to a request id, keeping the most recent `limit`. */
+  remember(requestId: string, reply: Promise<unknown>, limit: number): void {
+    this.records.set(requestId, reply);
+    if (this.records.size > limit) {
+      const oldest = this.records.keys().next().value as string;
+      this.records.delete(oldest);
+    }
+  }
+
+  /** Starts a new episode. */
+  reset(params: ResetParams): Promise<StepRecord> {
+    return this.schedule(params.timeoutMs, (signal) => {
+      const episodeId = params.episodeId ?? randomUUID();
+      this.env.episodeId = episodeId;
+      this.env.stepCount = 0;
+      this.hasEpisode = true;
+      this.episodeDone = false;
+      this.lastActivity = Date.now();
+      return this.env.reset({ seed: params.seed, episodeId, options: params.options ?? {}, signal: signal() });
+    });
+  }
+
+  /** Applies an action, already decoded and validated. */
+  step(action: Message, params: StepParams = {}): Promise<StepRecord> {
+    if (!this.hasEpisode) {
+      return Promise.reject(
+        new ConnectError(`step before reset: session ${this.id} has no episode yet; call Reset first`, Code.FailedPrecondition),
+      );
+    }
+    return this.schedule(
+      params.timeoutMs,
+      (signal, deadline, finished) => {
+        if (!this.hasEpisode) {
+          throw new ConnectError(`step before reset: session ${this.id} has no episode yet; call Reset first`, Code.FailedPrecondition);
+        }
+        if (this.episodeDone && this.spec.stepAfterDone !== "allow") {
+          throw new ConnectError(`episode ${this.env.episodeId} is over; reset to start a new one`, Code.FailedPrecondition);
+        }
+        this.lastActivity = Date.now();
+        const onPartial = params.onPartial;
+        const partialSchema = this.spec.partial ?? this.spec.observation;
+        const ctx: StepContext = {
+          get signal() {
+            return signal();
+          },
+          deadline,
+          sessionId: this.id,
+          requestId: params.requestId ?? "",
+          emit: (partial: MessageOrInit<DescMessage>, progress?: number) => {
+            if (finished() || onPartial === undefined) return;
+            onPartial({ observation: toMessage(partialSchema, partial, "partial observation"), progress });
+          },
+        };
+        return this.env.step(action, ctx);
+      },
+      true,
+    );
+  }
+
+  /** Reads the environment's state. */
+  async state(): Promise<Message> {
+    this.assertOpen();
+    // State reads go through the queue so they never observe a half-applied step.
+    const value = await this.enqueue(async () => this.env.state);
+    return toMessage(this.spec.state, value, "state");
+  }
+
+  /** Ends the session: aborts a running step, waits for it (bounded), then closes the environment. */
+  async close(reason: CloseReason): Promise<void> {
+    if (this.closed !== undefined) return;
+    this.closed = reason;
+    if (this.resumeTimer !== undefined) clearTimeout(this.resumeTimer);
+    this.inflight?.abort(new ConnectError(reason.message, reason.code));
+    this.onClosed(this);
+    for (const listener of this.closeListeners.splice(0)) listener(reason);
+    this.attachment?.detach(reason);
+    this.attachment = undefined;
+    await Promise.race([this.tail, delay(this.timing.abortGraceMs)]);
+    try {
+      await this.env.close();
+    } catch {
+      // The session is gone either way; a failing close must not affect the caller.
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed !== undefined) {
+      throw new ConnectError(`session ${this.id} is closed: ${this.closed.message}`, Code.NotFound);
+    }
+  }
+
+  private enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(task);
+    this.tail = run.then(noop, noop);
+    return run;
+  }
+
+  /**
+   * Runs an environment call in the session's queue with a deadline. The caller's
+   * promise settles at the deadline; the queue waits for the environment to stop
+   * (up to `abortGraceMs`) and closes the session if it does not.
+   */
+  private schedule(
+    timeoutMs: number | undefined,
+    call: (signal: () => AbortSignal, deadline: number, finished: () => boolean) => StepOutcome | PromiseLike<StepOutcome>,
+    isStep = false,
+  ): Promise<StepRecord> {
+    try {
+      this.assertOpen();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const budget = Math.min(timeoutMs ?? this.timing.stepTimeoutMs, this.timing.stepTimeoutMs);
+    return new Promise<StepRecord>((resolve, reject) => {
+      this.tail = this.tail.then(() => {
+        if (this.closed !== undefined) {
+          reject(new ConnectError(`session ${this.id} is closed: ${this.closed.message}`, Code.NotFound));
+          return;
+        }
+        let controller: AbortController | undefined;
+        const signal = (): AbortSignal => {
+          controller ??= new AbortController();
+          this.inflight = controller;
+          return controller.signal;
+        };
+        let finished = false;
+        const deadline = Date.now() + budget;
+        const settle = (outcome: StepOutcome): void => {
+          if (finished) return;
+          finished = true;
+          try {
+            resolve(this.record(outcome, isStep));
+          } catch (err) {
+            reject(toConnectError(err));
+          }
+        };
+        const fail = (err: unknown): void => {
+          if (finished) return;
+          finished = true;
+          reject(toConnectError(err));
+        };
+        let result: StepOutcome | PromiseLike<StepOutcome>;
+        try {
+          result = call(signal, deadline, () => finished);
+        } catch (err) {
+          fail(err);
+          return;
+        }
+        if (!isThenable(result)) {
+          settle(result);
+          return;
+        }
+        return new Promise<void>((done) => {
+          const timer = setTimeout(() => {
+            fail(new ConnectError(`step exceeded its deadline of ${budget} ms`, Code.DeadlineExceeded));
+            controller?.abort(new ConnectError("deadline exceeded", Code.DeadlineExceeded));
+            const grace = setTimeout(() => {
+              void this.close({
+                code: Code.Aborted,
+                message: `the environment did not stop within ${this.timing.abortGraceMs} ms after a step's deadline`,
+              });
+              done();
+            }, this.timing.abortGraceMs);
+            Promise.resolve(result).then(
+              () => clearTimeout(grace),
+              () => clearTimeout(grace),
+            );
+          }, budget);
+          Promise.resolve(result).then(
+            (outcome) => {
+              clearTimeout(timer);
+              settle(outcome);
+              if (this.inflight === controller) this.inflight = undefined;
+              done();
+            },
+            (err: unknown) => {
+              clearTimeout(timer);
+              fail(err);
+              if (this.inflight === controller) this.inflight = undefined;
+              done();
+            },
+          );
+        });
+      });
+    });
+  }
+
+  /** Normalises an outcome and updates the episode bookkeeping. */
+  private record(outcome: StepOutcome, isStep: boolean): StepRecord {
+    if (outcome === null || typeof outcome !== "object" || outcome.observation === undefined) {
+      throw new ConnectError("the environment returned no observation", Code.Internal);
+    }
+    const observation = toMessage(this.spec.observation, outcome.observation, "observation");
+    if (isStep) this.env.stepCount++;
+    const terminated = outcome.terminated === true;
+    const truncated = outcome.truncated === true;
+    const done = terminated || truncated;
+    this.episodeDone = done;
+    this.lastActivity = Date.now();
+    return {
+      observation,
+      reward: outcome.reward ?? undefined,
+      done,
+      terminated,
+      truncated,
+      metadata: outcome.metadata,
+      rewardComponents: outcome.rewardComponents,
+      stepCount: this.env.stepCount,
+      episodeId: this.env.episodeId,
+    };
+  }
+}
+
+function isThenable<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
+  return typeof (v as { then?: unknown } | null)?.then === "function";
+}
+
+/** Accepts a message of the schema or an init object; rejects a message of another type. */
+export function toMessage(schema: DescMessage, value: unknown, what: string): Message {
+  if (isMessage(value, schema)) return value;
+  if (isMessage(value)) {
+    throw new ConnectError(`the environment returned ${value.$typeName} as its ${what}, expected ${schema.typeName}`, Code.Internal);
+  }
+  if (value === null || typeof value !== "object") {
+    throw new ConnectError(`the environment returned a ${typeof value} as its ${what}, expected ${schema.typeName}`, Code.Internal);
+  }
+  return create(schema, value as never);
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}

@@ -1,0 +1,335 @@
+import { create } from "@bufbuild/protobuf";
+import { anyPack } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import {
+  StateResponseSchema,
+  type StepRequest,
+  type StepResponse,
+  StepResponseSchema,
+} from "../../gen/openenv/v1/environment_service_pb.js";
+import { AsyncQueue } from "../protocol/async-queue.js";
+import { toConnectError, toStepError } from "../protocol/errors.js";
+import { decodeAction, durationMs, toStepResult } from "./connect-codec.js";
+import type { EnvironmentSpec } from "./environment.js";
+import type { CloseReason, PartialRecord, Session, StepRecord } from "./session.js";
+import type { SessionManager } from "./session-manager.js";
+
+/** Options of the Step stream handler. */
+export interface StepStreamOptions {
+  /** Replies remembered per session for request-id deduplication. */
+  readonly recordSize: number;
+}
+
+type Reply = StepResponse["kind"];
+
+/**
+ * Serves one Step stream: attaches it to a session, dispatches its messages in
+ * order and writes one reply per message (plus partials), tagged with the
+ * message's request id.
+ */
+export class StepStream {
+  private readonly out = new AsyncQueue<StepResponse>();
+  private session: Session | undefined;
+  private pending = 0;
+  private idle: (() => void) | undefined;
+  private ending: CloseReason | undefined;
+
+  constructor(
+    private readonly manager: SessionManager,
+    private readonly spec: EnvironmentSpec,
+    private readonly ctx: HandlerContext,
+    private readonly options: StepStreamOptions,
+  ) {}
+
+  /** Runs the stream: reads requests in the background and yields replies. */
+  run(requests: AsyncIterable<StepRequest>): AsyncIterable<StepResponse> {
+    void this.read(requests);
+    return this.out;
+  }
+
+  private async read(requests: AsyncIterable<StepRequest>): Promise<void> {
+    const iterator = requests[Symbol.asyncIterator]();
+    const signal = this.ctx.signal;
+    let aborted: Promise<never> | undefined;
+    if (!signal.aborted) {
+      // A bidi handler blocked on the next request does not notice shutdown by itself.
+      aborted = new Promise<never>((_, reject) => {
+        signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+      });
+      aborted.catch(() => {});
+    }
+    try {
+      for (;;) {
+        const next = aborted === undefined ? await iterator.next() : await Promise.race([iterator.next(), aborted]);
+        if (next.done) break;
+        if (this.ending !== undefined) continue;
+        const setup = this.dispatch(next.value);
+        if (setup !== undefined) await setup;
+      }
+      await this.drained();
+      // Client half-close: the session ends with the stream, as OpenEnv's WebSocket `close` does.
+      const session = this.session;
+      this.detach();
+      if (session !== undefined) await session.close({ code: Code.NotFound, message: "the client closed its stream" });
+      this.out.end();
+    } catch (err) {
+      const cause = toConnectError(signal.aborted ? (signal.reason ?? err) : err);
+      if (this.ending === undefined && this.isShutdown(cause)) {
+        // Graceful shutdown: let running steps finish and deliver their replies first.
+        await this.drained();
+        this.detach();
+        this.out.fail(cause);
+        return;
+      }
+      // The client went away (or the stream broke): keep the session for a resume.
+      this.dropped();
+      this.out.fail(cause);
+    }
+  }
+
+  private isShutdown(err: ConnectError): boolean {
+    return err.code === Code.Unavailable;
+  }
+
+  /** Handles one request; returns a promise only when it must finish before the next is read. */
+  private dispatch(req: StepRequest): Promise<void> | undefined {
+    const id = req.requestId;
+    const command = req.command;
+    if (req.sessionId !== "" && this.session?.id !== req.sessionId) {
+      if (this.session !== undefined) {
+        this.reply(
+          id,
+          errorKind(new ConnectError(`this stream is attached to session ${this.session.id}, not ${req.sessionId}`, Code.InvalidArgument)),
+        );
+        return undefined;
+      }
+      const attached = this.attach(req.sessionId, id);
+      if (!attached) return undefined;
+      if (command.case === undefined) {
+        this.track(this.stateReply(), id);
+        return undefined;
+      }
+    }
+    switch (command.case) {
+      case "action": {
+        const session = this.session;
+        if (session === undefined) {
+          this.reply(
+            id,
+            errorKind(
+              new ConnectError(
+                "step before reset: this stream has no session; send a reset or a session_id first",
+                Code.FailedPrecondition,
+              ),
+            ),
+          );
+          return undefined;
+        }
+        if (this.replay(session, id)) return undefined;
+        let work: Promise<Reply>;
+        try {
+          const action = decodeAction(this.spec, command.value);
+          const timeoutMs = durationMs(req.timeout);
+          work = session
+            .step(action, { requestId: id, timeoutMs, onPartial: (p) => this.partial(id, session, p) })
+            .then((rec) => this.resultKind(rec), errorKindFrom);
+        } catch (err) {
+          work = Promise.resolve(errorKindFrom(err));
+        }
+        this.track(work, id, session);
+        return undefined;
+      }
+      case "reset": {
+        const reset = command.value;
+        if (reset.sessionId !== "" && this.session?.id !== reset.sessionId) {
+          if (this.session !== undefined) {
+            this.reply(
+              id,
+              errorKind(
+                new ConnectError(`this stream is attached to session ${this.session.id}, not ${reset.sessionId}`, Code.InvalidArgument),
+              ),
+            );
+            return undefined;
+          }
+          if (!this.attach(reset.sessionId, id)) return undefined;
+        }
+        if (this.session === undefined) {
+          return this.manager.open().then(
+            (session) => {
+              this.adopt(session);
+              this.startReset(session, req);
+            },
+            (err: unknown) => this.reply(id, errorKindFrom(err)),
+          );
+        }
+        if (this.replay(this.session, id)) return undefined;
+        this.startReset(this.session, req);
+        return undefined;
+      }
+      case "state": {
+        if (this.session === undefined) {
+          this.reply(id, errorKind(new ConnectError("state before reset: this stream has no session", Code.FailedPrecondition)));
+          return undefined;
+        }
+        this.track(this.stateReply(), id);
+        return undefined;
+      }
+      default:
+        if (req.sessionId === "") {
+          this.reply(id, errorKind(new ConnectError("StepRequest.command is required: set action, reset or state", Code.InvalidArgument)));
+        }
+        return undefined;
+    }
+  }
+
+  private startReset(session: Session, req: StepRequest): void {
+    const reset = req.command.value as NonNullable<Extract<StepRequest["command"], { case: "reset" }>["value"]>;
+    let work: Promise<Reply>;
+    try {
+      work = session
+        .reset({ seed: reset.seed, episodeId: reset.episodeId, options: reset.options, timeoutMs: durationMs(req.timeout) })
+        .then((rec) => this.resultKind(rec), errorKindFrom);
+    } catch (err) {
+      work = Promise.resolve(errorKindFrom(err));
+    }
+    this.track(work, req.requestId, session);
+  }
+
+  private stateReply(): Promise<Reply> {
+    const session = this.session as Session;
+    return session.state().then(
+      (state) => ({
+        case: "state" as const,
+        value: create(StateResponseSchema, {
+          sessionId: session.id,
+          state: anyPack(this.spec.state, state),
+          episodeId: session.episodeId,
+          stepCount: session.stepCount,
+        }),
+      }),
+      errorKindFrom,
+    );
+  }
+
+  private resultKind(rec: StepRecord): Reply {
+    return { case: "result", value: toStepResult(this.spec, rec) };
+  }
+
+  /** Answers a repeated request id from the session's record. */
+  private replay(session: Session, id: string): boolean {
+    if (id === "") return false;
+    const previous = session.records.get(id) as Promise<Reply> | undefined;
+    if (previous === undefined) return false;
+    this.pending++;
+    void previous.then((kind) => this.send(id, kind, true)).finally(() => this.settled());
+    return true;
+  }
+
+  private track(work: Promise<Reply>, id: string, remember?: Session): void {
+    if (remember !== undefined && id !== "") remember.remember(id, work, this.options.recordSize);
+    this.pending++;
+    void work.then((kind) => this.send(id, kind, false)).finally(() => this.settled());
+  }
+
+  private settled(): void {
+    this.pending--;
+    if (this.pending === 0 && this.idle !== undefined) {
+      const idle = this.idle;
+      this.idle = undefined;
+      idle();
+    }
+  }
+
+  private drained(): Promise<void> {
+    if (this.pending === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.idle = resolve;
+    });
+  }
+
+  private reply(id: string, kind: Reply): void {
+    this.send(id, kind, false);
+  }
+
+  private send(id: string, kind: Reply, replayed: boolean): void {
+    this.out.push(create(StepResponseSchema, { requestId: id, sessionId: this.session?.id ?? "", kind, replayed }));
+  }
+
+  private partial(id: string, session: Session, p: PartialRecord): void {
+    this.out.push(
+      create(StepResponseSchema, {
+        requestId: id,
+        sessionId: session.id,
+        kind: {
+          case: "partial",
+          value: { observation: anyPack(this.spec.partial ?? this.spec.observation, p.observation), progress: p.progress },
+        },
+      }),
+    );
+  }
+
+  /** Attaches an existing session, taking it over from any stream that holds it. */
+  private attach(sessionId: string, requestId: string): boolean {
+    const session = this.manager.find(sessionId);
+    if (session === undefined || session.closed !== undefined) {
+      this.reply(requestId, errorKind(new ConnectError(`session '${sessionId}' not found`, Code.NotFound)));
+      return false;
+    }
+    this.adopt(session);
+    return true;
+  }
+
+  private adopt(session: Session): void {
+    const previous = session.attachment;
+    session.attachment = {
+      detach: (reason) => {
+        if (this.session === session) this.session = undefined;
+        this.ending = reason;
+        this.out.fail(new ConnectError(reason.message, reason.code));
+      },
+    };
+    previous?.detach({ code: Code.Aborted, message: `session ${session.id} was attached to another stream` });
+    this.session = session;
+    session.lastActivity = Date.now();
+    if (session.resumeTimer !== undefined) {
+      clearTimeout(session.resumeTimer);
+      session.resumeTimer = undefined;
+    }
+  }
+
+  private detach(): void {
+    const session = this.session;
+    if (session === undefined) return;
+    if (session.attachment !== undefined) session.attachment = undefined;
+    this.session = undefined;
+  }
+
+  /** The stream broke: close the session after the resume grace unless another stream attaches. */
+  private dropped(): void {
+    const session = this.session;
+    this.detach();
+    if (session === undefined || session.closed !== undefined) return;
+    const grace = this.manager.limits.resumeGraceMs;
+    const expire = (): void => {
+      session.resumeTimer = undefined;
+      if (session.attachment === undefined) {
+        void session.close({ code: Code.Aborted, message: "the client's stream dropped and no stream resumed the session" });
+      }
+    };
+    if (grace <= 0) {
+      // Still wait for a running step, so its slot is freed once it finishes, not before.
+      void this.drained().then(expire);
+      return;
+    }
+    session.resumeTimer = setTimeout(expire, grace);
+    session.resumeTimer.unref();
+  }
+}
+
+function errorKind(err: ConnectError): Reply {
+  return { case: "error", value: toStepError(err) };
+}
+
+function errorKindFrom(err: unknown): Reply {
+  return errorKind(toConnectError(err));
+}
