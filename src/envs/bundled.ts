@@ -1,0 +1,6 @@
+import type { EnvironmentSource } from "../server/environment.js";
+
+/** Bundled environments by name; each loads its module only when asked for. */
+export const bundledEnvironments: Record<string, () => Promise<EnvironmentSource>> = {
+  echo: async () => (await import("./echo/environment.js")).EchoEnvironment,
+};

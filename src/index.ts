@@ -1,0 +1,4 @@
+export * from "./client/index.js";
+export { capacityMessage, findCapacity } from "./protocol/errors.js";
+export type { FieldViolation } from "./protocol/validate.js";
+export * from "./server/index.js";

@@ -1,0 +1,15 @@
+export {
+  type Awaitable,
+  Environment,
+  type EnvironmentClass,
+  type EnvironmentFactory,
+  type EnvironmentSource,
+  type EnvironmentSpec,
+  type MessageOrInit,
+  type ResetOptions,
+  type StepContext,
+  type StepOutcome,
+} from "./environment.js";
+export { createEnvironmentRouter, type EnvironmentRouter, type EnvironmentRouterOptions } from "./router.js";
+export { type EnvironmentServer, type HttpSurface, type ServeOptions, serve } from "./serve.js";
+export { defaultSessionLimits, type SessionLimits, SessionManager, type SessionStats } from "./session-manager.js";
