@@ -1,4 +1,5 @@
 import { create, toBinary } from "@bufbuild/protobuf";
+import { anyPack } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,7 +11,6 @@ import { createTransport } from "../src/client/transports.js";
 import { EchoEnvironment, echoSpec } from "../src/envs/echo/environment.js";
 import { createEnvironmentRouter } from "../src/server/router.js";
 import { type EnvironmentServer, serve } from "../src/server/serve.js";
-import { anyPack } from "@bufbuild/protobuf/wkt";
 
 let server: EnvironmentServer;
 
@@ -67,7 +67,11 @@ describe("Step stream", () => {
     expect(reset.case).toBe("result");
     const pipelined = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
-        channel.request({ command: { case: "action", value: anyPack(EchoActionSchema, create(EchoActionSchema, { message: `m${i}` })) } }, undefined, `req-${i}`),
+        channel.request(
+          { command: { case: "action", value: anyPack(EchoActionSchema, create(EchoActionSchema, { message: `m${i}` })) } },
+          undefined,
+          `req-${i}`,
+        ),
       ),
     );
     pipelined.forEach((reply, i) => {
@@ -111,7 +115,11 @@ describe("Step stream", () => {
 
 describe("Connect unary over HTTP/1.1 on the same port", () => {
   it("serves Reset, State, Describe and CloseSession", async () => {
-    const transport = createConnectTransport({ baseUrl: server.url, httpVersion: "1.1", jsonOptions: { registry: server.router.registry } });
+    const transport = createConnectTransport({
+      baseUrl: server.url,
+      httpVersion: "1.1",
+      jsonOptions: { registry: server.router.registry },
+    });
     const client = createClient(EnvironmentService, transport);
     const reset = await client.reset({ seed: 3n });
     expect(reset.sessionId).not.toBe("");
@@ -121,7 +129,10 @@ describe("Connect unary over HTTP/1.1 on the same port", () => {
     const info = await client.describe({});
     expect(info.metadata?.name).toBe("echo");
     expect(info.limits?.maxSessions).toBe(64);
-    expect(info.jsonSchemas?.action).toMatchObject({ title: "EchoAction", properties: { message: { type: "string", maxLength: 1048576 } } });
+    expect(info.jsonSchemas?.action).toMatchObject({
+      title: "EchoAction",
+      properties: { message: { type: "string", maxLength: 1048576 } },
+    });
     expect((await client.closeSession({ sessionId: reset.sessionId })).closed).toBe(true);
     expect((await client.closeSession({ sessionId: reset.sessionId })).closed).toBe(false);
   });
