@@ -18,7 +18,8 @@ import {
 import { jsonRegistry, registryFromFileSet, typeNameOf } from "../protocol/descriptors.js";
 import type { EnvironmentSpec } from "../server/environment.js";
 import type { EnvironmentRouter } from "../server/router.js";
-import { type ChannelRequest, type FinalReply, StepChannel } from "./step-channel.js";
+import { type AnyStepChannel, openStepChannel } from "./channels.js";
+import type { ChannelRequest, FinalReply, StepChannel } from "./step-channel.js";
 import { createTransport, type OwnedTransport, type RpcTransportKind } from "./transports.js";
 
 /** The schemas a typed client needs: an environment's spec, or just its message schemas. */
@@ -52,6 +53,8 @@ export interface EnvClientOptions<
   readonly stepTimeoutMs?: number;
   /** Check on connect that the server serves these message types. Default true. */
   readonly verify?: boolean;
+  /** Write binary Step streams directly on the HTTP/2 connection rather than through connect-node's client. Default true. */
+  readonly fastPath?: boolean;
 }
 
 /** Reset parameters. */
@@ -115,7 +118,7 @@ export class EnvClient<
   private spec: EnvClientSpec<A, O, S, P> | undefined;
   private owned: OwnedTransport | undefined;
   private rpc: Client<typeof EnvironmentService> | undefined;
-  private channel: StepChannel | undefined;
+  private channel: AnyStepChannel | undefined;
   private sessionIdValue: string | undefined;
   private closed = false;
   private readonly transportName: string;
@@ -269,7 +272,7 @@ export class EnvClient<
     if (this.spec === undefined) await this.connect();
     let channel = this.channel;
     if (channel === undefined || channel.broken !== undefined) {
-      channel = new StepChannel(this.client(), this.options.headers);
+      channel = openStepChannel(this.client(), this.owned, this.options.headers, this.options.fastPath !== false);
       this.channel = channel;
       if (this.sessionIdValue !== undefined) {
         // A new stream (after a break) re-attaches the session it served.

@@ -4,6 +4,7 @@ import type { Duplex } from "node:stream";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { EnvironmentSource } from "./environment.js";
+import { fastStepProtocol, STEP_PATH, serveFastStep } from "./fast-step.js";
 import { type DualHandler, listenOnePort, type OnePortServer } from "./listener.js";
 import { createEnvironmentRouter, type EnvironmentRouter, type EnvironmentRouterOptions } from "./router.js";
 
@@ -36,6 +37,13 @@ export interface ServeOptions extends EnvironmentRouterOptions {
   readonly firstByteTimeoutMs?: number;
   /** HTTP/1.1: time to receive the complete request headers. Default 60 s. */
   readonly headersTimeoutMs?: number;
+  /**
+   * Serve binary gRPC, gRPC-Web and Connect Step streams with the built-in framing
+   * instead of connect-node's generic pipeline (same replies, less CPU per step).
+   * Default true; requests with compression, JSON or stream deadlines, and servers
+   * with interceptors, always use connect-node.
+   */
+  readonly fastPath?: boolean;
   /** Extra surfaces on the same port; `surfaces(router)` builds them once the router exists. */
   readonly surfaces?: (router: EnvironmentRouter) => HttpSurface[];
 }
@@ -91,10 +99,21 @@ export async function serve(source: EnvironmentSource, options: ServeOptions = {
     },
   });
   const host = options.host ?? "127.0.0.1";
+  const fast = options.fastPath !== false && (options.interceptors ?? []).length === 0;
+  const dual: DualHandler = (req, res) => {
+    if (fast && req.httpVersionMajor === 2 && req.url === STEP_PATH && req.method === "POST") {
+      const protocol = fastStepProtocol(req.headers);
+      if (protocol !== undefined) {
+        serveFastStep((req as http2.Http2ServerRequest).stream, protocol, router, shutdown.signal);
+        return;
+      }
+    }
+    (handler as DualHandler)(req, res);
+  };
   const listener = await listenOnePort({
     port: options.port ?? 8000,
     host,
-    handler: handler as DualHandler,
+    handler: dual,
     firstByteTimeoutMs: options.firstByteTimeoutMs,
     headersTimeoutMs: options.headersTimeoutMs,
     upgrade(req, socket, head) {
