@@ -19,6 +19,7 @@ import { jsonRegistry, registryFromFileSet, typeNameOf } from "../protocol/descr
 import type { EnvironmentSpec } from "../server/environment.js";
 import type { EnvironmentRouter } from "../server/router.js";
 import { type AnyStepChannel, openStepChannel } from "./channels.js";
+import { type RolloutOptions, type RolloutStep, rollout } from "./rollout.js";
 import type { ChannelRequest, FinalReply, StepChannel } from "./step-channel.js";
 import { createTransport, type OwnedTransport, type RpcTransportKind } from "./transports.js";
 
@@ -43,6 +44,11 @@ export interface EnvClientOptions<
   readonly spec?: EnvClientSpec<A, O, S, P>;
   /** Protocol: `"connect"` (default), `"connect-json"`, `"grpc"`, `"grpc-web"`, `"in-process"`, or a ready Connect `Transport`. */
   readonly transport?: RpcTransportKind | Transport;
+  /**
+   * A connection shared with other clients (see `VectorEnv`): many sessions
+   * multiplexed over one HTTP/2 connection. The client does not close it.
+   */
+  readonly connection?: OwnedTransport;
   /** For `"in-process"`: the server's router (see `createEnvironmentRouter`). */
   readonly router?: EnvironmentRouter;
   /** Connect interceptors (e.g. to add an auth header). */
@@ -117,6 +123,7 @@ export class EnvClient<
   info: DescribeResponse | undefined;
   private spec: EnvClientSpec<A, O, S, P> | undefined;
   private owned: OwnedTransport | undefined;
+  private shared: OwnedTransport | undefined;
   private rpc: Client<typeof EnvironmentService> | undefined;
   private channel: AnyStepChannel | undefined;
   private sessionIdValue: string | undefined;
@@ -125,7 +132,9 @@ export class EnvClient<
 
   constructor(private readonly options: EnvClientOptions<A, O, S, P>) {
     this.spec = options.spec;
-    this.transportName = typeof options.transport === "string" ? options.transport : options.transport === undefined ? "connect" : "custom";
+    this.transportName =
+      options.connection?.kind ??
+      (typeof options.transport === "string" ? options.transport : options.transport === undefined ? "connect" : "custom");
   }
 
   /** Creates a client and connects it. */
@@ -240,6 +249,21 @@ export class EnvClient<
     }
   }
 
+  /**
+   * Runs episodes with a policy, yielding every transition as it happens:
+   * `for await (const t of env.rollout(policy)) ...`. Resets first (unless
+   * `reset: false`), stops at the end of the episode or after `maxSteps`.
+   */
+  rollout(
+    policy: (
+      observation: MessageShape<O>,
+      last: StepResult<O>,
+    ) => MessageShape<A> | MessageInitShape<A> | PromiseLike<MessageShape<A> | MessageInitShape<A>>,
+    options: RolloutOptions = {},
+  ): AsyncGenerator<RolloutStep<A, O>, void, undefined> {
+    return rollout(this, policy, options);
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
@@ -248,7 +272,11 @@ export class EnvClient<
   client(): Client<typeof EnvironmentService> {
     if (this.rpc === undefined) {
       const t = this.options.transport;
-      if (typeof t === "object") {
+      const shared = this.options.connection;
+      if (shared !== undefined) {
+        this.shared = shared;
+        this.rpc = createClient(EnvironmentService, shared.transport);
+      } else if (typeof t === "object") {
         this.rpc = createClient(EnvironmentService, t);
       } else {
         this.owned = createTransport({
@@ -272,7 +300,7 @@ export class EnvClient<
     if (this.spec === undefined) await this.connect();
     let channel = this.channel;
     if (channel === undefined || channel.broken !== undefined) {
-      channel = openStepChannel(this.client(), this.owned, this.options.headers, this.options.fastPath !== false);
+      channel = openStepChannel(this.client(), this.owned ?? this.shared, this.options.headers, this.options.fastPath !== false);
       this.channel = channel;
       if (this.sessionIdValue !== undefined) {
         // A new stream (after a break) re-attaches the session it served.
