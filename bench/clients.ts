@@ -2,7 +2,7 @@
 // returns one step function per session plus a cleanup.
 import * as http2 from "node:http2";
 import { create } from "@bufbuild/protobuf";
-import { createClient, type Transport } from "@connectrpc/connect";
+import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import WebSocket from "ws";
 import { FrameActionSchema } from "../gen/openenv/bench/v1/frames_pb.js";
@@ -32,8 +32,7 @@ export async function rpcSessions(url: string, kind: RpcTransportKind, n: number
   const owned = shared ? createTransport({ kind, baseUrl: url, registry }) : undefined;
   const clients: EnvClient[] = [];
   for (let i = 0; i < n; i++) {
-    const transport: Transport | RpcTransportKind = owned?.transport ?? kind;
-    const c = new EnvClient({ baseUrl: url, spec: spec as never, transport, verify: i === 0 });
+    const c = new EnvClient({ baseUrl: url, spec: spec as never, transport: kind, connection: owned, verify: i === 0 });
     await c.connect();
     await c.reset();
     clients.push(c);
