@@ -1,13 +1,15 @@
 import type * as http2 from "node:http2";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, isMessage } from "@bufbuild/protobuf";
+import type { Any, Duration } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { endStreamFlag, endStreamFromJson } from "@connectrpc/connect/protocol-connect";
 import { findTrailerError } from "@connectrpc/connect/protocol-grpc";
 import { trailerFlag, trailerParse } from "@connectrpc/connect/protocol-grpc-web";
 import type { Http2SessionManager } from "@connectrpc/connect-node";
-import { type PartialObservation, StepRequestSchema, StepResponseSchema } from "../../gen/openenv/v1/environment_service_pb.js";
-import { EnvelopeReader, encodeEnvelope } from "../protocol/envelope.js";
+import { type PartialObservation, StepRequestSchema, type StepResponse } from "../../gen/openenv/v1/environment_service_pb.js";
+import { EnvelopeReader } from "../protocol/envelope.js";
 import { fromStepError, toConnectError } from "../protocol/errors.js";
+import { decodeStepResponse, encodeActionRequest, encodeStepRequest } from "../protocol/step-codec.js";
 import type { ChannelRequest, FinalReply } from "./step-channel.js";
 
 /** The wire protocols of the fast Step channel. */
@@ -72,16 +74,18 @@ export class FastStepChannel {
   request(init: ChannelRequest, onPartial?: (p: PartialObservation) => void, requestId?: string): Promise<FinalReply> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     const id = requestId ?? `${this.prefix}${(this.counter++).toString(36)}`;
-    const bytes = toBinary(StepRequestSchema, create(StepRequestSchema, { ...init, requestId: id }));
+    const command = init.command;
+    const bytes =
+      command?.case === "action" && isMessage(command.value) && (init.timeout === undefined || isMessage(init.timeout))
+        ? encodeActionRequest(id, init.sessionId ?? "", command.value as Any, init.timeout as Duration | undefined, true)
+        : encodeStepRequest(create(StepRequestSchema, { ...init, requestId: id }), true);
     return new Promise<FinalReply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, onPartial });
       const stream = this.stream;
       if (stream !== undefined) {
-        for (const b of encodeEnvelope(0, bytes)) stream.write(b);
+        stream.write(bytes);
       } else {
-        void this.opened.then((s) => {
-          for (const b of encodeEnvelope(0, bytes)) s.write(b);
-        }, noop);
+        void this.opened.then((s) => s.write(bytes), noop);
       }
     });
   }
@@ -128,7 +132,7 @@ export class FastStepChannel {
             this.finished(stream, endStreamFromJson(env.data).error);
             continue;
           }
-          this.dispatch(fromBinary(StepResponseSchema, env.data));
+          this.dispatch(decodeStepResponse(env.data));
         }
       } catch (err) {
         this.fail(toConnectError(err));
@@ -163,7 +167,7 @@ export class FastStepChannel {
     if (!stream.writableEnded) stream.end();
   }
 
-  private dispatch(res: ReturnType<typeof fromBinary<typeof StepResponseSchema>>): void {
+  private dispatch(res: StepResponse): void {
     if (res.sessionId !== "") this.sessionId = res.sessionId;
     const p = this.pending.get(res.requestId);
     if (p === undefined) return;

@@ -1,12 +1,12 @@
 import type * as http2 from "node:http2";
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { endStreamFlag, endStreamToJson } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { trailerFlag, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
-import { StepRequestSchema, type StepResponse, StepResponseSchema } from "../../gen/openenv/v1/environment_service_pb.js";
+import type { StepRequest, StepResponse } from "../../gen/openenv/v1/environment_service_pb.js";
 import { EnvelopeReader, encodeEnvelope } from "../protocol/envelope.js";
 import { toConnectError } from "../protocol/errors.js";
+import { decodeStepRequest, encodeStepResponse } from "../protocol/step-codec.js";
 import type { EnvironmentRouter } from "./router.js";
 import { type ReplySink, StepStream } from "./step-stream.js";
 
@@ -91,7 +91,7 @@ export function serveFastStep(
   const sink: ReplySink = {
     push(res: StepResponse) {
       if (finished || stream.destroyed) return;
-      for (const b of encodeEnvelope(0, toBinary(StepResponseSchema, res))) stream.write(b);
+      stream.write(encodeStepResponse(res, true));
     },
     end: () => finish(undefined),
     fail: (err) => finish(err),
@@ -108,9 +108,9 @@ export function serveFastStep(
         if ((env.flags & 0x01) !== 0) {
           throw new ConnectError("received a compressed message without a negotiated encoding", Code.Internal);
         }
-        let req: ReturnType<typeof fromBinary<typeof StepRequestSchema>>;
+        let req: StepRequest;
         try {
-          req = fromBinary(StepRequestSchema, env.data);
+          req = decodeStepRequest(env.data);
         } catch (e) {
           throw new ConnectError(`cannot decode StepRequest: ${e instanceof Error ? e.message : String(e)}`, Code.InvalidArgument);
         }
