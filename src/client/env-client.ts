@@ -7,15 +7,16 @@ import {
   type Message,
   type MessageInitShape,
   type MessageShape,
+  toBinary,
 } from "@bufbuild/protobuf";
-import { type Any, anyPack, durationFromMs } from "@bufbuild/protobuf/wkt";
+import { type Any, durationFromMs } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import {
   type DescribeResponse,
   EnvironmentService,
   type StepResult as WireStepResult,
 } from "../../gen/openenv/v1/environment_service_pb.js";
-import { jsonRegistry, registryFromFileSet, typeNameOf } from "../protocol/descriptors.js";
+import { jsonRegistry, registryFromFileSet, typeNameOf, typeUrlOf } from "../protocol/descriptors.js";
 import type { EnvironmentSpec } from "../server/environment.js";
 import type { EnvironmentRouter } from "../server/router.js";
 import { type AnyStepChannel, openStepChannel } from "./channels.js";
@@ -319,9 +320,9 @@ export class EnvClient<
       if (got !== schema.typeName) {
         throw new ConnectError(`action: expected type ${schema.typeName}, got '${got}'`, Code.InvalidArgument);
       }
-      return anyPack(schema, action as Message);
+      return packAny(schema, action as Message);
     }
-    return anyPack(schema, create(schema, action as MessageInitShape<DescMessage>));
+    return packAny(schema, create(schema, action as MessageInitShape<DescMessage>));
   }
 
   private timeout(ms: number | undefined) {
@@ -333,6 +334,11 @@ export class EnvClient<
     if (reply.case !== "result") throw new ConnectError(`expected a step result, got ${reply.case}`, Code.Internal);
     return toResult(this.schemas.observation, reply.value) as StepResult<O>;
   }
+}
+
+/** `anyPack` without its `create()` copy: a complete `Any` literal. */
+function packAny(schema: DescMessage, message: Message): Any {
+  return { $typeName: "google.protobuf.Any", typeUrl: typeUrlOf(schema), value: toBinary(schema, message) };
 }
 
 /** Decodes an `Any` of a known schema, checking its type. */

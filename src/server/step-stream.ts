@@ -312,7 +312,8 @@ export class StepStream {
   }
 
   private send(id: string, kind: Reply, replayed: boolean): void {
-    this.out.push(create(StepResponseSchema, { requestId: id, sessionId: this.session?.id ?? "", kind, replayed }));
+    // A complete message literal: create() would copy it field by field on the hot path.
+    this.out.push({ $typeName: "openenv.v1.StepResponse", requestId: id, sessionId: this.session?.id ?? "", kind, replayed });
   }
 
   private partial(id: string, session: Session, p: PartialRecord): void {
