@@ -62,31 +62,7 @@ export function serveFastStep(
   const finish = (err: ConnectError | undefined): void => {
     if (finished) return;
     finished = true;
-    if (stream.destroyed || stream.closed) return;
-    try {
-      if (protocol === "grpc") {
-        const trailers = setTrailerStatus(new Headers(), err);
-        // The http2 compat layer (which created this stream's request object) would send its own, empty trailers.
-        stream.removeAllListeners("wantTrailers");
-        stream.once("wantTrailers", () => {
-          const out: http2.OutgoingHttpHeaders = {};
-          trailers.forEach((value, key) => {
-            out[key] = value;
-          });
-          if (!stream.destroyed) stream.sendTrailers(out);
-        });
-        stream.end();
-      } else if (protocol === "grpc-web") {
-        for (const b of encodeEnvelope(trailerFlag, trailerSerialize(setTrailerStatus(new Headers(), err)))) stream.write(b);
-        stream.end();
-      } else {
-        const json = JSON.stringify(endStreamToJson(new Headers(), err, undefined));
-        for (const b of encodeEnvelope(endStreamFlag, Buffer.from(json))) stream.write(b);
-        stream.end();
-      }
-    } catch {
-      stream.destroy();
-    }
+    endStream(stream, protocol, err);
   };
   const sink: ReplySink = {
     push(res: StepResponse) {
@@ -96,7 +72,7 @@ export function serveFastStep(
     end: () => finish(undefined),
     fail: (err) => finish(err),
   };
-  stream.respond({ ":status": 200, "content-type": contentTypes[protocol] }, { waitForTrailers: protocol === "grpc" });
+  respond(stream, protocol);
   const core = new StepStream(router.sessions, router.spec, sink, shutdown, { recordSize: router.recordSize });
   const reader = new EnvelopeReader(router.maxMessageBytes);
   let inputEnded = false;
@@ -141,4 +117,45 @@ export function serveFastStep(
     }
   });
   stream.on("error", () => {});
+}
+
+/** Answers a Step request with an error and no messages (e.g. UNAUTHENTICATED). */
+export function rejectFastStep(stream: http2.ServerHttp2Stream, protocol: StepWireProtocol, err: ConnectError): void {
+  if (stream.destroyed) return;
+  respond(stream, protocol);
+  stream.resume(); // discard whatever the client sends
+  endStream(stream, protocol, err);
+}
+
+function respond(stream: http2.ServerHttp2Stream, protocol: StepWireProtocol): void {
+  stream.respond({ ":status": 200, "content-type": contentTypes[protocol] }, { waitForTrailers: protocol === "grpc" });
+}
+
+/** Ends the response with the protocol's status: gRPC trailers, a gRPC-Web trailer frame, or a Connect end-stream message. */
+function endStream(stream: http2.ServerHttp2Stream, protocol: StepWireProtocol, err: ConnectError | undefined): void {
+  if (stream.destroyed || stream.closed) return;
+  try {
+    if (protocol === "grpc") {
+      const trailers = setTrailerStatus(new Headers(), err);
+      // The http2 compat layer (which created this stream's request object) would send its own, empty trailers.
+      stream.removeAllListeners("wantTrailers");
+      stream.once("wantTrailers", () => {
+        const out: http2.OutgoingHttpHeaders = {};
+        trailers.forEach((value, key) => {
+          out[key] = value;
+        });
+        if (!stream.destroyed) stream.sendTrailers(out);
+      });
+      stream.end();
+    } else if (protocol === "grpc-web") {
+      for (const b of encodeEnvelope(trailerFlag, trailerSerialize(setTrailerStatus(new Headers(), err)))) stream.write(b);
+      stream.end();
+    } else {
+      const json = JSON.stringify(endStreamToJson(new Headers(), err, undefined));
+      for (const b of encodeEnvelope(endStreamFlag, Buffer.from(json))) stream.write(b);
+      stream.end();
+    }
+  } catch {
+    stream.destroy();
+  }
 }
