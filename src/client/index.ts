@@ -1,9 +1,12 @@
+export type { BackendResult, EnvBackend } from "./backend.js";
 export {
   EnvClient,
   type EnvClientOptions,
   type EnvClientSpec,
+  type EnvTransportKind,
   type ResetParams,
   type StepParams,
   type StepResult,
 } from "./env-client.js";
+export { GenericEnvClient, type GenericEnvClientOptions, type GenericStepResult } from "./generic-client.js";
 export type { RpcTransportKind } from "./transports.js";
