@@ -143,6 +143,8 @@ class Walker {
   private readonly order = new Map<string, number>();
   private readonly raw = new Map<string, unknown>();
   private readonly fieldOf = new Map<string, DescField>();
+  /** Locations whose value could not be decoded: their field rules are not checked. */
+  private readonly decodeErrors = new Set<string>();
   private counter = 0;
 
   constructor(private readonly options: OpenEnvDecodeOptions) {}
@@ -155,16 +157,20 @@ class Walker {
   }
 
   error(loc: Loc, type: string, msg: string, input: unknown, ctx?: JsonObject): void {
+    this.push(loc, type, msg, input, ctx);
+    this.decodeErrors.add(keyOf(loc));
+  }
+
+  private push(loc: Loc, type: string, msg: string, input: unknown, ctx?: JsonObject): void {
     const order = this.order.get(keyOf(loc)) ?? this.counter++;
     const error: OpenEnvFieldError = { type, loc: [...loc], msg, input: (input === undefined ? null : input) as JsonValue };
     this.pending.push({ error: ctx === undefined ? error : { ...error, ctx }, order });
   }
 
-  /** Adds a field-rule violation unless its field already has an error. */
+  /** Adds a field-rule violation unless the field (or a message around it) could not be decoded. */
   violation(v: FieldViolation): void {
     const key = keyOf(v.loc);
-    for (const p of this.pending) {
-      const k = keyOf(p.error.loc);
+    for (const k of this.decodeErrors) {
       if (key === k || key.startsWith(`${k.slice(0, -1)},`)) return;
     }
     const present = this.raw.get(key);
@@ -175,9 +181,9 @@ class Walker {
     switch (v.rule) {
       case "required": {
         if (present === undefined || present === null) {
-          this.error(v.loc, "missing", "Field required", this.raw.get(keyOf(v.loc.slice(0, -1))) ?? {});
+          this.push(v.loc, "missing", "Field required", this.raw.get(keyOf(v.loc.slice(0, -1))) ?? {});
         } else {
-          this.error(v.loc, "value_error", "Value error, value is required", input, { error: "value is required" });
+          this.push(v.loc, "value_error", "Value error, value is required", input, { error: "value is required" });
         }
         return;
       }
@@ -187,7 +193,7 @@ class Walker {
         const min = v.rule === "min_len";
         const plural = limit === 1 ? "" : "s";
         if (field?.fieldKind === "scalar" && field.scalar === ScalarType.STRING) {
-          this.error(
+          this.push(
             v.loc,
             min ? "string_too_short" : "string_too_long",
             `String should have ${min ? "at least" : "at most"} ${limit} character${plural}`,
@@ -195,7 +201,7 @@ class Walker {
             min ? { min_length: limit } : { max_length: limit },
           );
         } else if (field?.fieldKind === "scalar") {
-          this.error(
+          this.push(
             v.loc,
             min ? "bytes_too_short" : "bytes_too_long",
             `Data should have ${min ? "at least" : "at most"} ${limit} byte${plural}`,
@@ -205,7 +211,7 @@ class Walker {
         } else {
           const fieldType = field?.fieldKind === "map" ? "Dictionary" : "List";
           const actual = Array.isArray(present) ? present.length : isObject(present) ? Object.keys(present).length : 0;
-          this.error(
+          this.push(
             v.loc,
             min ? "too_short" : "too_long",
             `${fieldType} should have ${min ? "at least" : "at most"} ${limit} item${plural} after validation, not ${actual}`,
@@ -218,7 +224,7 @@ class Walker {
         return;
       }
       case "gte":
-        this.error(
+        this.push(
           v.loc,
           "greater_than_equal",
           `Input should be greater than or equal to ${pythonNumber(v.limit as number, integral)}`,
@@ -227,18 +233,18 @@ class Walker {
         );
         return;
       case "lte":
-        this.error(v.loc, "less_than_equal", `Input should be less than or equal to ${pythonNumber(v.limit as number, integral)}`, input, {
+        this.push(v.loc, "less_than_equal", `Input should be less than or equal to ${pythonNumber(v.limit as number, integral)}`, input, {
           le: v.limit as number,
         });
         return;
       case "pattern":
-        this.error(v.loc, "string_pattern_mismatch", `String should match pattern '${v.limit as string}'`, input, {
+        this.push(v.loc, "string_pattern_mismatch", `String should match pattern '${v.limit as string}'`, input, {
           pattern: v.limit as string,
         });
         return;
       case "allowed": {
         const expected = expectedList(v.limit as readonly string[]);
-        this.error(v.loc, "literal_error", `Input should be ${expected}`, input, { expected });
+        this.push(v.loc, "literal_error", `Input should be ${expected}`, input, { expected });
         return;
       }
     }
