@@ -1,38 +1,54 @@
-import { spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EchoEnvironment } from "../src/envs/echo/environment.js";
-import { type EnvironmentServer, serve } from "../src/server/serve.js";
-import { waitFor } from "./fixtures/raw-ws.js";
 
 /**
  * The compatibility suite from a second language: a Python program using only
  * the standard library and Debian's python3-websockets (OpenEnv's own client
- * library) drives /ws and the HTTP routes of a real server.
+ * library) drives /ws and the HTTP routes of `openenv serve echo`, the CLI a
+ * user runs.
  */
 
 // Debian's interpreter: the pyenv python3 on PATH does not see Debian's dist-packages.
 const PYTHON = "/usr/bin/python3";
 const SCRIPT = fileURLToPath(new URL("./compat/openenv_protocol.py", import.meta.url));
+const CLI = fileURLToPath(new URL("../bin/openenv.js", import.meta.url));
 const available = spawnSync(PYTHON, ["-c", "import websockets"]).status === 0;
 const MAX_SESSIONS = 3;
 
-let server: EnvironmentServer;
+let cli: ChildProcess;
+let url: string;
 
 beforeAll(async () => {
-  server = await serve(EchoEnvironment, { port: 0, maxSessions: MAX_SESSIONS });
-});
+  cli = spawn(process.execPath, [CLI, "serve", "echo", "--port", "0", "--max-sessions", String(MAX_SESSIONS)], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  url = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    cli.stdout?.on("data", (d: Buffer) => {
+      out += d.toString();
+      const m = /serving echo on (http:\/\/[^ ]+)/.exec(out);
+      if (m?.[1] !== undefined) resolve(m[1]);
+    });
+    cli.once("exit", (code) => reject(new Error(`openenv serve exited with ${code}: ${out}`)));
+  });
+}, 60_000);
+
 afterAll(async () => {
-  await server.close();
+  if (cli.exitCode === null) {
+    const exited = new Promise((resolve) => cli.once("exit", resolve));
+    cli.kill("SIGTERM");
+    await exited;
+  }
 });
 
-describe("OpenEnv protocol from Python", () => {
+describe("OpenEnv protocol from Python, against `openenv serve echo`", () => {
   // CI installs python3-websockets (.ci/run); elsewhere a missing package skips instead of failing.
   it.skipIf(!available && process.env.CI === undefined)(
-    "a Python OpenEnv client runs unchanged against the server",
+    "a Python OpenEnv client runs unchanged",
     async () => {
       const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-        const child = spawn(PYTHON, [SCRIPT, server.url, String(MAX_SESSIONS)], { stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn(PYTHON, [SCRIPT, url, String(MAX_SESSIONS)], { stdio: ["ignore", "pipe", "pipe"] });
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (d: Buffer) => {
@@ -49,7 +65,6 @@ describe("OpenEnv protocol from Python", () => {
       expect(stdout).not.toContain("FAIL");
       expect(stdout.trim().split("\n").at(-1)).toBe("ALL OK");
       expect(code).toBe(0);
-      await waitFor(() => server.router.sessions.active === 0);
     },
     120_000,
   );
