@@ -500,6 +500,18 @@ describe("WebSocket /ws (recorded frames)", () => {
     expect((await ws.closed).code).toBe(1000);
   });
 
+  it("answers frames sent far ahead in order, one reply each (reading pauses, nothing is dropped)", async () => {
+    const ws = await RawWs.open(wsUrl(echo));
+    ws.send({ type: "reset" });
+    for (let i = 0; i < 300; i++) ws.send({ type: "step", data: { message: `m${i}` } });
+    expect(json(await ws.next()).type).toBe("observation");
+    for (let i = 0; i < 300; i++) {
+      const reply = json(await ws.next()) as { data: { observation: { echoed_message: string }; metadata: { step: number } } };
+      expect([reply.data.observation.echoed_message, reply.data.metadata.step]).toEqual([`m${i}`, i + 1]);
+    }
+    ws.close();
+  });
+
   it("answers WebSocket pings", async () => {
     const ws = await RawWs.open(wsUrl(echo));
     const pong = new Promise<Buffer>((resolve) => ws.ws.once("pong", resolve));

@@ -16,6 +16,9 @@ import { pydanticErrors, pythonStr, pythonTypeName, resultPayload, stateJson, st
 const NORMAL = 1000;
 /** Close code when the session ends underneath the socket (idle reaper, shutdown, takeover). */
 const GOING_AWAY = 1001;
+/** Frames waiting for their turn before the socket stops reading, and when it reads again. */
+const PAUSE_AT = 64;
+const RESUME_AT = 16;
 
 /**
  * OpenEnv's WebSocket endpoints on the same port: `/ws` (the session protocol
@@ -67,6 +70,7 @@ class WsConnection {
   private tail: Promise<void> = Promise.resolve();
   private ending = false;
   private ready: Promise<boolean> | undefined;
+  private queued = 0;
 
   constructor(
     private readonly ctx: OpenEnvContext,
@@ -80,10 +84,16 @@ class WsConnection {
     this.ready = this.openSession();
     this.ws.on("message", (data, isBinary) => {
       if (this.ending) return;
+      // A client that pipelines far ahead is read no further until the backlog shrinks.
+      if (++this.queued >= PAUSE_AT && !this.ws.isPaused) this.ws.pause();
       // Strictly one request at a time, in order, as OpenEnv's loop does.
       this.tail = this.tail.then(async () => {
-        if (this.ending || !(await this.ready)) return;
-        await this.onFrame(data, isBinary).catch((err: unknown) => this.fatal(toConnectError(err).rawMessage));
+        try {
+          if (this.ending || !(await this.ready)) return;
+          await this.onFrame(data, isBinary).catch((err: unknown) => this.fatal(toConnectError(err).rawMessage));
+        } finally {
+          if (--this.queued <= RESUME_AT && this.ws.isPaused) this.ws.resume();
+        }
       });
     });
     this.ws.on("close", () => {
