@@ -263,7 +263,7 @@ describe("stateful HTTP (OpenEnv-Session-Id)", () => {
   });
 
   it("applies the same capacity and idle limits as every transport", async () => {
-    await using limited = await serve(EchoEnvironment, { port: 0, maxSessions: 1, idleTimeoutMs: 300 });
+    await using limited = await serve(EchoEnvironment, { port: 0, maxSessions: 1, idleTimeoutMs: 2_000 });
     const first = await post(limited, "/reset", undefined, { "openenv-session-id": "new" });
     const id = first.headers.get("openenv-session-id") as string;
     const full = await post(limited, "/reset", undefined, { "openenv-session-id": "new" });
@@ -549,9 +549,8 @@ describe("WebSocket /ws (recorded frames)", () => {
   });
 
   it("an idle session is reaped and its socket closed with 1001 and the reason", async () => {
-    await using idle = await serve(EchoEnvironment, { port: 0, idleTimeoutMs: 200 });
+    await using idle = await serve(EchoEnvironment, { port: 0, idleTimeoutMs: 300 });
     const ws = await RawWs.open(wsUrl(idle));
-    await ws.ask({ type: "reset" });
     const closed = await ws.closed;
     expect(closed.code).toBe(1001);
     expect(closed.reason).toMatch(/idle/);
