@@ -98,6 +98,16 @@ describe("EnvClient transport: auto", () => {
     expect((err as ConnectError).code).toBe(Code.FailedPrecondition);
   });
 
+  it("a forced HTTP/2 transport against an HTTP/1.1-only server fails with a ConnectError, and close() is safe", async () => {
+    const env = new EnvClient({ baseUrl: h1Only.url, spec: echoSpec, transport: "connect" });
+    const err = await env.connect().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectError);
+    await env.close();
+    // The failed HTTP/2 session reports its error late; an unhandled 'error' here would fail the run.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(env.transport).toBe("connect");
+  });
+
   it("reports an unreachable server as UNAVAILABLE", async () => {
     const gone = await serve(EchoEnvironment, { port: 0 });
     const url = gone.url;

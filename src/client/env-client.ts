@@ -230,7 +230,10 @@ export class EnvClient<
     try {
       await backend?.close();
     } finally {
-      this.owned?.close();
+      // After a failed connect the HTTP/2 session may be failing right now; aborting it then
+      // makes connect-node drop its error listener and the late 'error' would crash the
+      // process. Left alone, it is unref'd and closes on its idle timeout.
+      if (backend !== undefined) this.owned?.close();
     }
   }
 
@@ -310,7 +313,7 @@ export class EnvClient<
   }
 
   private releaseRpc(): void {
-    this.owned?.close();
+    // Not aborted, for the reason given in close().
     this.owned = undefined;
     this.rpc = undefined;
   }
