@@ -13,3 +13,4 @@ export {
 export { createEnvironmentRouter, type EnvironmentRouter, type EnvironmentRouterOptions } from "./router.js";
 export { type EnvironmentServer, type HttpSurface, type ServeOptions, serve } from "./serve.js";
 export { defaultSessionLimits, type SessionLimits, SessionManager, type SessionStats } from "./session-manager.js";
+export * from "./rubrics/index.js";
