@@ -3,4 +3,5 @@ import type { EnvironmentSource } from "../server/environment.js";
 /** Bundled environments by name; each loads its module only when asked for. */
 export const bundledEnvironments: Record<string, () => Promise<EnvironmentSource>> = {
   echo: async () => (await import("./echo/environment.js")).EchoEnvironment,
+  maze: async () => (await import("./maze/environment.js")).MazeEnvironment,
 };
