@@ -335,8 +335,8 @@ describe("coding environment over a real server", () => {
   it("leaves no process or directory behind when the session closes, even processes that left the group", async () => {
     const env = await connect();
     await env.reset();
-    const escape = isRoot ? "subprocess.Popen(['sleep', '1000'], start_new_session=True)\n" : "";
-    await env.step({ code: `import subprocess\nsubprocess.Popen(['sleep', '1000'])\n${escape}` });
+    const escapee = isRoot ? "subprocess.Popen(['sleep', '1000'], start_new_session=True)\n" : "";
+    await env.step({ code: `import subprocess\nsubprocess.Popen(['sleep', '1000'])\n${escapee}` });
     const state = await env.state();
     expect(sandboxProcesses(state.interpreterPid, state.sandboxUid).length).toBeGreaterThanOrEqual(isRoot ? 4 : 3);
     await env.close();
