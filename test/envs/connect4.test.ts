@@ -76,7 +76,7 @@ describe("connect4 over a real server", () => {
     const steps = (won?.length ?? 1) - 1;
     const credit = last.metadata.step_credit as number[];
     expect(credit).toHaveLength(steps);
-    credit.forEach((c, t) => expect(c).toBeCloseTo(0.95 ** (steps - 1 - t)));
+    for (const [t, c] of credit.entries()) expect(c).toBeCloseTo(0.95 ** (steps - 1 - t));
     await expectConnectError(env.step({ column: 1 }), Code.FailedPrecondition, /is over/);
   });
 
@@ -190,7 +190,7 @@ describe("connect4 rules", () => {
       [1, 1, 2, 2, 1, 1, 2],
       [2, 2, 1, 1, 2, 2, 1],
     ];
-    pattern.forEach((row, r) => row.forEach((v, c) => (board.cells[r * 7 + c] = v)));
+    board.cells.splice(0, 42, ...pattern.flat());
     expect(board.full()).toBe(true);
     for (let i = 0; i < 42; i++) expect(board.lineThrough(i)).toBeUndefined();
   });
