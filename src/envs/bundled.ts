@@ -6,4 +6,5 @@ export const bundledEnvironments: Record<string, () => Promise<EnvironmentSource
   connect4: async () => (await import("./connect4/environment.js")).Connect4Environment,
   echo: async () => (await import("./echo/environment.js")).EchoEnvironment,
   maze: async () => (await import("./maze/environment.js")).MazeEnvironment,
+  wordle: async () => (await import("./wordle/environment.js")).WordleEnvironment,
 };
