@@ -190,6 +190,16 @@ describe("coding environment over a real server", () => {
     expect(r.metadata.timeout_s).toBe(0.5);
   });
 
+  it("stops the code before a short client deadline, answering with an observation rather than an error", async () => {
+    await using env = await connect();
+    await env.reset();
+    const r = await env.step({ code: "import time\ntime.sleep(30)" }, { timeoutMs: 3_000 });
+    expect(r.observation.status).toBe(ExecutionStatus.TIMEOUT);
+    expect(r.metadata.timeout_s).toBeGreaterThan(0.5);
+    expect(r.metadata.timeout_s).toBeLessThanOrEqual(1.5);
+    expect((await env.step({ code: "print('next')" })).observation.stdout).toBe("next\n");
+  });
+
   it("scores the action's tests: the reward is the fraction that pass", async () => {
     await using env = await connect();
     await env.reset();

@@ -180,8 +180,10 @@ export class CodingEnvironment extends Environment<typeof CodeActionSchema, Obs,
   private timeoutFor(action: CodeAction, deadline: number): number {
     const requested = (action.timeoutS ?? this.defaultTimeoutS()) * 1000;
     const max = (this.options.maxTimeoutS ?? 600) * 1000;
-    const reserve = (this.options.interruptGraceMs ?? 1000) + 1000;
-    return Math.max(1, Math.min(requested, max, deadline - Date.now() - reserve));
+    const remaining = deadline - Date.now();
+    // Leave time to interrupt (and if need be kill) the code before the step's deadline, but never most of a short deadline.
+    const reserve = Math.min((this.options.interruptGraceMs ?? 1000) + 1000, remaining / 2);
+    return Math.max(1, Math.min(requested, max, remaining - reserve));
   }
 
   private limits(timeoutMs: number) {
