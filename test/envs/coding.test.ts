@@ -181,6 +181,32 @@ describe("coding environment over a real server", () => {
     await expectNoSandboxProcesses(pid, undefined);
   });
 
+  it("replaces an interpreter that died between steps and says so", async () => {
+    await using env = await connect();
+    await env.reset();
+    await env.step({
+      code: "import os, threading, time\nthreading.Thread(target=lambda: (time.sleep(0.2), os._exit(7))).start()\nlost = 1",
+    });
+    const pid = (await env.state()).interpreterPid;
+    await waitFor(() => !processTable().some((p) => p.pid === pid));
+    const r = await env.step({ code: "print('lost' in globals())" });
+    expect(r.observation.stdout).toBe("False\n");
+    expect(r.observation.interpreterRestarted).toBe(true);
+    expect((await env.state()).interpreterRestarts).toBe(1);
+  });
+
+  it("reports an interpreter killed by the CPU time limit, and restarts it", async () => {
+    const cpu = await start({ cpuTimeLimitS: 1 });
+    await using env = await connect(cpu);
+    await env.reset();
+    const r = await env.step({ code: "while True:\n    pass", timeoutS: 60 });
+    expect(r.observation.status).toBe(ExecutionStatus.KILLED);
+    expect(r.observation.exitCode).toBe(128 + 24); // SIGXCPU
+    expect(r.observation.errorMessage).toMatch(/signal SIGXCPU \(the CPU time limit of 1 s\) and was restarted/);
+    expect(r.observation.interpreterRestarted).toBe(true);
+    expect((await env.step({ code: "print('fresh')" })).observation.stdout).toBe("fresh\n");
+  });
+
   it("applies the server's default timeout when the action sets none", async () => {
     const quick = await start({ defaultTimeoutS: 0.5 });
     await using env = await connect(quick);

@@ -95,8 +95,11 @@ def apply_limits(config):
             continue
         _, hard = resource.getrlimit(which)
         value = value if hard == resource.RLIM_INFINITY else min(value, hard)
-        # Soft and hard alike: user code cannot raise them again.
-        resource.setrlimit(which, (value, value))
+        # Hard limits, so user code cannot raise them again. The CPU limit's
+        # hard value is one second later: the soft limit sends SIGXCPU (which
+        # names the cause) before the hard one's SIGKILL.
+        top = value + 1 if name == "RLIMIT_CPU" and (hard == resource.RLIM_INFINITY or value < hard) else value
+        resource.setrlimit(which, (value, top))
 
 
 def start_watchdog(kill_all_of_uid):

@@ -100,9 +100,17 @@ export class PythonSandbox {
 
   /** Runs code in the interpreter, restarting it first if it died. */
   async run(request: ExecRequest): Promise<SandboxRun> {
+    // An interpreter can also die between steps (a background thread calling os._exit, the CPU limit).
+    const idle = this.interpreter;
+    const diedIdle = idle !== undefined && !idle.alive;
+    if (diedIdle) {
+      this.interpreter = undefined;
+      this.restarts++;
+      await this.cleanup(idle);
+    }
     const interpreter = await this.ensure();
     const report = await interpreter.exec(request);
-    if (interpreter.alive) return { report, restarted: false };
+    if (interpreter.alive) return { report, restarted: diedIdle };
     this.restarts++;
     this.interpreter = undefined;
     // Clear the dead interpreter's leftovers now and start its successor in the background; errors surface on the next run.

@@ -164,8 +164,9 @@ export type CodeObservation = Message<"openenv.envs.coding.v1.CodeObservation"> 
   stderrTruncated: boolean;
 
   /**
-   * The interpreter was killed during this step and replaced by a fresh one:
-   * variables and imports of earlier steps are gone.
+   * The interpreter was killed during this step (or died since the last one)
+   * and was replaced by a fresh one: variables and imports of earlier steps
+   * are gone.
    *
    * @generated from field: bool interpreter_restarted = 11;
    */
