@@ -145,6 +145,17 @@ describe("maze over a real server", () => {
   });
 });
 
+describe.each(["grpc", "grpc-web", "connect-json"] as const)("maze reward components over %s", (transport) => {
+  it("reach the client with every step", async () => {
+    await using env = await EnvClient.connect({ baseUrl: server.url, spec: mazeSpec, transport });
+    await env.reset({ seed: 5 });
+    const r = await env.step({ direction: Direction.UP });
+    expect(r.observation.hitWall).toBe(true);
+    expect(r.reward).toBeCloseTo(-0.06);
+    expect(r.rewardComponents).toEqual({ goal: 0, step_cost: 1, wall: 1 });
+  });
+});
+
 /** Breadth-first search over a grid of '#'/'.' rows; returns the moves from `from` to `to`. */
 function shortestPath(grid: string[], from: [number, number], to: [number, number]): Direction[] {
   const key = (r: number, c: number) => `${r},${c}`;
