@@ -380,6 +380,20 @@ describe("coding environment over a real server", () => {
     await waitFor(() => !fs.existsSync(state.workingDirectory));
   });
 
+  it("runs as the server's own user with runAs 'self', and still cleans up its process group", async () => {
+    const self = await start({ runAs: "self" });
+    const env = await connect(self);
+    await env.reset();
+    const r = await env.step({ code: "import os, subprocess\nsubprocess.Popen(['sleep', '1000'])\nprint(os.getuid())" });
+    expect(r.observation.stdout).toBe(`${process.getuid?.()}\n`);
+    const state = await env.state();
+    expect(state.sandboxUid).toBeUndefined();
+    expect(sandboxProcesses(state.interpreterPid).length).toBeGreaterThanOrEqual(3);
+    await env.close();
+    await expectNoSandboxProcesses(state.interpreterPid, undefined);
+    await waitFor(() => !fs.existsSync(state.workingDirectory));
+  });
+
   it("leaves nothing behind when the server shuts down", async () => {
     const own = await serve(CodingEnvironment, { port: 0, shutdownTimeoutMs: 1_000 });
     const env = await connect(own);
@@ -420,6 +434,7 @@ describe("coding environment over a real server", () => {
       child.kill("SIGKILL");
       await running;
       await expectNoSandboxProcesses(state.interpreterPid, state.sandboxUid);
+      await waitFor(() => !fs.existsSync(state.workingDirectory), 15_000, "working directory removed");
       await env.close().catch(() => {});
     } finally {
       child.kill("SIGKILL");

@@ -11,7 +11,8 @@ on fd 3 and runs it. File descriptors:
      big-endian length + body (JSON for commands)
   4  events to the server, framed the same way
   5  never written; it reaches end-of-file when the server dies, which the
-     watchdog process uses to kill everything the session started
+     watchdog process uses to kill everything the session started and
+     remove its working directory
 
 Commands: {"op": "init", ...limits} (first), {"op": "exec", "seq", "code",
 "tests"}, {"op": "names"}. Events: {"ev": "ready"}, {"ev": "done", ...},
@@ -30,9 +31,11 @@ import json
 import linecache
 import os
 import resource
+import shutil
 import signal
 import struct
 import sys
+import time
 import traceback
 from contextlib import redirect_stderr, redirect_stdout
 
@@ -102,12 +105,58 @@ def apply_limits(config):
         resource.setrlimit(which, (value, top))
 
 
-def start_watchdog(kill_all_of_uid):
-    """Forks a process that kills the session's processes when the server dies."""
+def group_members(pgid):
+    """Live processes of a process group, from /proc; None where there is no /proc."""
+    if not os.path.isdir("/proc/self"):
+        return None
+    members = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                stat = f.read()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+                members.append(int(name))
+        except (OSError, ValueError):
+            continue
+    return members
+
+
+def kill_session(kill_all_of_uid):
+    """Kills every process of the session except the caller."""
+    me = os.getpid()
+    if kill_all_of_uid:
+        # The session has a uid of its own: this reaches processes that left
+        # the process group (setsid) too. kill(-1) spares the caller.
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+    pgid = os.getpgid(0)
+    for _ in range(100):
+        members = group_members(pgid)
+        if members is None:
+            return False
+        others = [pid for pid in members if pid != me]
+        if not others:
+            return True
+        for pid in others:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.01)
+    return True
+
+
+def start_watchdog(kill_all_of_uid, workdir):
+    """Forks a process that, when the server dies, kills the session's processes and removes its directory."""
     pid = os.fork()
     if pid != 0:
         os.close(WATCH_FD)
-        return
+        return pid
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         for fd in (CMD_FD, EVENT_FD):
@@ -120,14 +169,12 @@ def start_watchdog(kill_all_of_uid):
                 continue
             except OSError:
                 break
-        if kill_all_of_uid:
-            # The session has a uid of its own: this reaches processes that
-            # left the process group (setsid) too. kill(-1) spares the caller.
-            try:
-                os.kill(-1, signal.SIGKILL)
-            except OSError:
-                pass
-        os.killpg(os.getpgid(0), signal.SIGKILL)
+        if kill_session(kill_all_of_uid):
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            # No /proc to spare ourselves: remove the directory first, then take the whole group.
+            shutil.rmtree(workdir, ignore_errors=True)
+            os.killpg(os.getpgid(0), signal.SIGKILL)
     finally:
         os._exit(0)
 
@@ -293,7 +340,8 @@ def main():
         import random
 
         random.seed(config["seed"])
-    start_watchdog(bool(config.get("kill_all_of_uid")))
+    kill_all_of_uid = bool(config.get("kill_all_of_uid"))
+    watchdog = start_watchdog(kill_all_of_uid, config["workdir"])
     apply_limits(config)
     marker_prefix = b"\x00OPENENV-END:" + config["token"].encode() + b":"
     interp = Interpreter()
@@ -305,8 +353,14 @@ def main():
         except KeyboardInterrupt:
             continue
         if message is None:
-            # The server is gone: take everything this session started with us.
-            os.killpg(os.getpgid(0), signal.SIGKILL)
+            # The server is gone. The watchdog cleans up; should user code have
+            # killed it, take everything this session started down ourselves.
+            try:
+                os.kill(watchdog, 0)
+            except OSError:
+                kill_session(kill_all_of_uid)
+                shutil.rmtree(config["workdir"], ignore_errors=True)
+            os._exit(0)
         op = message.get("op")
         if op == "exec":
             execute(interp, message, marker_prefix)

@@ -274,6 +274,7 @@ export class Interpreter {
         token: this.token,
         seed: seed === undefined ? null : Number(seed % 2n ** 52n),
         kill_all_of_uid: identity?.exclusive === true,
+        workdir: this.config.workdir,
         memory_bytes: limits.memoryBytes ?? null,
         cpu_seconds: limits.cpuSeconds ?? null,
         max_processes: limits.maxProcesses ?? null,
