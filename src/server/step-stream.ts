@@ -22,6 +22,9 @@ export interface StepStreamOptions {
 
 type Reply = StepResponse["kind"];
 
+/** Request header of a Step stream whose session should outlive the stream. */
+export const keepSessionHeader = "openenv-keep-session";
+
 /**
  * Serves one Step stream: attaches it to a session, dispatches its messages in
  * order and writes one reply per message (plus partials), tagged with the
@@ -67,10 +70,12 @@ export class StepStream {
         if (setup !== undefined) await setup;
       }
       await this.drained();
-      // Client half-close: the session ends with the stream, as OpenEnv's WebSocket `close` does.
+      // Client half-close: the session ends with the stream, as OpenEnv's WebSocket `close` does,
+      // unless the client asked to keep it (then it stays, detached, like a unary Reset's session).
       const session = this.session;
       this.detach();
-      if (session !== undefined) await session.close({ code: Code.NotFound, message: "the client closed its stream" });
+      if (session !== undefined && !this.keepSession())
+        await session.close({ code: Code.NotFound, message: "the client closed its stream" });
       this.out.end();
     } catch (err) {
       const cause = toConnectError(signal.aborted ? (signal.reason ?? err) : err);
@@ -304,11 +309,20 @@ export class StepStream {
     this.session = undefined;
   }
 
+  /**
+   * Whether the client sent `openenv-keep-session: true`: the session then outlives
+   * the stream (until CloseSession or the idle timeout), so that short-lived clients
+   * such as `openenv step` can drive one session across many streams.
+   */
+  private keepSession(): boolean {
+    return this.ctx.requestHeader.get(keepSessionHeader)?.trim().toLowerCase() === "true";
+  }
+
   /** The stream broke: close the session after the resume grace unless another stream attaches. */
   private dropped(): void {
     const session = this.session;
     this.detach();
-    if (session === undefined || session.closed !== undefined) return;
+    if (session === undefined || session.closed !== undefined || this.keepSession()) return;
     const grace = this.manager.limits.resumeGraceMs;
     const expire = (): void => {
       session.resumeTimer = undefined;
