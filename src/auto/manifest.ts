@@ -308,7 +308,11 @@ export function parseManifest(text: string, file: string): ParsedManifest {
   if (client !== undefined && client.value !== null && typeof client.value !== "object") {
     fail("client", "must be a mapping (OpenEnv's {class_name, module}); openenv-connect's client is generic and ignores it");
   }
-  if (errors.length > 0) throw new ManifestError(file, errors);
+  if (errors.length > 0)
+    throw new ManifestError(
+      file,
+      errors.sort((a, b) => a.line - b.line || a.column - b.column),
+    );
   return {
     manifest: {
       specVersion,

@@ -64,8 +64,9 @@ export async function startDocker(image: string, options: DockerProviderOptions 
   await checkDocker(command);
   const containerPort = options.containerPort ?? 8000;
   const base = image
-    .replace(/[:@].*$/, "")
     .replace(/^.*\//, "")
+    .replace(/[:@].*$/, "")
+    .replace(/^openenv-/, "")
     .replace(/[^\w.-]/g, "-");
   const name = options.name ?? `openenv-${base}-${randomBytes(3).toString("hex")}`;
   const args = ["run", "-d", "--rm", "--name", name, "-p", `127.0.0.1:${options.port ?? ""}:${containerPort}`];
