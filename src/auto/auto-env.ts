@@ -221,30 +221,36 @@ export class AutoAction {
     throw new TypeError("AutoAction is not instantiated; use AutoAction.fromEnv(name)");
   }
 
-  /** The Action type of a named environment, a Hub id (installed after a prompt) or a path. */
-  static async fromEnv(nameOrId: string, options: FromEnvActionOptions = {}): Promise<ActionClass> {
+  /**
+   * The Action type of a named environment, a Hub id (installed after a prompt), a
+   * path or a URL (learned from the server's Describe). `D` types it, e.g.
+   * `AutoAction.fromEnv<typeof EchoActionSchema>("echo")`; it is not checked at run time.
+   */
+  static async fromEnv<D extends DescMessage = DescMessage>(nameOrId: string, options: FromEnvActionOptions = {}): Promise<ActionClass<D>> {
     const ref = parseEnvReference(nameOrId);
     let info: EnvInfo;
     switch (ref.kind) {
       case "url":
-        return actionFromServer(ref.url);
+        return (await actionFromServer(ref.url)) as unknown as ActionClass<D>;
       case "path":
         info = environmentFromPath(ref.path);
         break;
       case "hub":
-        if (options.skipInstall === true) return actionFromServer(options.spaceUrl ?? hubSpaceUrl(ref.repoId), hubTransport);
+        if (options.skipInstall === true) {
+          return (await actionFromServer(options.spaceUrl ?? hubSpaceUrl(ref.repoId), hubTransport)) as unknown as ActionClass<D>;
+        }
         info = await installFromHub(ref.repoId, { ...options, hubUrl: hubBaseUrl(options.hubUrl) });
         break;
       case "name":
         info = findEnvironment(ref.raw, { projectDir: options.projectDir, api: "AutoAction.fromEnv" });
         break;
     }
-    return actionClass((await loadEnvironment(info)).spec.action);
+    return actionClass((await loadEnvironment(info)).spec.action) as unknown as ActionClass<D>;
   }
 
   /** Alias of {@link AutoAction.fromEnv}. */
-  static fromHub(nameOrId: string, options: FromEnvActionOptions = {}): Promise<ActionClass> {
-    return AutoAction.fromEnv(nameOrId, options);
+  static fromHub<D extends DescMessage = DescMessage>(nameOrId: string, options: FromEnvActionOptions = {}): Promise<ActionClass<D>> {
+    return AutoAction.fromEnv<D>(nameOrId, options);
   }
 
   /** Every environment's Action class name. Prints OpenEnv's table unless `print: false`. */

@@ -1,6 +1,6 @@
 import { create, type DescMessage } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
-import { ConnectError, createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import WebSocket from "ws";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
@@ -30,9 +30,16 @@ async function runCheck(group: string, name: string, fn: CheckFn): Promise<Check
     const r = await fn();
     return typeof r === "string" ? { name, group, status: "pass", detail: r } : { name, group, ...r };
   } catch (err) {
-    const detail = err instanceof ConnectError ? `${err.rawMessage} [${err.code}]` : err instanceof Error ? err.message : String(err);
-    return { name, group, status: "fail", detail, unreachable: isUnreachable(err) };
+    return { name, group, status: "fail", detail: describeError(err), unreachable: isUnreachable(err) };
   }
+}
+
+/** An error's message with its cause's (fetch says only "fetch failed"). */
+function describeError(err: unknown): string {
+  if (err instanceof ConnectError) return `${err.rawMessage} [${Code[err.code]}]`;
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause instanceof Error ? err.cause.message : undefined;
+  return cause === undefined || err.message.includes(cause) ? err.message : `${err.message} (${cause})`;
 }
 
 /** A failed expectation inside a check. */

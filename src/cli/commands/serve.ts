@@ -87,14 +87,9 @@ Examples:
       maxSessions,
       idleTimeoutMs: idle === undefined ? undefined : idle * 1000,
     });
-    if (values.json) {
-      io.out(
-        `${JSON.stringify({ event: "listening", env: info.envKey, url: server.url, port: server.port, host: server.host, pid: process.pid })}\n`,
-      );
-    } else {
-      io.out(`openenv: serving ${info.envKey} on ${server.url} (Connect, gRPC, gRPC-Web; h2c and HTTP/1.1)\n`);
-    }
-    const code = await new Promise<number>((resolve) => {
+    // Handlers go in before the server is announced: a signal sent as soon as a client reads
+    // the announcement must find them (with none, SIGINT would kill the process outright).
+    const stopped = new Promise<number>((resolve) => {
       let stopping = false;
       const stop = (why: string, exitCode: number): void => {
         if (stopping) return;
@@ -117,6 +112,14 @@ Examples:
         watch.unref();
       }
     });
+    if (values.json) {
+      io.out(
+        `${JSON.stringify({ event: "listening", env: info.envKey, url: server.url, port: server.port, host: server.host, pid: process.pid })}\n`,
+      );
+    } else {
+      io.out(`openenv: serving ${info.envKey} on ${server.url} (Connect, gRPC, gRPC-Web; h2c and HTTP/1.1)\n`);
+    }
+    const code = await stopped;
     if (values["exit-with-parent"]) process.stdin.destroy();
     return code;
   },
