@@ -116,7 +116,9 @@ export function discoverEnvironments(options: DiscoverOptions = {}): Discovery {
   for (const nodeModules of installed ? nodeModulesDirs(projectDir) : []) {
     for (const dir of packageDirs(nodeModules)) {
       const real = realpath(dir);
-      if (seenPackages.has(real) || real === ownRoot) continue;
+      // Another copy of openenv-connect (e.g. a project's own dependency) bundles the same
+      // environments as this one, maybe older: the running copy's bundled ones win.
+      if (seenPackages.has(real) || real === ownRoot || basename(dir) === "openenv-connect") continue;
       seenPackages.add(real);
       scanPackage(dir, "installed", found, problems);
     }

@@ -71,7 +71,8 @@ Example:
     const shown = relative(process.cwd(), dir) || ".";
     io.out(`Created openenv-${key.replace(/_/g, "-")} (environment '${key}') in ${shown}\n`);
     for (const path of Object.keys(files).sort()) io.out(`  ${path}\n`);
-    if (spec.startsWith("file:")) io.out(`openenv-connect dependency: ${spec} (this checkout)\n`);
+    if (values["openenv-connect"] === undefined && spec.startsWith("file:"))
+      io.out(`openenv-connect dependency: ${spec} (this checkout)\n`);
     io.out(`\nNext:\n  cd ${shown}\n  npm install\n  npm test\n  npx openenv validate .\n  npx openenv serve . --port 8000\n`);
     return ExitCode.ok;
   },

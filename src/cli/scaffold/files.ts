@@ -57,7 +57,7 @@ export function scaffoldFiles(o: ScaffoldOptions): Record<string, string> {
     "openenv.yaml": `spec_version: 1
 name: ${o.key}_env
 version: 0.1.0
-description: ${o.description}
+description: ${JSON.stringify(o.description)}
 type: space
 runtime: openenv-connect
 app: ./src/environment.js#${cls}
