@@ -9,7 +9,7 @@ import { UnknownEnvironmentError } from "../../src/auto/names.js";
 import { startInProcess } from "../../src/auto/providers/in-process.js";
 import { EchoEnvironment, echoSpec } from "../../src/envs/echo/environment.js";
 import { startNotOpenEnv } from "./fixtures/fake-openenv-server.js";
-import { cleanupTemp, fakeEnvPackage, isRunning, tempDir } from "./helpers.js";
+import { cleanupTemp, expectedKeys, fakeEnvPackage, isRunning, tempDir } from "./helpers.js";
 
 afterAll(cleanupTemp);
 afterEach(() => {
@@ -74,21 +74,16 @@ describe("the AutoEnv guide, in TypeScript", () => {
     fakeEnvPackage(join(project, "node_modules"), { key: "coding", version: "0.1.0" });
     const out = captureStdout();
     const envs = AutoEnv.listEnvironments({ projectDir: project });
-    expect(envs.map((e) => e.envKey)).toEqual(["coding", "echo"]);
-    expect(out()).toBe(
-      [
-        "Available Environments:",
-        "-".repeat(70),
-        "coding         : Fake coding environment (v0.1.0)",
-        "echo           : Echoes each message back; reward is 0.1 per character. (v1.0.0)",
-        "",
-      ].join("\n"),
-    );
+    expect(envs.map((e) => e.envKey)).toEqual(expectedKeys("coding"));
+    const lines = out().split("\n");
+    expect(lines.slice(0, 2)).toEqual(["Available Environments:", "-".repeat(70)]);
+    expect(lines).toContain("coding         : Fake coding environment (v0.1.0)");
+    expect(lines).toContain("echo           : Echoes each message back; reward is 0.1 per character. (v1.0.0)");
+    expect(lines).toHaveLength(envs.length + 3); // header, rule, one line each, final newline
     const actions = AutoAction.listActions({ projectDir: project });
-    expect(actions).toEqual([
-      { envKey: "coding", actionClass: "CodingAction" },
-      { envKey: "echo", actionClass: "EchoAction" },
-    ]);
+    expect(actions.map((a) => a.envKey)).toEqual(expectedKeys("coding"));
+    expect(actions.find((a) => a.envKey === "coding")).toEqual({ envKey: "coding", actionClass: "CodingAction" });
+    expect(actions.find((a) => a.envKey === "echo")).toEqual({ envKey: "echo", actionClass: "EchoAction" });
     expect(out()).toContain("Available Action Classes:\n");
     expect(out()).toContain("coding         : CodingAction\n");
   });
@@ -98,9 +93,10 @@ describe("the AutoEnv guide, in TypeScript", () => {
     fakeEnvPackage(join(project, "node_modules"), { key: "coding" });
     const err = await AutoEnv.fromEnv("cooding-env", { projectDir: project }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnknownEnvironmentError);
-    expect((err as Error).message).toBe("Unknown environment 'cooding'.\nDid you mean: coding?\nAvailable environments: coding, echo");
+    const available = expectedKeys("coding").join(", ");
+    expect((err as Error).message).toBe(`Unknown environment 'cooding'.\nDid you mean: coding?\nAvailable environments: ${available}`);
     await expect(AutoAction.fromEnv("nonexistent-env", { projectDir: project })).rejects.toThrow(
-      "Unknown environment 'nonexistent'.\nAvailable environments: coding, echo",
+      `Unknown environment 'nonexistent'.\nAvailable environments: ${available}`,
     );
   });
 

@@ -7,7 +7,7 @@ import { ManifestError } from "../../src/auto/manifest.js";
 import { UnknownEnvironmentError } from "../../src/auto/names.js";
 import { bundledEnvironments } from "../../src/envs/bundled.js";
 import { EchoEnvironment } from "../../src/envs/echo/environment.js";
-import { cleanupTemp, fakeEnvPackage, repoRoot, tempDir } from "./helpers.js";
+import { cleanupTemp, expectedKeys, fakeEnvPackage, repoRoot, tempDir } from "./helpers.js";
 
 afterAll(cleanupTemp);
 beforeEach(() => clearDiscoveryCache());
@@ -64,7 +64,7 @@ describe("installed packages", () => {
     );
 
     const d = discoverEnvironments({ projectDir: project });
-    expect([...d.environments.keys()]).toEqual(["coding", "echo", "maze", "wordle"]);
+    expect([...d.environments.keys()]).toEqual(expectedKeys("coding", "maze", "wordle"));
     expect(d.environments.get("coding")).toMatchObject({ source: "installed", package: "openenv-coding", packageVersion: "0.1.0" });
     expect(d.environments.get("maze")).toMatchObject({
       package: "@acme/maze-pack",
@@ -113,7 +113,9 @@ describe("installed packages", () => {
       err = e;
     }
     expect(err).toBeInstanceOf(UnknownEnvironmentError);
-    expect((err as Error).message).toBe("Unknown environment 'cooding'.\nDid you mean: coding?\nAvailable environments: coding, echo");
+    expect((err as Error).message).toBe(
+      `Unknown environment 'cooding'.\nDid you mean: coding?\nAvailable environments: ${expectedKeys("coding").join(", ")}`,
+    );
   });
 
   it("prefers the nearest node_modules, then installed over bundled, and lists what is hidden", () => {
@@ -126,7 +128,10 @@ describe("installed packages", () => {
     const d = discoverEnvironments({ projectDir: inner });
     expect(d.environments.get("coding")?.version).toBe("2.0.0");
     expect(d.environments.get("echo")?.package).toBe("openenv-echo");
-    expect(d.shadowed.map((s) => `${s.package}@${s.version}`).sort()).toEqual(["openenv-coding@1.0.0", "openenv-connect@1.0.0"]);
+    const hidden = d.shadowed.map((s) => `${s.envKey}:${s.source}:${s.package}@${s.version}`);
+    expect(hidden).toContain("coding:installed:openenv-coding@1.0.0");
+    expect(hidden).toContain("echo:bundled:openenv-connect@1.0.0");
+    expect(d.shadowed.every((s) => s.envKey === "coding" || s.envKey === "echo")).toBe(true);
   });
 
   it("caches its scan until cleared or refreshed", () => {

@@ -3,11 +3,22 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
+import { discoverEnvironments } from "../../src/auto/discovery.js";
 import { descriptorBase64 } from "../../src/cli/scaffold/contract.js";
 
 /** The repository root (this worktree). */
 export const repoRoot = join(import.meta.dirname, "..", "..");
 export const bin = join(repoRoot, "bin", "openenv.js");
+
+/** Keys of the bundled environments (other folders under src/envs may join echo). */
+export function bundledKeys(): string[] {
+  return [...discoverEnvironments({ installed: false }).environments.keys()];
+}
+
+/** Sorted keys of the bundled environments plus `installed`: what discovery should list. */
+export function expectedKeys(...installed: string[]): string[] {
+  return [...new Set([...bundledKeys(), ...installed])].sort();
+}
 
 const cleanups: Array<() => void> = [];
 
