@@ -56,6 +56,37 @@ describe("openenv-connect installed from its tarball", () => {
     expect(info.module).toBe(join(installed, "dist/src/envs/echo/environment.js"));
   });
 
+  it("runs the guide's flow in a user's script, with plain node (child-process provider from dist/)", async () => {
+    const script = join(project, "guide.mjs");
+    writeFileSync(
+      script,
+      `import { AutoAction, AutoEnv } from "openenv-connect";
+AutoEnv.listEnvironments();
+const env = await AutoEnv.fromEnv("echo");
+const EchoAction = await AutoAction.fromEnv("echo");
+const first = await env.reset();
+const step = await env.step(new EchoAction({ message: "Hello, OpenEnv!" }));
+console.log(JSON.stringify({ first: first.observation.echoedMessage, echoed: step.observation.echoedMessage, reward: step.reward, pid: env.running.pid }));
+await env.close();
+try {
+  await AutoEnv.fromEnv("ech0-env");
+} catch (e) {
+  console.log(JSON.stringify({ error: e.message }));
+}
+`,
+    );
+    const r = await runCommand(process.execPath, [script], { cwd: project });
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split("\n");
+    expect(lines[0]).toBe("Available Environments:");
+    expect(lines).toContain("echo           : Echoes each message back; reward is 0.1 per character. (v1.0.0)");
+    const result = JSON.parse(lines.at(-2)!) as { first: string; echoed: string; reward: number; pid: number };
+    expect(result).toMatchObject({ first: "Echo environment ready!", echoed: "Hello, OpenEnv!" });
+    expect(result.reward).toBeCloseTo(1.5);
+    expect(isRunning(result.pid)).toBe(false);
+    expect((JSON.parse(lines.at(-1)!) as { error: string }).error).toMatch(/^Unknown environment 'ech0'\.\nDid you mean: echo\?\nAvailable environments: /);
+  });
+
   it("serves echo from the installed copy, with plain node", async () => {
     const server = await startCliServer(["echo"], {
       cwd: project,
