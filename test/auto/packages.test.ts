@@ -84,7 +84,9 @@ try {
     expect(result).toMatchObject({ first: "Echo environment ready!", echoed: "Hello, OpenEnv!" });
     expect(result.reward).toBeCloseTo(1.5);
     expect(isRunning(result.pid)).toBe(false);
-    expect((JSON.parse(lines.at(-1)!) as { error: string }).error).toMatch(/^Unknown environment 'ech0'\.\nDid you mean: echo\?\nAvailable environments: /);
+    expect((JSON.parse(lines.at(-1)!) as { error: string }).error).toMatch(
+      /^Unknown environment 'ech0'\.\nDid you mean: echo\?\nAvailable environments: /,
+    );
   });
 
   it("serves echo from the installed copy, with plain node", async () => {
