@@ -111,7 +111,7 @@ export function discoverEnvironments(options: DiscoverOptions = {}): Discovery {
   if (cached !== undefined) return cached;
   const found: EnvInfo[] = [];
   const problems: DiscoveryProblem[] = [];
-  const ownRoot = realpath(packageRoot);
+  const ownRoot = realpath(packageRoot());
   const seenPackages = new Set<string>();
   for (const nodeModules of installed ? nodeModulesDirs(projectDir) : []) {
     for (const dir of packageDirs(nodeModules)) {
@@ -123,7 +123,7 @@ export function discoverEnvironments(options: DiscoverOptions = {}): Discovery {
       scanPackage(dir, "installed", found, problems);
     }
   }
-  if (bundled) scanPackage(packageRoot, "bundled", found, problems);
+  if (bundled) scanPackage(packageRoot(), "bundled", found, problems);
   const environments = new Map<string, EnvInfo>();
   const shadowed: EnvInfo[] = [];
   for (const info of found) {

@@ -25,8 +25,16 @@ export function nearestPackageDir(dir: string): string | undefined {
   }
 }
 
-/** The root of the openenv-connect package this code belongs to (checkout or installed copy). */
-export const packageRoot: string = findOwnRoot();
+let ownRoot: string | undefined;
+
+/**
+ * The root of the openenv-connect package this code belongs to (checkout or
+ * installed copy). Found on first use, so importing the package never fails.
+ */
+export function packageRoot(): string {
+  ownRoot ??= findOwnRoot();
+  return ownRoot;
+}
 
 function findOwnRoot(): string {
   for (let d = dirname(selfPath); ; d = dirname(d)) {
@@ -43,7 +51,9 @@ function findOwnRoot(): string {
 }
 
 /** The version of this package. */
-export const packageVersion: string = (JSON.parse(readFileSync(join(packageRoot, "package.json"), "utf8")) as { version: string }).version;
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version: string }).version;
+}
 
 /** How a module was found. */
 export interface ResolvedModule {

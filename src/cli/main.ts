@@ -32,7 +32,7 @@ const exitCodes = `Exit codes:
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
-  return `openenv ${packageVersion}: run, inspect and drive OpenEnv environments
+  return `openenv ${packageVersion()}: run, inspect and drive OpenEnv environments
 
 Usage: openenv <command> [options]
        openenv help <command>
@@ -52,7 +52,7 @@ export async function run(argv: string[], io: CliIO = processIO): Promise<number
     return ExitCode.usage;
   }
   if (name === "--version" || name === "-V") {
-    io.out(`${packageVersion}\n`);
+    io.out(`${packageVersion()}\n`);
     return ExitCode.ok;
   }
   if (name === "help" || name === "--help" || name === "-h") {

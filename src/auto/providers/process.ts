@@ -31,7 +31,7 @@ export interface ProcessProviderOptions extends ProviderStartOptions {
  */
 export async function startProcess(target: string, options: ProcessProviderOptions = {}): Promise<RunningEnvironment> {
   const args = [
-    join(packageRoot, "bin", "openenv.js"),
+    join(packageRoot(), "bin", "openenv.js"),
     "serve",
     target,
     "--port",

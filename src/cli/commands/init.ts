@@ -8,7 +8,8 @@ import { scaffoldFiles } from "../scaffold/files.js";
 
 /** The default openenv-connect dependency of a scaffold: this copy in a checkout, else the registry version. */
 export function defaultOpenenvConnectSpec(): string {
-  return packageRoot.includes(`${sep}node_modules${sep}`) ? `^${packageVersion}` : `file:${packageRoot}`;
+  const root = packageRoot();
+  return root.includes(`${sep}node_modules${sep}`) ? `^${packageVersion()}` : `file:${root}`;
 }
 
 export const initCommand: Command = {

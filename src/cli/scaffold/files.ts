@@ -12,7 +12,7 @@ export interface ScaffoldOptions extends ContractNames {
 
 /** The scaffold's files, path → content. */
 export function scaffoldFiles(o: ScaffoldOptions): Record<string, string> {
-  const own = JSON.parse(readFileSync(join(packageRoot, "package.json"), "utf8")) as {
+  const own = JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as {
     dependencies: Record<string, string>;
     devDependencies: Record<string, string>;
   };
