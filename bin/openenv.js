@@ -14,4 +14,7 @@ if (existsSync(source) && existsSync(join(root, "node_modules", "tsx"))) {
 } else {
   main = await import(join(root, "dist", "src", "cli", "main.js"));
 }
-process.exitCode = await main.run(process.argv.slice(2));
+// Exit as soon as the command is done: idle keep-alive connections (fetch, HTTP/1.1 agents)
+// would otherwise hold the process open for seconds. stdout/stderr writes are synchronous
+// for files and pipes on Linux, so nothing printed is lost.
+process.exit(await main.run(process.argv.slice(2)));

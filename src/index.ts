@@ -1,3 +1,4 @@
+export * from "./auto/index.js";
 export * from "./client/index.js";
 export { capacityMessage, findCapacity } from "./protocol/errors.js";
 export type { FieldViolation } from "./protocol/validate.js";

@@ -1,79 +1,98 @@
-import { parseArgs } from "node:util";
-import { bundledEnvironments } from "../envs/bundled.js";
-import type { OpenEnvSurfaceOptions } from "../server/openenv/index.js";
-import { serve } from "../server/serve.js";
+import { packageVersion } from "../auto/modules.js";
+import { infoCommand } from "./commands/info.js";
+import { initCommand } from "./commands/init.js";
+import { installCommand } from "./commands/install.js";
+import { listCommand } from "./commands/list.js";
+import { serveCommand } from "./commands/serve.js";
+import { closeCommand, resetCommand, stateCommand, stepCommand } from "./commands/session.js";
+import { validateCommand } from "./commands/validate.js";
+import { type CliIO, type Command, ExitCode, errorMessage, exitCodeOf, processIO, UsageError } from "./common.js";
 
-const usage = `Usage: openenv <command> [options]
+const commands: readonly Command[] = [
+  listCommand,
+  infoCommand,
+  serveCommand,
+  initCommand,
+  validateCommand,
+  installCommand,
+  resetCommand,
+  stepCommand,
+  stateCommand,
+  closeCommand,
+];
+
+const exitCodes = `Exit codes:
+  0    success
+  1    failure (a check failed, the server or environment returned an error,
+       an invalid manifest, a refused install)
+  2    usage error (unknown command or option, bad argument)
+  3    unknown environment
+  4    cannot reach or start a server (refused, timeout, no Docker engine)
+  130  interrupted (Ctrl-C)`;
+
+function usage(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return `openenv ${packageVersion()}: run, inspect and drive OpenEnv environments
+
+Usage: openenv <command> [options]
+       openenv help <command>
 
 Commands:
-  serve NAME   Serve a bundled environment (${Object.keys(bundledEnvironments).join(", ")})
+${commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join("\n")}
 
-Options of serve:
-  --port N            TCP port (default 8000; 0 picks a free one)
-  --host HOST         interface to bind (default 127.0.0.1; 0.0.0.0 for all)
-  --max-sessions N    most sessions at once (default 64)
-  --idle-timeout S    close sessions idle for S seconds (default 600; 0 never)
-  --mode MODE         OpenEnv mode: simulation (default; HTTP /reset /step /state)
-                      or production (without them)
-  --no-openenv        do not serve OpenEnv's HTTP/JSON + WebSocket protocol
+${exitCodes}
 `;
+}
 
 /** Runs the CLI with the given arguments; resolves to the process exit code. */
-export async function run(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === undefined || command === "help" || command === "--help" || command === "-h") {
-    process.stdout.write(usage);
-    return command === undefined ? 2 : 0;
+export async function run(argv: string[], io: CliIO = processIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined) {
+    io.err(usage());
+    return ExitCode.usage;
   }
-  if (command !== "serve") {
-    process.stderr.write(`openenv: unknown command '${command}'\n\n${usage}`);
-    return 2;
+  if (name === "--version" || name === "-V") {
+    io.out(`${packageVersion()}\n`);
+    return ExitCode.ok;
   }
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    options: {
-      port: { type: "string", default: "8000" },
-      host: { type: "string", default: "127.0.0.1" },
-      "max-sessions": { type: "string" },
-      "idle-timeout": { type: "string" },
-      mode: { type: "string", default: "simulation" },
-      "no-openenv": { type: "boolean", default: false },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (values.help) {
-    process.stdout.write(usage);
-    return 0;
+  if (name === "help" || name === "--help" || name === "-h") {
+    const topic = rest[0];
+    if (topic === undefined) {
+      io.out(usage());
+      return ExitCode.ok;
+    }
+    const command = commands.find((c) => c.name === topic);
+    if (command === undefined) {
+      io.err(`openenv: unknown command '${topic}'\n\n${usage()}`);
+      return ExitCode.usage;
+    }
+    io.out(command.help);
+    return ExitCode.ok;
   }
-  const name = positionals[0];
-  const load = name === undefined ? undefined : bundledEnvironments[name];
-  if (load === undefined) {
-    process.stderr.write(`openenv serve: unknown environment '${name ?? ""}'. Available: ${Object.keys(bundledEnvironments).join(", ")}\n`);
-    return 2;
+  const command = commands.find((c) => c.name === name);
+  if (command === undefined) {
+    io.err(`openenv: unknown command '${name}'\n\n${usage()}`);
+    return ExitCode.usage;
   }
-  const mode = values.mode === "production" ? "production" : values.mode === "simulation" ? "simulation" : undefined;
-  if (mode === undefined) {
-    process.stderr.write(`openenv serve: invalid --mode '${values.mode ?? ""}': simulation or production\n`);
-    return 2;
+  if (rest.includes("--help") || rest.includes("-h")) {
+    io.out(command.help);
+    return ExitCode.ok;
   }
-  const openenv: OpenEnvSurfaceOptions | false = values["no-openenv"] ? false : { mode };
-  const server = await serve(await load(), {
-    openenv,
-    port: Number(values.port),
-    host: values.host,
-    maxSessions: values["max-sessions"] === undefined ? undefined : Number(values["max-sessions"]),
-    idleTimeoutMs: values["idle-timeout"] === undefined ? undefined : Number(values["idle-timeout"]) * 1000,
-  });
-  const protocols = openenv === false ? "" : `; OpenEnv HTTP/JSON and WebSocket ${server.url.replace("http", "ws")}/ws, ${mode} mode`;
-  process.stdout.write(`openenv: serving ${name} on ${server.url} (Connect, gRPC, gRPC-Web; h2c and HTTP/1.1${protocols})\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.stdout.write("openenv: shutting down\n");
-      void server.close().then(resolve);
-    };
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-  });
-  return 0;
+  try {
+    return await command.run(rest, io);
+  } catch (err) {
+    const code = isParseArgsError(err) ? ExitCode.usage : exitCodeOf(err);
+    if (code === ExitCode.usage) {
+      io.err(`openenv ${command.name}: ${(err as Error).message}\nRun 'openenv help ${command.name}' for usage.\n`);
+    } else {
+      io.err(`Error: ${errorMessage(err)}\n`);
+    }
+    return code;
+  }
+}
+
+function isParseArgsError(err: unknown): boolean {
+  if (err instanceof UsageError) return true;
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS");
 }

@@ -72,5 +72,21 @@ export function createTransport(options: TransportOptions): OwnedTransport {
       transport = createGrpcWebTransport({ ...common, useBinaryFormat: true });
       break;
   }
-  return { transport, kind: options.kind, sessionManager, close: () => sessionManager.abort() };
+  return { transport, kind: options.kind, sessionManager, close: () => abortQuietly(sessionManager) };
+}
+
+/**
+ * `Http2SessionManager.abort()` swallows one 'error' of the session it destroys,
+ * but a session that already failed (e.g. an HTTP/2 client talking to an
+ * HTTP/1.1-only server) emits a second one, which would crash the process. A
+ * lasting no-op listener on the live session (connect-node keeps it in its
+ * state as `s.conn`) absorbs it; the failure itself was already reported to
+ * the calls that hit it.
+ */
+function abortQuietly(manager: Http2SessionManager): void {
+  const conn = (manager as unknown as { s?: { conn?: unknown } }).s?.conn;
+  if (conn !== null && typeof conn === "object" && typeof (conn as { on?: unknown }).on === "function") {
+    (conn as { on(event: "error", listener: () => void): void }).on("error", () => {});
+  }
+  manager.abort();
 }

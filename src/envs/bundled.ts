@@ -1,11 +1,16 @@
+import { discoverEnvironments } from "../auto/discovery.js";
+import { loadEnvironment } from "../auto/load.js";
 import type { EnvironmentSource } from "../server/environment.js";
 
-/** Bundled environments by name; each loads its module only when asked for. */
-export const bundledEnvironments: Record<string, () => Promise<EnvironmentSource>> = {
-  chat: async () => (await import("./chat/environment.js")).ChatEnvironment,
-  coding: async () => (await import("./coding/environment.js")).CodingEnvironment,
-  connect4: async () => (await import("./connect4/environment.js")).Connect4Environment,
-  echo: async () => (await import("./echo/environment.js")).EchoEnvironment,
-  maze: async () => (await import("./maze/environment.js")).MazeEnvironment,
-  wordle: async () => (await import("./wordle/environment.js")).WordleEnvironment,
-};
+/**
+ * Bundled environments by key, each loading its module only when asked for.
+ *
+ * Derived from the manifests (`src/envs/<name>/openenv.yaml`, declared in
+ * package.json under `openenv.manifest`): to add an environment, add a folder
+ * with an `environment.ts` and a manifest. Do not add entries here.
+ */
+export const bundledEnvironments: Readonly<Record<string, () => Promise<EnvironmentSource>>> = Object.fromEntries(
+  [...discoverEnvironments({ installed: false }).environments.values()]
+    .filter((info) => info.source === "bundled")
+    .map((info) => [info.envKey, async () => (await loadEnvironment(info)).source]),
+);

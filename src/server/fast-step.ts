@@ -8,7 +8,7 @@ import { EnvelopeReader, encodeEnvelope } from "../protocol/envelope.js";
 import { toConnectError } from "../protocol/errors.js";
 import { decodeStepRequest, encodeStepResponse } from "../protocol/step-codec.js";
 import type { EnvironmentRouter } from "./router.js";
-import { type ReplySink, StepStream } from "./step-stream.js";
+import { keepSessionHeader, type ReplySink, StepStream, wantsKeepSession } from "./step-stream.js";
 
 /** The path of the bidi Step method. */
 export const STEP_PATH = "/openenv.v1.EnvironmentService/Step";
@@ -57,6 +57,7 @@ export function serveFastStep(
   protocol: StepWireProtocol,
   router: EnvironmentRouter,
   shutdown: AbortSignal,
+  headers: http2.IncomingHttpHeaders = {},
 ): void {
   let finished = false;
   const finish = (err: ConnectError | undefined): void => {
@@ -73,7 +74,8 @@ export function serveFastStep(
     fail: (err) => finish(err),
   };
   respond(stream, protocol);
-  const core = new StepStream(router.sessions, router.spec, sink, shutdown, { recordSize: router.recordSize });
+  const keepSession = wantsKeepSession(headers[keepSessionHeader]);
+  const core = new StepStream(router.sessions, router.spec, sink, shutdown, { recordSize: router.recordSize, keepSession });
   const reader = new EnvelopeReader(router.maxMessageBytes);
   let inputEnded = false;
   stream.on("data", (chunk: Buffer) => {

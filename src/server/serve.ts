@@ -128,14 +128,14 @@ export async function serve(source: EnvironmentSource, options: ServeOptions = {
       if (protocol !== undefined) {
         const stream = (req as http2.Http2ServerRequest).stream;
         if (authorizer === undefined) {
-          serveFastStep(stream, protocol, router, shutdown.signal);
+          serveFastStep(stream, protocol, router, shutdown.signal, req.headers);
         } else {
           const header = (name: string): string | undefined => {
             const v = req.headers[name];
             return Array.isArray(v) ? v.join(", ") : v;
           };
           authorizer.authorize(header).then(
-            () => serveFastStep(stream, protocol, router, shutdown.signal),
+            () => serveFastStep(stream, protocol, router, shutdown.signal, req.headers),
             (err: unknown) => rejectFastStep(stream, protocol, toConnectError(err)),
           );
         }

@@ -23,7 +23,8 @@ export function stepStreamHandler(
   requests: AsyncIterable<StepRequest>,
 ): AsyncIterable<StepResponse> {
   const out = new AsyncQueue<StepResponse>();
-  const stream = new StepStream(manager, spec, out, ctx.signal, options);
+  const keepSession = wantsKeepSession(ctx.requestHeader.get(keepSessionHeader));
+  const stream = new StepStream(manager, spec, out, ctx.signal, { ...options, keepSession });
   void (async () => {
     try {
       for await (const req of requests) stream.feed(req);
@@ -39,6 +40,21 @@ export function stepStreamHandler(
 export interface StepStreamOptions {
   /** Replies remembered per session for request-id deduplication. */
   readonly recordSize: number;
+  /**
+   * The session outlives the stream (until CloseSession or the idle timeout), so that
+   * short-lived clients such as `openenv step` can drive one session across many streams.
+   * Set by the request header {@link keepSessionHeader}.
+   */
+  readonly keepSession?: boolean;
+}
+
+/** Request header of a Step stream whose session should outlive the stream. */
+export const keepSessionHeader = "openenv-keep-session";
+
+/** Whether a request asked to keep its session after the stream ends. */
+export function wantsKeepSession(value: string | string[] | null | undefined): boolean {
+  const v = Array.isArray(value) ? value[0] : value;
+  return v?.trim().toLowerCase() === "true";
 }
 
 type Reply = StepResponse["kind"];
@@ -140,10 +156,13 @@ export class StepStream {
     if (this.stopped) return;
     this.stopped = true;
     await this.drained();
-    // Client half-close: the session ends with the stream, as OpenEnv's WebSocket `close` does.
+    // Client half-close: the session ends with the stream, as OpenEnv's WebSocket `close` does,
+    // unless the client asked to keep it (then it stays, detached, like a unary Reset's session).
     const session = this.session;
     this.detach();
-    if (session !== undefined) await session.close({ code: Code.NotFound, message: "the client closed its stream" });
+    if (session !== undefined && this.options.keepSession !== true) {
+      await session.close({ code: Code.NotFound, message: "the client closed its stream" });
+    }
     this.out.end();
   }
 
@@ -369,7 +388,7 @@ export class StepStream {
   private dropped(): void {
     const session = this.session;
     this.detach();
-    if (session === undefined || session.closed !== undefined) return;
+    if (session === undefined || session.closed !== undefined || this.options.keepSession === true) return;
     const grace = this.manager.limits.resumeGraceMs;
     const expire = (): void => {
       session.resumeTimer = undefined;

@@ -1,0 +1,145 @@
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { type EnvInfo, environmentFromPath, findEnvironment } from "../../auto/discovery.js";
+import { installFromHub } from "../../auto/hub.js";
+import { loadEnvironment } from "../../auto/load.js";
+import { formatIssue } from "../../auto/manifest.js";
+import { parseEnvReference } from "../../auto/names.js";
+import { serve } from "../../server/serve.js";
+import { type CliIO, type Command, ExitCode, intOption, secondsOption, UsageError } from "../common.js";
+
+/** True when the argument names a manifest or a directory holding one, rather than an environment name. */
+export function looksLikePath(arg: string): boolean {
+  if (parseEnvReference(arg).kind === "path") return true;
+  if (!existsSync(arg)) return false;
+  const stat = statSync(arg);
+  return stat.isDirectory() ? existsSync(join(arg, "openenv.yaml")) : /\.ya?ml$/.test(arg);
+}
+
+/** Resolves a name, path or Hub id (installing it, with a prompt unless `yes`) to an environment. */
+export async function resolveTarget(target: string, options: { project?: string; yes?: boolean }, io: CliIO): Promise<EnvInfo> {
+  if (looksLikePath(target)) return environmentFromPath(target);
+  const ref = parseEnvReference(target);
+  if (ref.kind === "url") throw new UsageError(`${target} is a URL: serve needs a local environment (name, path or Hub id)`);
+  if (ref.kind === "hub") {
+    return installFromHub(ref.repoId, {
+      trustRemoteCode: options.yes,
+      projectDir: options.project,
+      onProgress: (m) => io.err(`openenv: ${m}\n`),
+    });
+  }
+  return findEnvironment(target, { projectDir: options.project, api: "openenv serve" });
+}
+
+export const serveCommand: Command = {
+  name: "serve",
+  summary: "Serve an environment (Connect, gRPC, gRPC-Web on one port)",
+  help: `Usage: openenv serve NAME|PATH|USER/ENV [options]
+
+Serves an environment until Ctrl-C or SIGTERM: Connect, gRPC and gRPC-Web
+over h2c and HTTP/1.1 on one port, plus grpc.health.v1 and reflection.
+NAME is a discovered environment (openenv list); PATH a directory with an
+openenv.yaml (or the file); USER/ENV a Hub Space, installed first (with a
+prompt, unless --yes).
+
+Options:
+  --port N             TCP port (default 8000; 0 picks a free one)
+  --host HOST          interface to bind (default 127.0.0.1; 0.0.0.0 for all)
+  --max-sessions N     most sessions at once (default 64)
+  --idle-timeout S     close sessions idle for S seconds (default 600; 0 never)
+  --mode MODE          OpenEnv mode: simulation (default; HTTP /reset /step /state)
+                       or production (without them)
+  --no-openenv         do not serve OpenEnv's HTTP/JSON + WebSocket protocol
+  --token TOKEN        require 'Authorization: Bearer TOKEN' on every call (repeatable;
+                       also read from OPENENV_AUTH_TOKEN); health checks stay open
+  --cors ORIGIN        allow browser calls from ORIGIN (repeatable; * for any)
+  --json               print one JSON line {"event":"listening","url",...} when ready
+  --exit-with-parent   exit when stdin closes or the parent process dies
+                       (used by the child-process provider)
+  --project DIR        project whose node_modules are scanned (default: .)
+  --yes                install a Hub environment without asking
+
+Examples:
+  openenv serve echo --port 8000
+  openenv serve ./my-env --port 0 --json
+`,
+  async run(args, io) {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        port: { type: "string", default: "8000" },
+        host: { type: "string", default: "127.0.0.1" },
+        "max-sessions": { type: "string" },
+        "idle-timeout": { type: "string" },
+        json: { type: "boolean" },
+        mode: { type: "string", default: "simulation" },
+        "no-openenv": { type: "boolean", default: false },
+        token: { type: "string", multiple: true },
+        cors: { type: "string", multiple: true },
+        "exit-with-parent": { type: "boolean" },
+        project: { type: "string" },
+        yes: { type: "boolean", short: "y" },
+      },
+    });
+    const target = positionals[0];
+    if (target === undefined || positionals.length > 1) throw new UsageError("expected one environment name, path or Hub id");
+    const port = intOption("port", values.port, 0, 65535)!;
+    const maxSessions = intOption("max-sessions", values["max-sessions"], 1);
+    const idle = secondsOption("idle-timeout", values["idle-timeout"]);
+    const mode = values.mode;
+    if (mode !== "simulation" && mode !== "production") throw new UsageError(`invalid --mode '${mode ?? ""}': simulation or production`);
+    const tokens = [...(values.token ?? []), ...(process.env.OPENENV_AUTH_TOKEN ? [process.env.OPENENV_AUTH_TOKEN] : [])];
+    const cors = values.cors;
+    const info = await resolveTarget(target, { project: values.project, yes: values.yes }, io);
+    for (const w of info.warnings) io.err(`warning: ${formatIssue(w)}\n`);
+    const loaded = await loadEnvironment(info);
+    const openenv = values["no-openenv"] ? false : { mode: mode as "simulation" | "production" };
+    const server = await serve(loaded.source, {
+      openenv,
+      auth: tokens.length > 0 ? { tokens } : undefined,
+      cors: cors === undefined ? undefined : { origins: cors.includes("*") ? "*" : cors },
+      port,
+      host: values.host,
+      maxSessions,
+      idleTimeoutMs: idle === undefined ? undefined : idle * 1000,
+    });
+    // Handlers go in before the server is announced: a signal sent as soon as a client reads
+    // the announcement must find them (with none, SIGINT would kill the process outright).
+    const stopped = new Promise<number>((resolve) => {
+      let stopping = false;
+      const stop = (why: string, exitCode: number): void => {
+        if (stopping) return;
+        stopping = true;
+        io.err(`openenv: shutting down (${why})\n`);
+        void server.close().then(() => resolve(exitCode));
+      };
+      process.once("SIGINT", () => stop("SIGINT", ExitCode.interrupted));
+      process.once("SIGTERM", () => stop("SIGTERM", ExitCode.ok));
+      if (values["exit-with-parent"]) {
+        // The parent holds our stdin's other end: it closes when the parent exits or dies.
+        process.stdin.on("end", () => stop("stdin closed", ExitCode.ok));
+        process.stdin.on("close", () => stop("stdin closed", ExitCode.ok));
+        process.stdin.on("error", () => stop("stdin error", ExitCode.ok));
+        process.stdin.resume();
+        const parent = process.ppid;
+        const watch = setInterval(() => {
+          if (process.ppid !== parent) stop("parent process exited", ExitCode.ok);
+        }, 1_000);
+        watch.unref();
+      }
+    });
+    if (values.json) {
+      io.out(
+        `${JSON.stringify({ event: "listening", env: info.envKey, url: server.url, port: server.port, host: server.host, pid: process.pid })}\n`,
+      );
+    } else {
+      const extra = openenv === false ? "" : `; OpenEnv HTTP/JSON and WebSocket ${server.url.replace("http", "ws")}/ws, ${mode} mode`;
+      io.out(`openenv: serving ${info.envKey} on ${server.url} (Connect, gRPC, gRPC-Web; h2c and HTTP/1.1${extra})\n`);
+    }
+    const code = await stopped;
+    if (values["exit-with-parent"]) process.stdin.destroy();
+    return code;
+  },
+};

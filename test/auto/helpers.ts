@@ -1,0 +1,300 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
+import { discoverEnvironments } from "../../src/auto/discovery.js";
+import { descriptorBase64 } from "../../src/cli/scaffold/contract.js";
+
+/** The repository root (this worktree). */
+export const repoRoot = join(import.meta.dirname, "..", "..");
+export const bin = join(repoRoot, "bin", "openenv.js");
+
+/** Keys of the bundled environments (other folders under src/envs may join echo). */
+export function bundledKeys(): string[] {
+  return [...discoverEnvironments({ installed: false }).environments.keys()];
+}
+
+/** Sorted keys of the bundled environments plus `installed`: what discovery should list. */
+export function expectedKeys(...installed: string[]): string[] {
+  return [...new Set([...bundledKeys(), ...installed])].sort();
+}
+
+const cleanups: Array<() => void> = [];
+
+/** A fresh temporary directory, removed by {@link cleanupTemp}. `inRepo` puts it under `.tmp/` so modules resolve this repo's node_modules. */
+export function tempDir(prefix: string, inRepo = false): string {
+  const base = inRepo ? join(repoRoot, ".tmp") : tmpdir();
+  mkdirSync(base, { recursive: true });
+  const dir = mkdtempSync(join(base, `${prefix}-`));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export function cleanupTemp(): void {
+  for (const c of cleanups.splice(0)) c();
+}
+
+/** A finished command. */
+export interface Ran {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a command to completion (stdin closed, or fed `input`). */
+export function runCommand(
+  command: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {},
+): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: options.cwd ?? repoRoot, env: options.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${command} ${args.join(" ")} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, options.timeoutMs ?? 120_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.on("error", () => {}); // the command may exit before reading its input
+    child.stdin.end(options.input ?? "");
+  });
+}
+
+/** Runs the `openenv` CLI of this checkout. */
+export function runCli(
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {},
+): Promise<Ran> {
+  return runCommand(process.execPath, [bin, ...args], options);
+}
+
+/** A server started with `openenv serve ... --json`. */
+export interface CliServer {
+  readonly url: string;
+  readonly child: ChildProcess;
+  readonly stderr: () => string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `openenv serve <args> --port 0 --json` and waits for its listening line. */
+export async function startCliServer(
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; node?: string; bin?: string } = {},
+): Promise<CliServer> {
+  const child = spawn(options.node ?? process.execPath, [options.bin ?? bin, "serve", ...args, "--port", "0", "--json"], {
+    cwd: options.cwd ?? repoRoot,
+    env: options.env ?? process.env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`openenv serve did not start: ${stderr}`)), 60_000);
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      try {
+        const event = JSON.parse(line) as { event?: string; url?: string };
+        if (event.event === "listening" && event.url !== undefined) {
+          clearTimeout(timer);
+          resolve(event.url);
+        }
+      } catch {
+        // not the JSON line
+      }
+    });
+    void exited.then((code) => reject(new Error(`openenv serve exited with ${code}: ${stderr}`)));
+  });
+  return {
+    url,
+    child,
+    stderr: () => stderr,
+    async stop(signal = "SIGTERM") {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Polls `condition` until it holds; fails after `timeoutMs`. */
+export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 20_000, what = "condition"): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await condition()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** One row of the process table. */
+export interface ProcessRow {
+  readonly pid: number;
+  readonly ppid: number;
+  readonly cmdline: string;
+}
+
+/** The process table, read from /proc (zombies excluded: they hold no resources and are being reaped). */
+export function processTable(): ProcessRow[] {
+  const rows: ProcessRow[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const after = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (after[0] === "Z") continue;
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").join(" ").trim();
+      rows.push({ pid: Number(entry), ppid: Number(after[1]), cmdline });
+    } catch {
+      // the process ended while we read
+    }
+  }
+  return rows;
+}
+
+/** True while `pid` is in the process table (and not a zombie). */
+export function isRunning(pid: number): boolean {
+  return processTable().some((p) => p.pid === pid);
+}
+
+/** A fake installed environment package: plain JavaScript built on the echo-like template contract. */
+export interface FakePackageOptions {
+  /** Environment key, e.g. `coding`. */
+  readonly key: string;
+  /** npm package name; default `openenv-<key>`. */
+  readonly packageName?: string;
+  /** Declare the manifest in package.json instead of relying on the `openenv-` name. */
+  readonly declare?: boolean;
+  /** Write this manifest text instead of a valid one. */
+  readonly manifest?: string;
+  /** Path whose existence proves the module was imported. */
+  readonly markerFile?: string;
+  readonly version?: string;
+  /** Manifest `action` override (to test mismatches). */
+  readonly actionType?: string;
+}
+
+/** Writes a fake environment package into `<nodeModules>/<name>`; returns its directory. */
+export function fakeEnvPackage(nodeModules: string, o: FakePackageOptions): string {
+  const name = o.packageName ?? `openenv-${o.key.replace(/_/g, "-")}`;
+  const dir = join(nodeModules, name);
+  mkdirSync(dir, { recursive: true });
+  const pascal = o.key
+    .split("_")
+    .map((p) => p[0]!.toUpperCase() + p.slice(1))
+    .join("");
+  const pkg = `openenv.envs.${o.key}.v1`;
+  const manifestRel = o.declare === true ? "env/openenv.yaml" : "openenv.yaml";
+  writeFileSync(
+    join(dir, "package.json"),
+    JSON.stringify({
+      name,
+      version: o.version ?? "0.1.0",
+      type: "module",
+      ...(o.declare === true ? { openenv: { manifest: manifestRel } } : {}),
+    }),
+  );
+  mkdirSync(dirname(join(dir, manifestRel)), { recursive: true });
+  writeFileSync(
+    join(dir, manifestRel),
+    o.manifest ??
+      `spec_version: 1
+name: ${o.key}_env
+version: ${o.version ?? "0.1.0"}
+description: Fake ${o.key} environment
+type: space
+runtime: openenv-connect
+app: ./environment.js#${pascal}Environment
+port: 8000
+action: ${o.actionType ?? `${pkg}.${pascal}Action`}
+observation: ${pkg}.${pascal}Observation
+state: ${pkg}.${pascal}State
+`,
+  );
+  const marker = o.markerFile === undefined ? "" : `writeFileSync(${JSON.stringify(o.markerFile)}, "imported");\n`;
+  writeFileSync(
+    join(dirname(join(dir, manifestRel)), "environment.js"),
+    `import { writeFileSync } from "node:fs";
+import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+${marker}const file = fileDesc(${JSON.stringify(descriptorBase64({ key: o.key, pascal }))});
+export class ${pascal}Environment {
+  static spec = { name: ${JSON.stringify(o.key)}, action: messageDesc(file, 0), observation: messageDesc(file, 1), state: messageDesc(file, 2) };
+  episodeId = "";
+  stepCount = 0;
+  reset() { return { observation: { echoedMessage: "${o.key} ready", messageLength: 0 }, reward: 0 }; }
+  step(action) { return { observation: { echoedMessage: "${o.key}:" + action.message, messageLength: action.message.length }, reward: 1 }; }
+  get state() { return { episodeId: this.episodeId, stepCount: this.stepCount }; }
+  close() {}
+}
+`,
+  );
+  return dir;
+}
+
+let tarball: Promise<string> | undefined;
+
+/**
+ * This package as npm would publish it: sources built into a staging copy
+ * (leaving this checkout's dist/ alone), packed with `npm pack` (so the real
+ * `files` list applies). Built once per test file.
+ */
+export function packThisPackage(): Promise<string> {
+  tarball ??= (async () => {
+    const stage = tempDir("openenv-pack");
+    for (const entry of ["package.json", "bin", "src", "gen", "proto", "tsconfig.json", "tsconfig.build.json"]) {
+      cpSync(join(repoRoot, entry), join(stage, entry), { recursive: true });
+    }
+    symlinkSync(join(repoRoot, "node_modules"), join(stage, "node_modules"));
+    const tsc = await runCommand(process.execPath, [join(repoRoot, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], {
+      cwd: stage,
+    });
+    if (tsc.code !== 0) throw new Error(`tsc failed: ${tsc.stdout}${tsc.stderr}`);
+    const out = join(stage, "out");
+    mkdirSync(out);
+    const pack = await runCommand("npm", ["pack", "--ignore-scripts", "--pack-destination", out], { cwd: stage });
+    if (pack.code !== 0) throw new Error(`npm pack failed: ${pack.stderr}`);
+    const file = readdirSync(out).find((f) => f.endsWith(".tgz"));
+    if (file === undefined) throw new Error("npm pack wrote no tarball");
+    return join(out, file);
+  })();
+  return tarball;
+}
+
+/** npm, offline: everything comes from the local cache (this repo's install filled it). */
+export function npm(args: readonly string[], cwd: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Ran> {
+  return runCommand("npm", [...args], {
+    cwd,
+    env: {
+      ...process.env,
+      npm_config_offline: "true",
+      npm_config_audit: "false",
+      npm_config_fund: "false",
+      npm_config_update_notifier: "false",
+      ...extraEnv,
+    },
+    timeoutMs: 300_000,
+  });
+}
+
+/** Writes a package.json for a temporary project. */
+export function projectDir(prefix: string, inRepo = false): string {
+  const dir = tempDir(prefix, inRepo);
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "scratch-project", version: "1.0.0", private: true, type: "module" }));
+  return dir;
+}
+
+export function execText(command: string, args: readonly string[], cwd: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(command, args, { cwd }, (err, stdout, stderr) =>
+      err === null ? resolve(String(stdout)) : reject(new Error(`${err.message}\n${stderr}`)),
+    );
+  });
+}
+
+export { existsSync };
