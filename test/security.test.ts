@@ -2,6 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { EnvClient } from "../src/client/env-client.js";
 import { EchoEnvironment, echoSpec } from "../src/envs/echo/environment.js";
 import { type EnvironmentServer, serve } from "../src/server/serve.js";
@@ -70,6 +71,45 @@ describe("bearer-token authentication", () => {
     expect((await failure(EnvClient.connect({ baseUrl: custom.url, spec: echoSpec, headers: { "x-api-key": "k2" } }))).code).toBe(
       Code.Unauthenticated,
     );
+  });
+
+  it("is enforced identically on OpenEnv's HTTP routes and WebSocket", async () => {
+    const reset = (headers: Record<string, string>) =>
+      fetch(`${server.url}/reset`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: "{}" });
+    const denied = await reset({});
+    expect(denied.status).toBe(401);
+    expect(denied.headers.get("www-authenticate")).toContain("Bearer");
+    expect(await denied.json()).toEqual({ detail: "missing credentials: send 'Authorization: Bearer <token>'" });
+    expect((await reset({ authorization: "Bearer wrong" })).status).toBe(401);
+    expect((await reset({ authorization: `Bearer ${TOKEN}` })).status).toBe(200);
+    expect((await fetch(`${server.url}/health`)).status).toBe(200);
+
+    const handshake = (headers: Record<string, string>) =>
+      new Promise<number>((resolve) => {
+        const ws = new WebSocket(`${server.url.replace("http", "ws")}/ws`, { headers });
+        ws.once("open", () => {
+          ws.close();
+          resolve(101);
+        });
+        ws.once("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+        ws.once("error", () => resolve(-1));
+      });
+    expect(await handshake({})).toBe(401);
+    expect(await handshake({ authorization: `Bearer ${TOKEN}` })).toBe(101);
+
+    for (const transport of ["websocket", "http"] as const) {
+      expect((await failure(EnvClient.connect({ baseUrl: server.url, spec: echoSpec, transport }).then((c) => c.reset()))).code).toBe(
+        Code.Unauthenticated,
+      );
+      await using env = await EnvClient.connect({
+        baseUrl: server.url,
+        spec: echoSpec,
+        transport,
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      await env.reset();
+      expect((await env.step({ message: transport })).observation.echoedMessage).toBe(transport);
+    }
   });
 
   it("leaves gRPC health checks open for load balancers", async () => {

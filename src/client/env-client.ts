@@ -388,7 +388,9 @@ export class EnvClient<
         }
         return;
       } catch (err) {
-        errors.push(toConnectError(err));
+        const e = toConnectError(err);
+        if (e.code === Code.Unauthenticated || e.code === Code.PermissionDenied) throw e;
+        errors.push(e);
       }
     }
     throw new ConnectError(`cannot reach the environment at ${baseUrl}: ${errors.map((e) => e.rawMessage).join("; ")}`, Code.Unavailable);

@@ -72,16 +72,19 @@ export class OpenEnvSocket {
         handshakeTimeout: options.connectTimeoutMs ?? 10_000,
         perMessageDeflate: false,
       });
-      const failed = (err: Error): void => {
+      const failed = (err: Error, code = Code.Unavailable): void => {
         ws.removeAllListeners();
         ws.on("error", () => {});
         ws.terminate();
-        reject(new ConnectError(`cannot open ${url}: ${err.message}`, Code.Unavailable));
+        reject(new ConnectError(`cannot open ${url}: ${err.message}`, code));
       };
-      ws.once("error", failed);
+      ws.once("error", (err) => failed(err));
       ws.once("unexpected-response", (_req, res) => {
         res.resume();
-        failed(new Error(`the server answered the upgrade with HTTP ${res.statusCode}`));
+        const status = res.statusCode ?? 0;
+        // A refused handshake for want of credentials is not "unreachable".
+        const code = status === 401 ? Code.Unauthenticated : status === 403 ? Code.PermissionDenied : Code.Unavailable;
+        failed(new Error(`the server answered the upgrade with HTTP ${status}`), code);
       });
       ws.once("open", () => {
         ws.off("error", failed);

@@ -12,6 +12,18 @@ import { type DualHandler, listenOnePort, type OnePortServer } from "./listener.
 import { type OpenEnvSurfaceOptions, openEnvSurface } from "./openenv/index.js";
 import { createEnvironmentRouter, type EnvironmentRouter, type EnvironmentRouterOptions } from "./router.js";
 
+/** Health probes stay open, as gRPC's health service does. */
+function isOpenPath(url: string | undefined): boolean {
+  return url === "/health" || url?.startsWith("/health?") === true;
+}
+
+function headerReader(headers: http.IncomingHttpHeaders): (name: string) => string | undefined {
+  return (name) => {
+    const v = headers[name];
+    return Array.isArray(v) ? v.join(", ") : v;
+  };
+}
+
 /** An HTTP request of either protocol version. */
 export type ServerRequest = http.IncomingMessage | http2.Http2ServerRequest;
 /** An HTTP response of either protocol version. */
@@ -115,8 +127,21 @@ export async function serve(source: EnvironmentSource, options: ServeOptions = {
     jsonOptions: { registry: router.registry },
     fallback(req, nodeRes) {
       const res = nodeRes as unknown as ServerResponse; // connect-node patches write()'s callback type only
-      for (const surface of surfaces) if (surface.handle(req, res)) return;
-      notFound(res);
+      const route = (): void => {
+        for (const surface of surfaces) if (surface.handle(req, res)) return;
+        notFound(res);
+      };
+      if (authorizer === undefined || isOpenPath(req.url)) return route();
+      authorizer.authorize(headerReader(req.headers)).then(route, (err: unknown) => {
+        // OpenEnv's JSON error shape, with the status every HTTP client understands.
+        const body = JSON.stringify({ detail: toConnectError(err).rawMessage });
+        (res as http.ServerResponse).writeHead(401, {
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(body),
+          "www-authenticate": 'Bearer realm="openenv"',
+        });
+        res.end(body);
+      });
     },
   });
   const host = options.host ?? "127.0.0.1";
@@ -130,11 +155,7 @@ export async function serve(source: EnvironmentSource, options: ServeOptions = {
         if (authorizer === undefined) {
           serveFastStep(stream, protocol, router, shutdown.signal, req.headers);
         } else {
-          const header = (name: string): string | undefined => {
-            const v = req.headers[name];
-            return Array.isArray(v) ? v.join(", ") : v;
-          };
-          authorizer.authorize(header).then(
+          authorizer.authorize(headerReader(req.headers)).then(
             () => serveFastStep(stream, protocol, router, shutdown.signal, req.headers),
             (err: unknown) => rejectFastStep(stream, protocol, toConnectError(err)),
           );
@@ -152,8 +173,17 @@ export async function serve(source: EnvironmentSource, options: ServeOptions = {
     headersTimeoutMs: options.headersTimeoutMs,
     http2: options.http2,
     upgrade(req, socket, head) {
-      for (const surface of surfaces) if (surface.upgrade?.(req, socket, head)) return;
-      socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n");
+      const route = (): void => {
+        for (const surface of surfaces) if (surface.upgrade?.(req, socket, head)) return;
+        socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n");
+      };
+      if (authorizer === undefined) return route();
+      // The WebSocket handshake is refused before any session exists.
+      authorizer.authorize(headerReader(req.headers)).then(route, () => {
+        socket.end(
+          'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm="openenv"\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
+        );
+      });
     },
   });
   let closing: Promise<void> | undefined;
