@@ -31,6 +31,7 @@ from .errors import (
 from .policies import random_action, random_policy
 from .rollout import Episode, rollout
 from .schemas import message_classes
+from .server_process import ServerProcess, serve_process
 
 __all__ = [
     "GENERATED_ROOT",
@@ -44,6 +45,7 @@ __all__ = [
     "NotFoundError",
     "OpenEnvError",
     "ResourceExhaustedError",
+    "ServerProcess",
     "StepResult",
     "UnavailableError",
     "errors",
@@ -53,6 +55,7 @@ __all__ = [
     "random_action",
     "random_policy",
     "rollout",
+    "serve_process",
     "service_pb2",
     "service_pb2_grpc",
 ]
