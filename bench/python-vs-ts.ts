@@ -1,5 +1,5 @@
 /**
- * Steps/s of an echo rollout: the Python SDK (gRPC, Debian grpcio) next to the
+ * Steps/s of an echo rollout: the Python SDK (blocking and asyncio clients; gRPC, Debian grpcio) next to the
  * TypeScript EnvClient (Connect and gRPC), against one `openenv serve echo`
  * process, interleaved round by round so both see the same machine load.
  *
@@ -45,20 +45,22 @@ async function tsRollout(url: string, transport: RpcTransportKind): Promise<numb
   return steps / ((performance.now() - start) / 1000);
 }
 
-async function pyRollout(url: string): Promise<number> {
-  const { stdout } = await run("/usr/bin/python3", [join(repo, "bench", "python_echo_rollout.py"), url, String(steps)]);
+async function pyRollout(url: string, mode: "sync" | "async"): Promise<number> {
+  const { stdout } = await run("/usr/bin/python3", [join(repo, "bench", "python_echo_rollout.py"), url, String(steps), mode]);
   return (JSON.parse(stdout.trim()) as { steps_per_s: number }).steps_per_s;
 }
 
 const { url, child } = await startServer();
 const results: Record<string, number[]> = {
-  "python openenv_connect, gRPC": [],
+  "python EnvClient, gRPC": [],
+  "python AsyncEnvClient, gRPC": [],
   "typescript EnvClient, Connect": [],
   "typescript EnvClient, gRPC": [],
 };
 try {
   for (let round = 0; round < rounds; round++) {
-    results["python openenv_connect, gRPC"]?.push(await pyRollout(url));
+    results["python EnvClient, gRPC"]?.push(await pyRollout(url, "sync"));
+    results["python AsyncEnvClient, gRPC"]?.push(await pyRollout(url, "async"));
     results["typescript EnvClient, Connect"]?.push(await tsRollout(url, "connect"));
     results["typescript EnvClient, gRPC"]?.push(await tsRollout(url, "grpc"));
   }

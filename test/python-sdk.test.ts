@@ -43,7 +43,7 @@ async function requirePythonRuntime(): Promise<void> {
 }
 
 describe("Python SDK (clients/python) against the TypeScript server", () => {
-  it("passes its unittest suite over gRPC: reset, steps, state, error codes, episodes on one stream", async () => {
+  it("passes its unittest suite over gRPC (blocking and asyncio clients): reset, steps, state, error codes, episodes on one stream", async () => {
     await requirePythonRuntime();
     const result = await run(python, ["-m", "unittest", "discover", "-v", "-s", "clients/python/tests"], {
       env: { ...process.env, OPENENV_URL: server.url, OPENENV_CAPACITY_URL: capacityServer.url, PYTHONDONTWRITEBYTECODE: "1" },
@@ -63,6 +63,11 @@ describe("Python SDK (clients/python) against the TypeScript server", () => {
       "test_unknown_session_is_not_found",
       "test_capacity_is_resource_exhausted",
       "test_rollout",
+      "test_resumes_the_session_on_a_new_stream_after_a_drop",
+      // AsyncEnvClient (grpc.aio)
+      "test_parallel_clients_each_keep_one_stream",
+      "test_in_band_errors_leave_the_stream_usable",
+      "test_capacity_detail_from_the_stream_and_from_a_unary_call",
     ]) {
       expect(report).toContain(`${name} `);
     }

@@ -11,11 +11,15 @@ once this package is imported). Runtime: ``grpcio`` and ``protobuf`` only.
         env.reset(seed=1)
         result = env.step(echo_pb2.EchoAction(message="hi"))
         print(result.observation.echoed_message, result.reward)
+
+``AsyncEnvClient`` is the asyncio twin (``async with``, ``await env.step(...)``).
 """
 
 from . import errors
+from ._core import StepResult, grpc_target
 from ._generated import GENERATED_ROOT, service_pb2, service_pb2_grpc
-from .client import EnvClient, StepResult, grpc_target
+from .aio import AsyncEnvClient
+from .client import EnvClient
 from .errors import (
     AbortedError,
     DeadlineExceededError,
@@ -29,13 +33,14 @@ from .errors import (
     from_rpc_error,
 )
 from .policies import random_action, random_policy
-from .rollout import Episode, rollout
+from .rollout import Episode, rollout, rollout_async
 from .schemas import message_classes
 from .server_process import ServerProcess, serve_process
 
 __all__ = [
     "GENERATED_ROOT",
     "AbortedError",
+    "AsyncEnvClient",
     "DeadlineExceededError",
     "EnvClient",
     "Episode",
@@ -55,6 +60,7 @@ __all__ = [
     "random_action",
     "random_policy",
     "rollout",
+    "rollout_async",
     "serve_process",
     "service_pb2",
     "service_pb2_grpc",

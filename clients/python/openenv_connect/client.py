@@ -1,92 +1,38 @@
-"""EnvClient: a typed, synchronous client of one environment session over gRPC."""
+"""EnvClient: a typed, blocking client of one environment session over gRPC."""
 
 from __future__ import annotations
 
-import itertools
 import queue
 import threading
-import uuid
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Generic, Iterator, Mapping, Optional, Sequence, Tuple, TypeVar, Union
-from urllib.parse import urlsplit
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, Tuple, Type
 
 import grpc
-from google.protobuf import json_format, struct_pb2
 from google.protobuf.message import Message
 
+from ._core import A, ActionLike, ClientCore, O, PartialCallback, S, StepResult, grpc_target
 from ._generated import service_pb2, service_pb2_grpc
-from .errors import (
-    FailedPreconditionError,
-    InternalError,
-    InvalidArgumentError,
-    UnavailableError,
-    from_rpc_error,
-    from_step_error,
-)
-from .schemas import message_classes
-
-A = TypeVar("A", bound=Message)
-O = TypeVar("O", bound=Message)  # noqa: E741 (the letter mirrors Action/Observation/State)
-S = TypeVar("S", bound=Message)
-
-#: An action: the Action message, or a dict of its fields in proto JSON form.
-ActionLike = Union[A, Mapping[str, Any]]
+from .errors import UnavailableError, from_rpc_error
 
 _END = object()
-
-
-@dataclass(frozen=True)
-class StepResult(Generic[O]):
-    """What a reset or a step produced, with the environment's typed observation."""
-
-    #: The environment's Observation message (its generated class).
-    observation: O
-    #: The reward, or None when the environment gives none.
-    reward: Optional[float]
-    #: ``terminated or truncated``.
-    done: bool
-    #: The episode reached a terminal state of the task.
-    terminated: bool
-    #: The episode was cut short, e.g. by a step limit.
-    truncated: bool
-    #: Free-form metadata of the step (numbers arrive as floats: it is a ``google.protobuf.Struct``).
-    metadata: Dict[str, Any] = field(default_factory=dict)
-    #: Named reward components (rubric scores).
-    reward_components: Dict[str, float] = field(default_factory=dict)
-    #: Steps taken in the current episode, including this one.
-    step_count: int = 0
-    #: The current episode id.
-    episode_id: str = ""
-
-
-def grpc_target(url: str) -> Tuple[str, bool]:
-    """Turns ``http://host:port`` / ``https://host[:port]`` / ``host:port`` into a gRPC target and a TLS flag."""
-    if "://" not in url:
-        return url, False
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise ValueError(f"unsupported URL scheme '{parts.scheme}' in {url!r}: use http:// (h2c) or https://")
-    if parts.path not in ("", "/") or parts.query:
-        raise ValueError(f"gRPC cannot serve under a path prefix: {url!r}")
-    secure = parts.scheme == "https"
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    port = parts.port or (443 if secure else 80)
-    return f"{host}:{port}", secure
 
 
 class _StepStream:
     """One bidirectional Step call; requests go in through a queue, replies are read in order."""
 
-    def __init__(self, stub: service_pb2_grpc.EnvironmentServiceStub, metadata: Sequence[Tuple[str, str]]) -> None:
+    def __init__(self, stub: service_pb2_grpc.EnvironmentServiceStub, metadata: Optional[Sequence[Tuple[str, str]]]) -> None:
         self._requests: "queue.SimpleQueue[object]" = queue.SimpleQueue()
-        self._call = stub.Step(self._outgoing(), metadata=list(metadata) or None)
+        self._call = stub.Step(self._outgoing(), metadata=metadata)
         self._finished = threading.Event()
         self._call.add_done_callback(lambda _call: self._finished.set())
-        self.broken = False
+        self._broken = False
+
+    @property
+    def broken(self) -> bool:
+        """True once the call has ended (an error, the server ending it, or a cancel)."""
+        return self._broken or self._finished.is_set()
 
     def _outgoing(self) -> Iterator[service_pb2.StepRequest]:
+        # grpcio pulls this iterator from a thread of its own.
         while True:
             item = self._requests.get()
             if item is _END:
@@ -110,10 +56,14 @@ class _StepStream:
                     continue
                 return reply
         except grpc.RpcError as err:
-            self.broken = True
+            self._broken = True
             raise from_rpc_error(err) from None
-        self.broken = True
+        self._broken = True
         raise UnavailableError(grpc.StatusCode.UNAVAILABLE, "the server ended the Step stream")
+
+    def abandon(self) -> None:
+        """Releases the thread grpcio feeds the call from (it blocks on the queue until told to stop)."""
+        self._requests.put(_END)
 
     def close(self, timeout: float) -> None:
         """Half-closes the stream (the server then ends the session) and waits for the call to finish."""
@@ -122,8 +72,8 @@ class _StepStream:
             self._call.cancel()
 
 
-class EnvClient(Generic[A, O, S]):
-    """A typed client of one environment session, over one bidirectional ``Step`` stream.
+class EnvClient(ClientCore[A, O, S]):
+    """A typed, blocking client of one environment session, over one bidirectional ``Step`` stream.
 
     Example::
 
@@ -136,7 +86,8 @@ class EnvClient(Generic[A, O, S]):
 
     Without the message classes, the client learns them from the server's
     Describe (the generated classes when importable, else classes built from
-    the descriptors the server sends).
+    the descriptors the server sends). Calls from several threads are
+    serialised. For asyncio, use :class:`openenv_connect.AsyncEnvClient`.
 
     Args:
         url: the server, e.g. ``http://127.0.0.1:8000`` (cleartext HTTP/2) or ``https://...``.
@@ -154,10 +105,10 @@ class EnvClient(Generic[A, O, S]):
         self,
         url: str,
         *,
-        action: Optional[type] = None,
-        observation: Optional[type] = None,
-        state: Optional[type] = None,
-        partial: Optional[type] = None,
+        action: Optional[Type[A]] = None,
+        observation: Optional[Type[O]] = None,
+        state: Optional[Type[S]] = None,
+        partial: Optional[Type[Message]] = None,
         session_id: Optional[str] = None,
         step_timeout: Optional[float] = None,
         metadata: Sequence[Tuple[str, str]] = (),
@@ -165,10 +116,7 @@ class EnvClient(Generic[A, O, S]):
         channel: Optional[grpc.Channel] = None,
         rpc_timeout: float = 30.0,
     ) -> None:
-        self.url = url
-        self._metadata = tuple(metadata)
-        self._rpc_timeout = rpc_timeout
-        self._step_timeout = step_timeout
+        super().__init__(url, action, observation, state, partial, session_id, step_timeout, metadata, verify, rpc_timeout)
         self._own_channel = channel is None
         if channel is None:
             target, secure = grpc_target(url)
@@ -178,42 +126,17 @@ class EnvClient(Generic[A, O, S]):
         self.stub = service_pb2_grpc.EnvironmentServiceStub(channel)
         self._stream: Optional[_StepStream] = None
         self._lock = threading.Lock()
-        self._ids = itertools.count(1)
-        self._prefix = f"py-{uuid.uuid4().hex[:8]}"
-        self._session_id = session_id or None
-        self._closed = False
-        #: The server's Describe answer, when it was read.
-        self.info: Optional[service_pb2.DescribeResponse] = None
-        given = {"action": action, "observation": observation, "state": state}
-        try:
-            if any(cls is None for cls in given.values()) or verify:
-                self.info = self.describe()
-                learned = message_classes(self.info)
-                if verify:
-                    self._verify(given)
-                action = action or learned["action"]
-                observation = observation or learned["observation"]
-                state = state or learned["state"]
-                partial = partial or learned["partial"]
-        except BaseException:
-            self._release()
-            raise
-        self.action_type: type = action  # type: ignore[assignment]
-        self.observation_type: type = observation  # type: ignore[assignment]
-        self.state_type: type = state  # type: ignore[assignment]
-        self.partial_type: type = partial or observation  # type: ignore[assignment]
-
-    # -- public API -------------------------------------------------------
-
-    @property
-    def session_id(self) -> Optional[str]:
-        """The session this client drives (after the first reset, or as given)."""
-        return self._session_id
+        if self._needs_describe():
+            try:
+                self._adopt(self.describe())
+            except BaseException:
+                self._release()
+                raise
 
     def describe(self) -> service_pb2.DescribeResponse:
         """The server's description: metadata, message types and descriptors, limits, capabilities."""
         try:
-            return self.stub.Describe(service_pb2.DescribeRequest(), timeout=self._rpc_timeout, metadata=self._metadata or None)
+            return self.stub.Describe(service_pb2.DescribeRequest(), timeout=self._rpc_timeout, metadata=self._call_metadata())
         except grpc.RpcError as err:
             raise from_rpc_error(err) from None
 
@@ -226,22 +149,14 @@ class EnvClient(Generic[A, O, S]):
         timeout: Optional[float] = None,
     ) -> StepResult[O]:
         """Starts a new episode (opening a session on the first call) and returns its first observation."""
-        reset = service_pb2.ResetRequest()
-        if seed is not None:
-            reset.seed = seed
-        if episode_id is not None:
-            reset.episode_id = episode_id
-        if options:
-            reset.options.update(dict(options))
-        request = service_pb2.StepRequest(reset=reset)
-        return self._result(self._send(request, timeout, None))
+        return self._result(self._send(self._reset_request(seed, episode_id, options), timeout, None))
 
     def step(
         self,
         action: Optional[ActionLike[A]] = None,
         *,
         timeout: Optional[float] = None,
-        on_partial: Optional[Callable[[Message, Optional[float]], None]] = None,
+        on_partial: Optional[PartialCallback] = None,
         **fields: Any,
     ) -> StepResult[O]:
         """Applies one action and returns the result.
@@ -251,25 +166,12 @@ class EnvClient(Generic[A, O, S]):
         ``env.step(message="hi")``. ``on_partial(observation, progress)`` is called
         with each partial observation sent before the result of a long step.
         """
-        request = service_pb2.StepRequest()
-        request.action.Pack(self._action(action, fields))
-        callback = None
-        if on_partial is not None:
-            partial_type = self.partial_type
-
-            def callback(p: service_pb2.PartialObservation) -> None:
-                message = partial_type()
-                p.observation.Unpack(message)
-                on_partial(message, p.progress if p.HasField("progress") else None)
-
-        return self._result(self._send(request, timeout, callback))
+        request = self._step_request(action, fields)
+        return self._result(self._send(request, timeout, self._partial_callback(on_partial)))
 
     def state(self) -> S:
         """The session's typed State message."""
-        reply = self._send(service_pb2.StepRequest(state=service_pb2.StateRequest()), None, None)
-        if reply.WhichOneof("kind") != "state":
-            raise InternalError(grpc.StatusCode.INTERNAL, f"expected a state reply, got {reply.WhichOneof('kind')}")
-        return self._unpack(self.state_type, reply.state.state)  # type: ignore[return-value]
+        return self._state(self._send(service_pb2.StepRequest(state=service_pb2.StateRequest()), None, None))
 
     def close(self, timeout: float = 5.0) -> None:
         """Ends the session (half-closing the stream) and releases the connection. Safe to call twice."""
@@ -281,13 +183,13 @@ class EnvClient(Generic[A, O, S]):
             try:
                 if stream is not None and not stream.broken:
                     stream.close(timeout)
-                elif self._session_id is not None:
+                    return
+                if stream is not None:
+                    stream.abandon()
+                if self._session_id is not None:
                     try:
-                        self.stub.CloseSession(
-                            service_pb2.CloseSessionRequest(session_id=self._session_id),
-                            timeout=timeout,
-                            metadata=self._metadata or None,
-                        )
+                        request = service_pb2.CloseSessionRequest(session_id=self._session_id)
+                        self.stub.CloseSession(request, timeout=timeout, metadata=self._call_metadata())
                     except grpc.RpcError:
                         pass  # the session is gone already, or the server is: nothing left to free
             finally:
@@ -299,45 +201,9 @@ class EnvClient(Generic[A, O, S]):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- internals --------------------------------------------------------
-
     def _release(self) -> None:
         if self._own_channel:
             self._channel.close()
-
-    def _verify(self, given: Mapping[str, Optional[type]]) -> None:
-        assert self.info is not None
-        served = {"action": self.info.action_type, "observation": self.info.observation_type, "state": self.info.state_type}
-        wrong = [
-            f"{role}: {cls.DESCRIPTOR.full_name} (server: {served[role]})"
-            for role, cls in given.items()
-            if cls is not None and cls.DESCRIPTOR.full_name != served[role]
-        ]
-        if wrong:
-            raise FailedPreconditionError(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                f"the server at {self.url} serves other message types: {'; '.join(wrong)}",
-            )
-
-    def _action(self, action: Optional[ActionLike[A]], fields: Mapping[str, Any]) -> Message:
-        cls = self.action_type
-        if action is not None and fields:
-            raise TypeError("pass the action either as a message/dict or as keyword arguments, not both")
-        if action is None:
-            return cls(**fields)
-        if isinstance(action, Message):
-            if action.DESCRIPTOR.full_name != cls.DESCRIPTOR.full_name:
-                raise InvalidArgumentError(
-                    grpc.StatusCode.INVALID_ARGUMENT,
-                    f"action: expected type {cls.DESCRIPTOR.full_name}, got '{action.DESCRIPTOR.full_name}'",
-                )
-            return action
-        if isinstance(action, Mapping):
-            try:
-                return json_format.ParseDict(dict(action), cls())
-            except json_format.ParseError as err:
-                raise InvalidArgumentError(grpc.StatusCode.INVALID_ARGUMENT, f"action: {err}") from None
-        raise TypeError(f"action must be a {cls.DESCRIPTOR.full_name} message or a dict, not {type(action).__name__}")
 
     def _send(
         self,
@@ -346,54 +212,15 @@ class EnvClient(Generic[A, O, S]):
         on_partial: Optional[Callable[[service_pb2.PartialObservation], None]],
     ) -> service_pb2.StepResponse:
         with self._lock:
-            if self._closed:
-                raise FailedPreconditionError(grpc.StatusCode.FAILED_PRECONDITION, "the client is closed")
-            request.request_id = f"{self._prefix}-{next(self._ids)}"
-            seconds = timeout if timeout is not None else self._step_timeout
-            if seconds is not None and request.WhichOneof("command") != "state":
-                request.timeout.FromNanoseconds(int(seconds * 1e9))
             stream = self._stream
-            if stream is None or stream.broken:
-                stream = _StepStream(self.stub, self._metadata)
+            new_stream = stream is None or stream.broken
+            self._prepare(request, timeout, new_stream)
+            if stream is None or new_stream:
+                if stream is not None:
+                    stream.abandon()
+                stream = _StepStream(self.stub, self._call_metadata())
                 self._stream = stream
-                if self._session_id is not None:
-                    # A new stream (the first, or one after a break) attaches the session it serves.
-                    request.session_id = self._session_id
-            reply = stream.request(request, on_partial)
-            if reply.session_id:
-                self._session_id = reply.session_id
-        if reply.WhichOneof("kind") == "error":
-            raise from_step_error(reply.error)
-        return reply
-
-    def _unpack(self, cls: type, any_message: Any) -> Message:
-        message = cls()
-        if not any_message.Unpack(message):
-            raise InternalError(
-                grpc.StatusCode.INTERNAL,
-                f"expected {cls.DESCRIPTOR.full_name} from the server, got '{any_message.type_url}'",
-            )
-        return message
-
-    def _result(self, reply: service_pb2.StepResponse) -> StepResult[O]:
-        if reply.WhichOneof("kind") != "result":
-            raise InternalError(grpc.StatusCode.INTERNAL, f"expected a step result, got {reply.WhichOneof('kind')}")
-        r = reply.result
-        return StepResult(
-            observation=self._unpack(self.observation_type, r.observation),  # type: ignore[arg-type]
-            reward=r.reward if r.HasField("reward") else None,
-            done=r.done,
-            terminated=r.terminated,
-            truncated=r.truncated,
-            metadata=_struct_to_dict(r.metadata) if r.HasField("metadata") else {},
-            reward_components=dict(r.reward_components),
-            step_count=r.step_count,
-            episode_id=r.episode_id,
-        )
-
-
-def _struct_to_dict(struct: struct_pb2.Struct) -> Dict[str, Any]:
-    return json_format.MessageToDict(struct)
+            return self._settle(stream.request(request, on_partial))
 
 
 __all__ = ["ActionLike", "EnvClient", "StepResult", "grpc_target"]

@@ -200,13 +200,16 @@ def from_step_error(error: service_pb2.StepError) -> OpenEnvError:
 
 
 def from_rpc_error(error: grpc.RpcError) -> OpenEnvError:
-    """Converts a ``grpc.RpcError`` (a failed call or stream) into its exception, with typed details."""
-    code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
-    message = error.details() if isinstance(error, grpc.Call) else str(error)
+    """Converts a failed call (``grpc.RpcError``, or ``grpc.aio.AioRpcError``) into its exception, with typed details."""
+    # The blocking API's errors are grpc.Call objects, grpc.aio's are not: both have these methods.
+    code_of = getattr(error, "code", None)
+    details_of = getattr(error, "details", None)
+    trailers_of = getattr(error, "trailing_metadata", None)
+    code = code_of() if callable(code_of) else None
+    message = details_of() if callable(details_of) else None
     details: Sequence[any_pb2.Any] = ()
-    if isinstance(error, grpc.Call):
-        for key, value in error.trailing_metadata() or ():
-            if key == _STATUS_DETAILS_KEY and isinstance(value, bytes):
-                status = service_pb2.StepError.FromString(value)  # same wire shape as google.rpc.Status
-                details = status.details
-    return error_for(code or grpc.StatusCode.UNKNOWN, message or "", details)
+    for key, value in (trailers_of() if callable(trailers_of) else None) or ():
+        if key == _STATUS_DETAILS_KEY and isinstance(value, bytes):
+            status = service_pb2.StepError.FromString(value)  # same wire shape as google.rpc.Status
+            details = status.details
+    return error_for(code or grpc.StatusCode.UNKNOWN, message if message is not None else str(error), details)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, List, Mapping, Optional
+from typing import Any, Awaitable, Callable, Generic, List, Mapping, Optional, Union
 
-from .client import O, EnvClient, StepResult
+from ._core import O, StepResult
+from .aio import AsyncEnvClient
+from .client import EnvClient
 
 
 @dataclass
@@ -75,6 +78,34 @@ def rollout(
     while not result.done and episode.steps < max_steps:
         action = policy(result.observation)
         result = env.step(action)
+        episode.actions.append(action)
+        episode.results.append(result)
+        if on_step is not None:
+            on_step(action, result)
+    return episode
+
+
+async def rollout_async(
+    env: AsyncEnvClient[Any, O, Any],
+    policy: Callable[[O], Union[Any, Awaitable[Any]]],
+    *,
+    max_steps: int = 1000,
+    seed: Optional[int] = None,
+    episode_id: Optional[str] = None,
+    options: Optional[Mapping[str, Any]] = None,
+    on_step: Optional[Callable[[Any, StepResult[O]], None]] = None,
+) -> Episode[O]:
+    """:func:`rollout` for an :class:`AsyncEnvClient`; ``policy`` may be a coroutine function."""
+    if max_steps < 0:
+        raise ValueError("max_steps must be >= 0")
+    first = await env.reset(seed, episode_id=episode_id, options=options)
+    episode: Episode[O] = Episode(episode_id=first.episode_id, results=[first])
+    result = first
+    while not result.done and episode.steps < max_steps:
+        action = policy(result.observation)
+        if inspect.isawaitable(action):
+            action = await action
+        result = await env.step(action)
         episode.actions.append(action)
         episode.results.append(result)
         if on_step is not None:

@@ -37,9 +37,10 @@ def default_command() -> List[str]:
 class ServerProcess:
     """A running ``openenv serve`` child process; ``url`` is where it listens."""
 
-    def __init__(self, url: str, process: "subprocess.Popen[str]") -> None:
+    def __init__(self, url: str, process: "subprocess.Popen[str]", reader: Optional[threading.Thread] = None) -> None:
         self.url = url
         self.process = process
+        self._reader = reader
 
     def stop(self, timeout: float = 15.0) -> None:
         """Asks the server to shut down (SIGTERM: graceful) and waits; kills it if it does not exit."""
@@ -51,6 +52,8 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        if self._reader is not None:
+            self._reader.join(timeout=5)
 
     def __enter__(self) -> str:
         return self.url
@@ -74,11 +77,15 @@ def serve_process(
     def pump() -> None:
         # Keeps reading after the URL line too, so a chatty server never blocks on a full pipe.
         assert process.stdout is not None
-        for output in process.stdout:
-            lines.put(output)
-        lines.put(None)
+        try:
+            for output in process.stdout:
+                lines.put(output)
+        finally:
+            process.stdout.close()
+            lines.put(None)
 
-    threading.Thread(target=pump, name=f"openenv-serve-{env_name}", daemon=True).start()
+    reader = threading.Thread(target=pump, name=f"openenv-serve-{env_name}", daemon=True)
+    reader.start()
     seen: List[str] = []
     deadline = time.monotonic() + timeout
     while True:
@@ -92,7 +99,8 @@ def serve_process(
         seen.append(line)
         match = _URL.search(line)
         if match:
-            return ServerProcess(match.group(1), process)
+            return ServerProcess(match.group(1), process, reader)
     process.kill()
     process.wait()
+    reader.join(timeout=5)
     raise RuntimeError(f"`{' '.join(argv)}` did not print its URL within {timeout:.0f} s:\n{''.join(seen)}")

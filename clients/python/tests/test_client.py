@@ -7,6 +7,7 @@ processes are started here.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -175,6 +176,18 @@ class EpisodeTest(unittest.TestCase):
             self.assertEqual(result.episode_id, "unary")
             self.assertEqual(env.session_id, opened.session_id)
 
+    def test_resumes_the_session_on_a_new_stream_after_a_drop(self) -> None:
+        with echo_client() as env:
+            env.reset(episode_id="resumed")
+            env.step(message="before")
+            dropped = env._stream
+            assert dropped is not None
+            dropped._call.cancel()  # the connection's stream goes away; the server keeps the session for its resume grace
+            wait_for(lambda: dropped.broken)
+            result = env.step(message="after")
+            self.assertIsNot(env._stream, dropped)
+            self.assertEqual((result.step_count, result.episode_id), (2, "resumed"))
+
     def test_rollout(self) -> None:
         with echo_client() as env:
             episode = oc.rollout(env, lambda obs: echo_pb2.EchoAction(message=f"{obs.message_length}!"), max_steps=30, seed=1)
@@ -301,6 +314,119 @@ class ErrorTest(unittest.TestCase):
             self.assertEqual(err.code, code)
             self.assertIs(type(err).status_code, code)
         self.assertIsInstance(oc.errors.from_step_error(oc.service_pb2.StepError(code=99, message="m")), oc.errors.UnknownError)
+
+
+def async_echo_client(url: str = "", **kwargs: object) -> oc.AsyncEnvClient:
+    return oc.AsyncEnvClient(
+        url or URL,
+        action=echo_pb2.EchoAction,
+        observation=echo_pb2.EchoObservation,
+        state=echo_pb2.EchoState,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+class AsyncClientTest(unittest.IsolatedAsyncioTestCase):
+    async def test_reset_many_steps_and_state(self) -> None:
+        async with async_echo_client() as env:
+            first = await env.reset(seed=3, episode_id="async-1")
+            self.assertIsInstance(first.observation, echo_pb2.EchoObservation)
+            self.assertEqual(first.episode_id, "async-1")
+            for i in range(150):
+                result = await env.step(message=f"m{i}")
+                self.assertEqual(result.observation.echoed_message, f"m{i}")
+                self.assertEqual(result.step_count, i + 1)
+            state = await env.state()
+            self.assertIsInstance(state, echo_pb2.EchoState)
+            self.assertEqual(state.step_count, 150)
+
+    async def test_learns_generated_classes_lazily(self) -> None:
+        env = oc.AsyncEnvClient(URL)
+        try:
+            first = await env.reset()  # connects on first use
+            self.assertIs(env.observation_type, echo_pb2.EchoObservation)
+            self.assertIsInstance(first.observation, echo_pb2.EchoObservation)
+        finally:
+            await env.close()
+
+    async def test_parallel_clients_each_keep_one_stream(self) -> None:
+        async def run(index: int) -> None:
+            async with async_echo_client() as env:
+                await env.reset()
+                stream, session = env._call, env.session_id
+                for episode in range(3):
+                    first = await env.reset(episode_id=f"c{index}-e{episode}")
+                    self.assertEqual(first.step_count, 0)
+                    for i in range(10):
+                        result = await env.step(message=f"{index}:{i}")
+                        self.assertEqual(result.observation.echoed_message, f"{index}:{i}")
+                        self.assertEqual((result.step_count, result.episode_id), (i + 1, f"c{index}-e{episode}"))
+                self.assertIs(env._call, stream)
+                self.assertEqual(env.session_id, session)
+
+        await asyncio.gather(*(run(i) for i in range(4)))
+
+    async def test_in_band_errors_leave_the_stream_usable(self) -> None:
+        async with async_echo_client() as env:
+            with self.assertRaises(oc.FailedPreconditionError):
+                await env.step(message="too early")
+            await env.reset()
+            with self.assertRaises(oc.InvalidArgumentError) as caught:
+                await env.step(message="x" * (1048576 + 1))
+            self.assertEqual([v.field for v in caught.exception.violations], ["message"])
+            self.assertEqual((await env.step(message="ok")).step_count, 1)
+        async with async_echo_client(session_id="no-such-session") as env:
+            with self.assertRaises(oc.NotFoundError):
+                await env.state()
+        async with oc.AsyncEnvClient(URL, action=echo_pb2.EchoState, verify=False) as env:
+            await env.reset()
+            with self.assertRaises(oc.InvalidArgumentError) as wrong:
+                await env.step(echo_pb2.EchoState())
+            self.assertIn("openenv.envs.echo.v1.EchoAction", wrong.exception.message)
+
+    async def test_capacity_detail_from_the_stream_and_from_a_unary_call(self) -> None:
+        holders = [async_echo_client(CAPACITY_URL) for _ in range(CAPACITY)]
+        try:
+            for holder in holders:
+                await holder.reset()
+            async with async_echo_client(CAPACITY_URL) as extra:
+                with self.assertRaises(oc.ResourceExhaustedError) as caught:
+                    await extra.reset()
+                self.assertEqual(caught.exception.capacity.max_sessions if caught.exception.capacity else None, CAPACITY)
+                with self.assertRaises(grpc.RpcError) as raw:
+                    await extra.stub.Reset(oc.service_pb2.ResetRequest(), timeout=10)
+                unary = oc.from_rpc_error(raw.exception)
+                assert isinstance(unary, oc.ResourceExhaustedError)
+                self.assertEqual(unary.capacity.active_sessions if unary.capacity else None, CAPACITY)
+        finally:
+            for holder in holders:
+                await holder.close()
+
+    async def test_resumes_the_session_after_a_drop(self) -> None:
+        async with async_echo_client() as env:
+            await env.reset(episode_id="async-resume")
+            await env.step(message="before")
+            dropped = env._call
+            assert dropped is not None
+            dropped.cancel()
+            result = await env.step(message="after")
+            self.assertIsNot(env._call, dropped)
+            self.assertEqual((result.step_count, result.episode_id), (2, "async-resume"))
+
+    async def test_unreachable_server_is_unavailable(self) -> None:
+        env = oc.AsyncEnvClient("http://127.0.0.1:1", rpc_timeout=10)
+        with self.assertRaises(oc.UnavailableError):
+            await env.connect()
+
+    async def test_rollout_async_with_a_coroutine_policy(self) -> None:
+        async def policy(observation: echo_pb2.EchoObservation) -> echo_pb2.EchoAction:
+            await asyncio.sleep(0)
+            return echo_pb2.EchoAction(message="abc")
+
+        async with async_echo_client() as env:
+            episode = await oc.rollout_async(env, policy, max_steps=20)
+        self.assertEqual(episode.steps, 20)
+        self.assertAlmostEqual(episode.total_reward, 20 * 0.3)
 
 
 class UrlTest(unittest.TestCase):
