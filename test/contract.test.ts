@@ -1,4 +1,5 @@
 import { create, toBinary } from "@bufbuild/protobuf";
+import { anyPack } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,20 +11,27 @@ import { createTransport } from "../src/client/transports.js";
 import { EchoEnvironment, echoSpec } from "../src/envs/echo/environment.js";
 import { createEnvironmentRouter } from "../src/server/router.js";
 import { type EnvironmentServer, serve } from "../src/server/serve.js";
-import { anyPack } from "@bufbuild/protobuf/wkt";
 
 let server: EnvironmentServer;
+let generic: EnvironmentServer;
 
 beforeAll(async () => {
   server = await serve(EchoEnvironment, { port: 0 });
+  generic = await serve(EchoEnvironment, { port: 0, fastPath: false });
 });
 afterAll(async () => {
-  await server.close();
+  await Promise.all([server.close(), generic.close()]);
 });
 
-describe.each(["connect", "connect-json", "grpc", "grpc-web"] as const)("echo over %s (h2c)", (transport) => {
+const matrix = (["connect", "connect-json", "grpc", "grpc-web"] as const).flatMap((transport) => [
+  { transport, fastPath: true, label: "fast path" },
+  { transport, fastPath: false, label: "connect-node both ends" },
+]);
+
+describe.each(matrix)("echo over $transport (h2c, $label)", ({ transport, fastPath }) => {
   it("resets, steps, reads state and closes the session", async () => {
-    const env = await EnvClient.connect({ baseUrl: server.url, spec: echoSpec, transport });
+    const target = fastPath ? server : generic;
+    const env = await EnvClient.connect({ baseUrl: target.url, spec: echoSpec, transport, fastPath });
     expect(env.info?.actionType).toBe("openenv.envs.echo.v1.EchoAction");
     const first = await env.reset({ seed: 7, episodeId: "ep-1" });
     expect(first.observation.echoedMessage).toBe("Echo environment ready!");
@@ -46,13 +54,13 @@ describe.each(["connect", "connect-json", "grpc", "grpc-web"] as const)("echo ov
     expect(state.stepCount).toBe(3);
     expect(state.episodeId).toBe("ep-1");
     expect(state.totalCharacters).toBe(BigInt(2 + 5 + 11));
-    expect(server.router.sessions.find(sessionId as string)).toBeDefined();
+    expect(target.router.sessions.find(sessionId as string)).toBeDefined();
     await env.close();
-    await waitFor(() => server.router.sessions.find(sessionId as string) === undefined);
+    await waitFor(() => target.router.sessions.find(sessionId as string) === undefined);
   });
 
   it("accepts a generated message as the action", async () => {
-    await using env = await EnvClient.connect({ baseUrl: server.url, spec: echoSpec, transport });
+    await using env = await EnvClient.connect({ baseUrl: (fastPath ? server : generic).url, spec: echoSpec, transport, fastPath });
     await env.reset();
     const r = await env.step(create(EchoActionSchema, { message: "typed" }));
     expect(r.observation.echoedMessage).toBe("typed");
@@ -67,7 +75,11 @@ describe("Step stream", () => {
     expect(reset.case).toBe("result");
     const pipelined = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
-        channel.request({ command: { case: "action", value: anyPack(EchoActionSchema, create(EchoActionSchema, { message: `m${i}` })) } }, undefined, `req-${i}`),
+        channel.request(
+          { command: { case: "action", value: anyPack(EchoActionSchema, create(EchoActionSchema, { message: `m${i}` })) } },
+          undefined,
+          `req-${i}`,
+        ),
       ),
     );
     pipelined.forEach((reply, i) => {
@@ -111,7 +123,11 @@ describe("Step stream", () => {
 
 describe("Connect unary over HTTP/1.1 on the same port", () => {
   it("serves Reset, State, Describe and CloseSession", async () => {
-    const transport = createConnectTransport({ baseUrl: server.url, httpVersion: "1.1", jsonOptions: { registry: server.router.registry } });
+    const transport = createConnectTransport({
+      baseUrl: server.url,
+      httpVersion: "1.1",
+      jsonOptions: { registry: server.router.registry },
+    });
     const client = createClient(EnvironmentService, transport);
     const reset = await client.reset({ seed: 3n });
     expect(reset.sessionId).not.toBe("");
@@ -121,7 +137,10 @@ describe("Connect unary over HTTP/1.1 on the same port", () => {
     const info = await client.describe({});
     expect(info.metadata?.name).toBe("echo");
     expect(info.limits?.maxSessions).toBe(64);
-    expect(info.jsonSchemas?.action).toMatchObject({ title: "EchoAction", properties: { message: { type: "string", maxLength: 1048576 } } });
+    expect(info.jsonSchemas?.action).toMatchObject({
+      title: "EchoAction",
+      properties: { message: { type: "string", maxLength: 1048576 } },
+    });
     expect((await client.closeSession({ sessionId: reset.sessionId })).closed).toBe(true);
     expect((await client.closeSession({ sessionId: reset.sessionId })).closed).toBe(false);
   });

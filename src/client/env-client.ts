@@ -7,18 +7,21 @@ import {
   type Message,
   type MessageInitShape,
   type MessageShape,
+  toBinary,
 } from "@bufbuild/protobuf";
-import { type Any, anyPack, durationFromMs } from "@bufbuild/protobuf/wkt";
+import { type Any, durationFromMs } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import {
   type DescribeResponse,
   EnvironmentService,
   type StepResult as WireStepResult,
 } from "../../gen/openenv/v1/environment_service_pb.js";
-import { jsonRegistry, registryFromFileSet, typeNameOf } from "../protocol/descriptors.js";
+import { jsonRegistry, registryFromFileSet, typeNameOf, typeUrlOf } from "../protocol/descriptors.js";
 import type { EnvironmentSpec } from "../server/environment.js";
 import type { EnvironmentRouter } from "../server/router.js";
-import { type ChannelRequest, type FinalReply, StepChannel } from "./step-channel.js";
+import { type AnyStepChannel, openStepChannel } from "./channels.js";
+import { type RolloutOptions, type RolloutStep, rollout } from "./rollout.js";
+import type { ChannelRequest, FinalReply, StepChannel } from "./step-channel.js";
 import { createTransport, type OwnedTransport, type RpcTransportKind } from "./transports.js";
 
 /** The schemas a typed client needs: an environment's spec, or just its message schemas. */
@@ -42,6 +45,11 @@ export interface EnvClientOptions<
   readonly spec?: EnvClientSpec<A, O, S, P>;
   /** Protocol: `"connect"` (default), `"connect-json"`, `"grpc"`, `"grpc-web"`, `"in-process"`, or a ready Connect `Transport`. */
   readonly transport?: RpcTransportKind | Transport;
+  /**
+   * A connection shared with other clients (see `VectorEnv`): many sessions
+   * multiplexed over one HTTP/2 connection. The client does not close it.
+   */
+  readonly connection?: OwnedTransport;
   /** For `"in-process"`: the server's router (see `createEnvironmentRouter`). */
   readonly router?: EnvironmentRouter;
   /** Connect interceptors (e.g. to add an auth header). */
@@ -52,6 +60,8 @@ export interface EnvClientOptions<
   readonly stepTimeoutMs?: number;
   /** Check on connect that the server serves these message types. Default true. */
   readonly verify?: boolean;
+  /** Write binary Step streams directly on the HTTP/2 connection rather than through connect-node's client. Default true. */
+  readonly fastPath?: boolean;
 }
 
 /** Reset parameters. */
@@ -114,15 +124,18 @@ export class EnvClient<
   info: DescribeResponse | undefined;
   private spec: EnvClientSpec<A, O, S, P> | undefined;
   private owned: OwnedTransport | undefined;
+  private shared: OwnedTransport | undefined;
   private rpc: Client<typeof EnvironmentService> | undefined;
-  private channel: StepChannel | undefined;
+  private channel: AnyStepChannel | undefined;
   private sessionIdValue: string | undefined;
   private closed = false;
   private readonly transportName: string;
 
   constructor(private readonly options: EnvClientOptions<A, O, S, P>) {
     this.spec = options.spec;
-    this.transportName = typeof options.transport === "string" ? options.transport : options.transport === undefined ? "connect" : "custom";
+    this.transportName =
+      options.connection?.kind ??
+      (typeof options.transport === "string" ? options.transport : options.transport === undefined ? "connect" : "custom");
   }
 
   /** Creates a client and connects it. */
@@ -237,6 +250,21 @@ export class EnvClient<
     }
   }
 
+  /**
+   * Runs episodes with a policy, yielding every transition as it happens:
+   * `for await (const t of env.rollout(policy)) ...`. Resets first (unless
+   * `reset: false`), stops at the end of the episode or after `maxSteps`.
+   */
+  rollout(
+    policy: (
+      observation: MessageShape<O>,
+      last: StepResult<O>,
+    ) => MessageShape<A> | MessageInitShape<A> | PromiseLike<MessageShape<A> | MessageInitShape<A>>,
+    options: RolloutOptions = {},
+  ): AsyncGenerator<RolloutStep<A, O>, void, undefined> {
+    return rollout(this, policy, options);
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
@@ -245,7 +273,11 @@ export class EnvClient<
   client(): Client<typeof EnvironmentService> {
     if (this.rpc === undefined) {
       const t = this.options.transport;
-      if (typeof t === "object") {
+      const shared = this.options.connection;
+      if (shared !== undefined) {
+        this.shared = shared;
+        this.rpc = createClient(EnvironmentService, shared.transport);
+      } else if (typeof t === "object") {
         this.rpc = createClient(EnvironmentService, t);
       } else {
         this.owned = createTransport({
@@ -269,7 +301,7 @@ export class EnvClient<
     if (this.spec === undefined) await this.connect();
     let channel = this.channel;
     if (channel === undefined || channel.broken !== undefined) {
-      channel = new StepChannel(this.client(), this.options.headers);
+      channel = openStepChannel(this.client(), this.owned ?? this.shared, this.options.headers, this.options.fastPath !== false);
       this.channel = channel;
       if (this.sessionIdValue !== undefined) {
         // A new stream (after a break) re-attaches the session it served.
@@ -288,9 +320,9 @@ export class EnvClient<
       if (got !== schema.typeName) {
         throw new ConnectError(`action: expected type ${schema.typeName}, got '${got}'`, Code.InvalidArgument);
       }
-      return anyPack(schema, action as Message);
+      return packAny(schema, action as Message);
     }
-    return anyPack(schema, create(schema, action as MessageInitShape<DescMessage>));
+    return packAny(schema, create(schema, action as MessageInitShape<DescMessage>));
   }
 
   private timeout(ms: number | undefined) {
@@ -302,6 +334,11 @@ export class EnvClient<
     if (reply.case !== "result") throw new ConnectError(`expected a step result, got ${reply.case}`, Code.Internal);
     return toResult(this.schemas.observation, reply.value) as StepResult<O>;
   }
+}
+
+/** `anyPack` without its `create()` copy: a complete `Any` literal. */
+function packAny(schema: DescMessage, message: Message): Any {
+  return { $typeName: "google.protobuf.Any", typeUrl: typeUrlOf(schema), value: toBinary(schema, message) };
 }
 
 /** Decodes an `Any` of a known schema, checking its type. */

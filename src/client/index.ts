@@ -6,4 +6,6 @@ export {
   type StepParams,
   type StepResult,
 } from "./env-client.js";
+export { type RolloutOptions, type RolloutStep, rollout } from "./rollout.js";
 export type { RpcTransportKind } from "./transports.js";
+export { VectorEnv, type VectorEnvOptions } from "./vector-env.js";

@@ -23,6 +23,9 @@ export interface TransportOptions {
 /** A transport and how to release what it holds (its HTTP/2 connection). */
 export interface OwnedTransport {
   readonly transport: Transport;
+  readonly kind: RpcTransportKind;
+  /** The HTTP/2 connection, for channels that write Step streams directly. */
+  readonly sessionManager?: Http2SessionManager;
   close(): void;
 }
 
@@ -38,6 +41,7 @@ export function createTransport(options: TransportOptions): OwnedTransport {
         transport: { interceptors, jsonOptions: { registry: router.registry } },
         router: { jsonOptions: { registry: router.registry } },
       }),
+      kind: "in-process",
       close() {},
     };
   }
@@ -68,5 +72,5 @@ export function createTransport(options: TransportOptions): OwnedTransport {
       transport = createGrpcWebTransport({ ...common, useBinaryFormat: true });
       break;
   }
-  return { transport, close: () => sessionManager.abort() };
+  return { transport, kind: options.kind, sessionManager, close: () => sessionManager.abort() };
 }

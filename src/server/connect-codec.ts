@@ -1,8 +1,8 @@
-import { create, type DescMessage, fromBinary, type Message } from "@bufbuild/protobuf";
-import { type Any, anyPack, type Duration } from "@bufbuild/protobuf/wkt";
+import { type DescMessage, fromBinary, type Message, toBinary } from "@bufbuild/protobuf";
+import type { Any, Duration } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { type StepResult, StepResultSchema } from "../../gen/openenv/v1/environment_service_pb.js";
-import { typeNameOf } from "../protocol/descriptors.js";
+import type { StepResult } from "../../gen/openenv/v1/environment_service_pb.js";
+import { typeNameOf, typeUrlOf } from "../protocol/descriptors.js";
 import { validationError } from "../protocol/errors.js";
 import { validateMessage } from "../protocol/validate.js";
 import type { EnvironmentSpec } from "./environment.js";
@@ -10,17 +10,23 @@ import type { StepRecord } from "./session.js";
 
 /** Encodes a step record as the wire `StepResult`. */
 export function toStepResult(spec: EnvironmentSpec, record: StepRecord): StepResult {
-  return create(StepResultSchema, {
-    observation: anyPack(spec.observation, record.observation),
+  // Complete message literals: create() would copy them field by field on the hot path.
+  return {
+    $typeName: "openenv.v1.StepResult",
+    observation: {
+      $typeName: "google.protobuf.Any",
+      typeUrl: typeUrlOf(spec.observation),
+      value: toBinary(spec.observation, record.observation),
+    },
     reward: record.reward,
     done: record.done,
     terminated: record.terminated,
     truncated: record.truncated,
     metadata: record.metadata,
-    rewardComponents: record.rewardComponents as Record<string, number> | undefined,
+    rewardComponents: { ...record.rewardComponents },
     stepCount: record.stepCount,
     episodeId: record.episodeId,
-  });
+  };
 }
 
 /**

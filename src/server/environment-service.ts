@@ -16,7 +16,7 @@ import { msDuration, toStepResult } from "./connect-codec.js";
 import type { EnvironmentSpec } from "./environment.js";
 import type { Session } from "./session.js";
 import type { SessionManager } from "./session-manager.js";
-import { StepStream } from "./step-stream.js";
+import { stepStreamHandler } from "./step-stream.js";
 
 /** Options of the EnvironmentService implementation. */
 export interface EnvironmentServiceOptions {
@@ -101,7 +101,7 @@ export function environmentService(
       }
     },
     step(requests, ctx) {
-      return new StepStream(manager, spec, ctx, options).run(requests);
+      return stepStreamHandler(manager, spec, ctx, options, requests);
     },
     async state(req) {
       const session = manager.get(req.sessionId);

@@ -30,6 +30,8 @@ export interface EnvironmentRouter {
   /** Registry for JSON (`Any`) of the environment's messages. */
   readonly registry: Registry;
   readonly maxMessageBytes: number;
+  /** Replies remembered per session for request-id deduplication. */
+  readonly recordSize: number;
   /** Registers EnvironmentService, grpc.health.v1.Health and reflection (v1, v1alpha). */
   routes(router: ConnectRouter): void;
   /** Stops taking sessions, reports NOT_SERVING and closes every session. */
@@ -49,8 +51,9 @@ export function createEnvironmentRouter(source: EnvironmentSource, options: Envi
     [EnvironmentService, Health, ServerReflectionV1, ServerReflectionV1Alpha],
     [spec.action, spec.observation, spec.state, ...(spec.partial ? [spec.partial] : [])],
   );
+  const recordSize = options.recordSize ?? 256;
   const serviceOptions = {
-    recordSize: options.recordSize ?? 256,
+    recordSize,
     maxMessageBytes,
     protocols: options.protocols ?? ["connect", "grpc", "grpc-web"],
   };
@@ -60,6 +63,7 @@ export function createEnvironmentRouter(source: EnvironmentSource, options: Envi
     health,
     registry: jsonRegistry([spec.action, spec.observation, spec.state, spec.partial]),
     maxMessageBytes,
+    recordSize,
     routes(router) {
       router.service(EnvironmentService, environmentService(spec, sessions, serviceOptions));
       router.service(Health, healthService(health));

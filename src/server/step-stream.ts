@@ -14,6 +14,27 @@ import type { EnvironmentSpec } from "./environment.js";
 import type { CloseReason, PartialRecord, Session, StepRecord } from "./session.js";
 import type { SessionManager } from "./session-manager.js";
 
+/** Serves a Step stream for connect-node: requests from its iterable, replies through a queue. */
+export function stepStreamHandler(
+  manager: SessionManager,
+  spec: EnvironmentSpec,
+  ctx: HandlerContext,
+  options: StepStreamOptions,
+  requests: AsyncIterable<StepRequest>,
+): AsyncIterable<StepResponse> {
+  const out = new AsyncQueue<StepResponse>();
+  const stream = new StepStream(manager, spec, out, ctx.signal, options);
+  void (async () => {
+    try {
+      for await (const req of requests) stream.feed(req);
+      stream.finish();
+    } catch (err) {
+      stream.abort(err);
+    }
+  })();
+  return out;
+}
+
 /** Options of the Step stream handler. */
 export interface StepStreamOptions {
   /** Replies remembered per session for request-id deduplication. */
@@ -22,69 +43,108 @@ export interface StepStreamOptions {
 
 type Reply = StepResponse["kind"];
 
+/** Where a Step stream's replies go: a queue for connect-node, or an HTTP/2 stream directly (fast path). */
+export interface ReplySink {
+  push(res: StepResponse): void;
+  /** The stream ended normally. */
+  end(): void;
+  /** The stream ends with this error. */
+  fail(err: ConnectError): void;
+}
+
 /**
  * Serves one Step stream: attaches it to a session, dispatches its messages in
  * order and writes one reply per message (plus partials), tagged with the
- * message's request id.
+ * message's request id. Transport-neutral: requests are pushed in with
+ * {@link feed}, the end of input is {@link finish} or {@link abort}.
  */
 export class StepStream {
-  private readonly out = new AsyncQueue<StepResponse>();
   private session: Session | undefined;
   private pending = 0;
   private idle: (() => void) | undefined;
   private ending: CloseReason | undefined;
+  private backlog: StepRequest[] = [];
+  private blocked = false;
+  private inputDone: "finish" | undefined;
+  private stopped = false;
 
   constructor(
     private readonly manager: SessionManager,
     private readonly spec: EnvironmentSpec,
-    private readonly ctx: HandlerContext,
+    private readonly out: ReplySink,
+    signal: AbortSignal,
     private readonly options: StepStreamOptions,
-  ) {}
-
-  /** Runs the stream: reads requests in the background and yields replies. */
-  run(requests: AsyncIterable<StepRequest>): AsyncIterable<StepResponse> {
-    void this.read(requests);
-    return this.out;
+  ) {
+    if (signal.aborted) {
+      queueMicrotask(() => this.abort(signal.reason));
+    } else {
+      // A bidi handler blocked waiting for the next request does not notice shutdown by itself.
+      signal.addEventListener("abort", () => this.abort(signal.reason), { once: true });
+    }
   }
 
-  private async read(requests: AsyncIterable<StepRequest>): Promise<void> {
-    const iterator = requests[Symbol.asyncIterator]();
-    const signal = this.ctx.signal;
-    let aborted: Promise<never> | undefined;
-    if (!signal.aborted) {
-      // A bidi handler blocked on the next request does not notice shutdown by itself.
-      aborted = new Promise<never>((_, reject) => {
-        signal.addEventListener("abort", () => reject(signal.reason), { once: true });
-      });
-      aborted.catch(() => {});
+  /** Handles the next request of the stream. */
+  feed(req: StepRequest): void {
+    if (this.stopped || this.ending !== undefined) return;
+    if (this.blocked) {
+      this.backlog.push(req);
+      return;
     }
-    try {
-      for (;;) {
-        const next = aborted === undefined ? await iterator.next() : await Promise.race([iterator.next(), aborted]);
-        if (next.done) break;
-        if (this.ending !== undefined) continue;
-        const setup = this.dispatch(next.value);
-        if (setup !== undefined) await setup;
-      }
-      await this.drained();
-      // Client half-close: the session ends with the stream, as OpenEnv's WebSocket `close` does.
-      const session = this.session;
-      this.detach();
-      if (session !== undefined) await session.close({ code: Code.NotFound, message: "the client closed its stream" });
-      this.out.end();
-    } catch (err) {
-      const cause = toConnectError(signal.aborted ? (signal.reason ?? err) : err);
-      if (this.ending === undefined && this.isShutdown(cause)) {
-        // Graceful shutdown: let running steps finish and deliver their replies first.
-        await this.drained();
+    const setup = this.dispatch(req);
+    if (setup !== undefined) this.block(setup);
+  }
+
+  /** The client half-closed the stream: finish what is running, then end the session and the stream. */
+  finish(): void {
+    if (this.stopped) return;
+    this.inputDone = "finish";
+    if (!this.blocked) void this.complete();
+  }
+
+  /** The stream broke (client gone) or the server is shutting down. */
+  abort(reason: unknown): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.backlog = [];
+    const cause = toConnectError(reason);
+    if (this.ending === undefined && this.isShutdown(cause)) {
+      // Graceful shutdown: let running steps finish and deliver their replies first.
+      void this.drained().then(() => {
         this.detach();
         this.out.fail(cause);
-        return;
-      }
-      // The client went away (or the stream broke): keep the session for a resume.
-      this.dropped();
-      this.out.fail(cause);
+      });
+      return;
     }
+    // The client went away (or the stream broke): keep the session for a resume.
+    this.dropped();
+    this.out.fail(cause);
+  }
+
+  private block(setup: Promise<void>): void {
+    this.blocked = true;
+    void setup.then(() => {
+      this.blocked = false;
+      while (this.backlog.length > 0 && !this.blocked && !this.stopped) {
+        const next = this.backlog.shift() as StepRequest;
+        const s = this.dispatch(next);
+        if (s !== undefined) {
+          this.block(s);
+          return;
+        }
+      }
+      if (this.inputDone === "finish" && !this.blocked) void this.complete();
+    });
+  }
+
+  private async complete(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.drained();
+    // Client half-close: the session ends with the stream, as OpenEnv's WebSocket `close` does.
+    const session = this.session;
+    this.detach();
+    if (session !== undefined) await session.close({ code: Code.NotFound, message: "the client closed its stream" });
+    this.out.end();
   }
 
   private isShutdown(err: ConnectError): boolean {
@@ -252,7 +312,8 @@ export class StepStream {
   }
 
   private send(id: string, kind: Reply, replayed: boolean): void {
-    this.out.push(create(StepResponseSchema, { requestId: id, sessionId: this.session?.id ?? "", kind, replayed }));
+    // A complete message literal: create() would copy it field by field on the hot path.
+    this.out.push({ $typeName: "openenv.v1.StepResponse", requestId: id, sessionId: this.session?.id ?? "", kind, replayed });
   }
 
   private partial(id: string, session: Session, p: PartialRecord): void {

@@ -1,0 +1,161 @@
+import type * as http2 from "node:http2";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { endStreamFlag, endStreamToJson } from "@connectrpc/connect/protocol-connect";
+import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { trailerFlag, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
+import type { StepRequest, StepResponse } from "../../gen/openenv/v1/environment_service_pb.js";
+import { EnvelopeReader, encodeEnvelope } from "../protocol/envelope.js";
+import { toConnectError } from "../protocol/errors.js";
+import { decodeStepRequest, encodeStepResponse } from "../protocol/step-codec.js";
+import type { EnvironmentRouter } from "./router.js";
+import { type ReplySink, StepStream } from "./step-stream.js";
+
+/** The path of the bidi Step method. */
+export const STEP_PATH = "/openenv.v1.EnvironmentService/Step";
+
+/** The wire protocols the fast path speaks (binary protobuf, no compression). */
+export type StepWireProtocol = "grpc" | "grpc-web" | "connect";
+
+const contentTypes: Record<StepWireProtocol, string> = {
+  grpc: "application/grpc+proto",
+  "grpc-web": "application/grpc-web+proto",
+  connect: "application/connect+proto",
+};
+
+/**
+ * Which protocol a Step request speaks, if the fast path can serve it: binary
+ * protobuf, identity encoding, no stream-level timeout. Anything else (JSON,
+ * compression, deadlines) goes to connect-node, which implements it all.
+ */
+export function fastStepProtocol(headers: http2.IncomingHttpHeaders): StepWireProtocol | undefined {
+  const ct = headers["content-type"];
+  let protocol: StepWireProtocol | undefined;
+  if (ct === "application/grpc" || ct === "application/grpc+proto") protocol = "grpc";
+  else if (ct === "application/grpc-web" || ct === "application/grpc-web+proto") protocol = "grpc-web";
+  else if (ct === "application/connect+proto") protocol = "connect";
+  if (protocol === undefined) return undefined;
+  if (protocol === "connect") {
+    if (headers["connect-timeout-ms"] !== undefined) return undefined;
+    const enc = headers["connect-content-encoding"];
+    if (enc !== undefined && enc !== "identity") return undefined;
+  } else {
+    if (headers["grpc-timeout"] !== undefined) return undefined;
+    const enc = headers["grpc-encoding"];
+    if (enc !== undefined && enc !== "identity") return undefined;
+  }
+  return protocol;
+}
+
+/**
+ * Serves a Step stream straight on an HTTP/2 stream: the envelope framing of
+ * gRPC, gRPC-Web and Connect written by hand around the shared {@link StepStream}
+ * core, without connect-node's per-message async-iterable pipeline. Replies
+ * and errors are identical to the connect-node path.
+ */
+export function serveFastStep(
+  stream: http2.ServerHttp2Stream,
+  protocol: StepWireProtocol,
+  router: EnvironmentRouter,
+  shutdown: AbortSignal,
+): void {
+  let finished = false;
+  const finish = (err: ConnectError | undefined): void => {
+    if (finished) return;
+    finished = true;
+    endStream(stream, protocol, err);
+  };
+  const sink: ReplySink = {
+    push(res: StepResponse) {
+      if (finished || stream.destroyed) return;
+      stream.write(encodeStepResponse(res, true));
+    },
+    end: () => finish(undefined),
+    fail: (err) => finish(err),
+  };
+  respond(stream, protocol);
+  const core = new StepStream(router.sessions, router.spec, sink, shutdown, { recordSize: router.recordSize });
+  const reader = new EnvelopeReader(router.maxMessageBytes);
+  let inputEnded = false;
+  stream.on("data", (chunk: Buffer) => {
+    if (inputEnded) return;
+    try {
+      reader.push(chunk);
+      for (let env = reader.next(); env !== undefined; env = reader.next()) {
+        if ((env.flags & 0x01) !== 0) {
+          throw new ConnectError("received a compressed message without a negotiated encoding", Code.Internal);
+        }
+        let req: StepRequest;
+        try {
+          req = decodeStepRequest(env.data);
+        } catch (e) {
+          throw new ConnectError(`cannot decode StepRequest: ${e instanceof Error ? e.message : String(e)}`, Code.InvalidArgument);
+        }
+        core.feed(req);
+      }
+    } catch (err) {
+      inputEnded = true;
+      const cause = toConnectError(err);
+      core.abort(cause);
+      finish(cause);
+    }
+  });
+  stream.on("end", () => {
+    if (inputEnded) return;
+    inputEnded = true;
+    if (reader.pending > 0) {
+      const cause = new ConnectError("the request stream ended inside a message", Code.InvalidArgument);
+      core.abort(cause);
+      finish(cause);
+      return;
+    }
+    core.finish();
+  });
+  stream.on("close", () => {
+    if (!finished) {
+      finished = true;
+      core.abort(new ConnectError("the client cancelled the stream", Code.Canceled));
+    }
+  });
+  stream.on("error", () => {});
+}
+
+/** Answers a Step request with an error and no messages (e.g. UNAUTHENTICATED). */
+export function rejectFastStep(stream: http2.ServerHttp2Stream, protocol: StepWireProtocol, err: ConnectError): void {
+  if (stream.destroyed) return;
+  respond(stream, protocol);
+  stream.resume(); // discard whatever the client sends
+  endStream(stream, protocol, err);
+}
+
+function respond(stream: http2.ServerHttp2Stream, protocol: StepWireProtocol): void {
+  stream.respond({ ":status": 200, "content-type": contentTypes[protocol] }, { waitForTrailers: protocol === "grpc" });
+}
+
+/** Ends the response with the protocol's status: gRPC trailers, a gRPC-Web trailer frame, or a Connect end-stream message. */
+function endStream(stream: http2.ServerHttp2Stream, protocol: StepWireProtocol, err: ConnectError | undefined): void {
+  if (stream.destroyed || stream.closed) return;
+  try {
+    if (protocol === "grpc") {
+      const trailers = setTrailerStatus(new Headers(), err);
+      // The http2 compat layer (which created this stream's request object) would send its own, empty trailers.
+      stream.removeAllListeners("wantTrailers");
+      stream.once("wantTrailers", () => {
+        const out: http2.OutgoingHttpHeaders = {};
+        trailers.forEach((value, key) => {
+          out[key] = value;
+        });
+        if (!stream.destroyed) stream.sendTrailers(out);
+      });
+      stream.end();
+    } else if (protocol === "grpc-web") {
+      for (const b of encodeEnvelope(trailerFlag, trailerSerialize(setTrailerStatus(new Headers(), err)))) stream.write(b);
+      stream.end();
+    } else {
+      const json = JSON.stringify(endStreamToJson(new Headers(), err, undefined));
+      for (const b of encodeEnvelope(endStreamFlag, Buffer.from(json))) stream.write(b);
+      stream.end();
+    }
+  } catch {
+    stream.destroy();
+  }
+}
