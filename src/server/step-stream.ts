@@ -27,6 +27,10 @@ export function stepStreamHandler(
   void (async () => {
     try {
       for await (const req of requests) stream.feed(req);
+      // A client reset (RST_STREAM) also ends the request iterable, just before the
+      // context's signal aborts: wait a turn so that a cancel is a drop (abort()
+      // keeps the session for a resume) and only a real half-close ends the session.
+      await new Promise((resolve) => setImmediate(resolve));
       stream.finish();
     } catch (err) {
       stream.abort(err);
