@@ -117,3 +117,29 @@ describe.each(["proto", "json"] as const)("Step stream over gRPC+%s", (codec) =>
     }
   });
 });
+
+describe("Step stream cleanup", () => {
+  it("lets go of the server's shutdown signal when a stream ends (no listener leak)", async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(`${w.name}: ${w.message}`);
+    };
+    process.on("warning", onWarning);
+    const h2 = http2.connect(server.url);
+    try {
+      for (let i = 0; i < 25; i++) {
+        const step = openStep(h2, "proto");
+        step.send({ requestId: "r1", reset: {} });
+        await waitFor(() => step.replies.length === 1);
+        const ended = new Promise((resolve) => step.stream.once("close", resolve));
+        step.stream.end();
+        await ended;
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.filter((w) => w.includes("MaxListenersExceededWarning"))).toEqual([]);
+    } finally {
+      process.off("warning", onWarning);
+      h2.close();
+    }
+  });
+});

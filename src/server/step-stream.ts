@@ -71,6 +71,7 @@ export class StepStream {
   private blocked = false;
   private inputDone: "finish" | undefined;
   private stopped = false;
+  private readonly unlisten: () => void = () => {};
 
   constructor(
     private readonly manager: SessionManager,
@@ -83,7 +84,10 @@ export class StepStream {
       queueMicrotask(() => this.abort(signal.reason));
     } else {
       // A bidi handler blocked waiting for the next request does not notice shutdown by itself.
-      signal.addEventListener("abort", () => this.abort(signal.reason), { once: true });
+      const onAbort = (): void => this.abort(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+      // The fast path passes the server-wide shutdown signal: a stream that ended must let go of it.
+      this.unlisten = () => signal.removeEventListener("abort", onAbort);
     }
   }
 
@@ -109,6 +113,7 @@ export class StepStream {
   abort(reason: unknown): void {
     if (this.stopped) return;
     this.stopped = true;
+    this.unlisten();
     this.backlog = [];
     const cause = toConnectError(reason);
     if (this.ending === undefined && this.isShutdown(cause)) {
@@ -143,6 +148,7 @@ export class StepStream {
   private async complete(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.unlisten();
     await this.drained();
     // Client half-close: the session ends with the stream, as OpenEnv's WebSocket `close` does.
     const session = this.session;
