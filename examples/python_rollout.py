@@ -9,9 +9,10 @@ unless their URLs are given:
     /usr/bin/python3 examples/python_rollout.py
     /usr/bin/python3 examples/python_rollout.py --echo-url http://127.0.0.1:8000 --skip-maze
 
-The maze part uses the generated module openenv.envs.maze.v1.maze_pb2. When
-that module does not exist (proto/openenv/envs/maze/v1/maze.proto not merged
-yet), it says so and is skipped; --require-maze makes that an error.
+The maze part uses the generated module openenv.envs.maze.v1.maze_pb2 and a
+shortest-path policy on the typed observation. When that module does not exist
+(a checkout without proto/openenv/envs/maze/v1/maze.proto), it says so and is
+skipped; --require-maze makes that an error.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
+from collections import deque
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "clients" / "python"))
 
@@ -48,25 +51,59 @@ def echo_episode(url: str, steps: int) -> None:
         )
 
 
+def shortest_path_policy(maze_pb2: Any) -> Callable[[Any], Any]:
+    """A typed maze policy: breadth-first search on the observation's rendered grid, first move of the path."""
+    moves = {
+        maze_pb2.DIRECTION_UP: (-1, 0),
+        maze_pb2.DIRECTION_DOWN: (1, 0),
+        maze_pb2.DIRECTION_LEFT: (0, -1),
+        maze_pb2.DIRECTION_RIGHT: (0, 1),
+    }
+
+    def policy(observation: Any) -> Any:
+        grid = observation.render.splitlines()
+        start = (observation.position.row, observation.position.col)
+        goal = (observation.goal.row, observation.goal.col)
+        first_move = {start: None}
+        frontier = deque([start])
+        while frontier:
+            cell = frontier.popleft()
+            if cell == goal:
+                return maze_pb2.MazeAction(direction=first_move[cell])
+            for direction, (dr, dc) in moves.items():
+                nxt = (cell[0] + dr, cell[1] + dc)
+                if nxt not in first_move and 0 <= nxt[0] < len(grid) and 0 <= nxt[1] < len(grid[nxt[0]]) and grid[nxt[0]][nxt[1]] != "#":
+                    first_move[nxt] = first_move[cell] or direction
+                    frontier.append(nxt)
+        return maze_pb2.MazeAction(direction=observation.legal_directions[0])  # no path: any legal move
+
+    return policy
+
+
 def maze_episode(url: str, max_steps: int) -> None:
     from openenv.envs.maze.v1 import maze_pb2
 
+    # No classes given: the client learns them from Describe and uses the generated maze_pb2 ones.
     with oc.EnvClient(url) as env:
-        if env.observation_type.__module__ != maze_pb2.__name__:
-            raise SystemExit(f"maze: the server at {url} serves {env.info.observation_type if env.info else '?'}, not the maze")
-        print(f"maze: {env.info.metadata.description if env.info else ''}")
-        print(f"maze: action {env.action_type.DESCRIPTOR.full_name}, observation {env.observation_type.DESCRIPTOR.full_name}")
-        # A random policy within the Action's field rules: it knows nothing about mazes.
-        episode = oc.rollout(env, oc.random_policy(env.action_type, seed=7), max_steps=max_steps, seed=7)
-        last = episode.results[-1]
+        if env.observation_type is not maze_pb2.MazeObservation:
+            raise SystemExit(f"maze: the server at {url} serves {env.observation_type.DESCRIPTOR.full_name}, not the maze")
+        episode = oc.rollout(env, shortest_path_policy(maze_pb2), max_steps=max_steps, seed=7, options={"width": 6, "height": 4})
+        first, last = episode.observations[0], episode.results[-1]
+        print(first.render, end="")
         print(
-            f"maze: episode {episode.episode_id}: {episode.steps} steps, total reward {episode.total_reward:.2f}, "
-            f"done={last.done} (terminated={last.terminated}, truncated={last.truncated})"
+            f"maze: {first.rows}x{first.cols} grid, distance {first.distance_to_goal}: {episode.steps} steps, "
+            f"total reward {episode.total_reward:.2f}, terminated={last.terminated} truncated={last.truncated}, "
+            f"reward components {last.reward_components}"
         )
-        print(f"maze: last observation: {text_format.MessageToString(last.observation, as_one_line=True)[:300]}")
-        for _field, value in last.observation.ListFields():
-            if isinstance(value, str) and "\n" in value:  # a rendered board, if the maze sends one
-                print(value)
+        print(last.observation.render, end="")
+        state = env.state()  # a maze_pb2.MazeState
+        print(f"maze: state solved={state.solved} step_count={state.step_count} wall_hits={state.wall_hits}")
+        if not state.solved:
+            raise SystemExit("maze: the shortest-path policy did not reach the goal")
+
+        # The same client, any environment: random actions within the Action's field rules.
+        walk = oc.rollout(env, oc.random_policy(env.action_type, seed=7), max_steps=50, seed=8)
+        print(f"maze: random walk: {walk.steps} steps, total reward {walk.total_reward:.2f}, done={walk.done}")
 
 
 def main() -> int:
@@ -74,7 +111,7 @@ def main() -> int:
     parser.add_argument("--echo-url", help="a running echo server (default: start one)")
     parser.add_argument("--maze-url", help="a running maze server (default: start one)")
     parser.add_argument("--echo-steps", type=int, default=10)
-    parser.add_argument("--maze-steps", type=int, default=500, help="step limit of the random maze walk")
+    parser.add_argument("--maze-steps", type=int, default=200, help="step limit of the maze episode")
     parser.add_argument("--skip-maze", action="store_true")
     parser.add_argument("--require-maze", action="store_true", help="fail when the maze cannot run")
     args = parser.parse_args()

@@ -1,7 +1,8 @@
 /**
  * Writes docs/proto-reference.md: a Markdown reference of the contract (every
- * service, method, message, field, enum and extension of the `openenv.*`
- * packages), with the proto comments as descriptions.
+ * service, method, message, field, enum and extension of `openenv.v1` and of
+ * the bundled environments' `openenv.envs.*` packages), with the proto
+ * comments as descriptions.
  *
  * Input is a `buf build` image with source info (so the comments are there),
  * read as a FileDescriptorSet: no remote plugin, no network. Run with
@@ -203,7 +204,8 @@ function allMessages(messages: readonly DescMessage[]): DescMessage[] {
 
 export function render(image: Uint8Array): string {
   const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, image));
-  const files = [...registry.files].filter((f) => f.name.startsWith("openenv/")).sort(fileOrder);
+  // The service and the environments; test and benchmark fixtures (openenv/testing, openenv/bench) are not API.
+  const files = [...registry.files].filter((f) => f.name.startsWith("openenv/v1/") || f.name.startsWith("openenv/envs/")).sort(fileOrder);
   const documented = new Set<string>();
   for (const file of files) {
     for (const m of allMessages(file.messages)) {

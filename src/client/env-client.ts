@@ -1,28 +1,29 @@
+import * as http2 from "node:http2";
 import {
   create,
   type DescMessage,
-  fromBinary,
   isMessage,
   type JsonObject,
   type Message,
   type MessageInitShape,
   type MessageShape,
-  toBinary,
+  type Registry,
 } from "@bufbuild/protobuf";
-import { type Any, durationFromMs } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
-import {
-  type DescribeResponse,
-  EnvironmentService,
-  type StepResult as WireStepResult,
-} from "../../gen/openenv/v1/environment_service_pb.js";
-import { jsonRegistry, registryFromFileSet, typeNameOf, typeUrlOf } from "../protocol/descriptors.js";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { type DescribeResponse, EnvironmentService } from "../../gen/openenv/v1/environment_service_pb.js";
+import { jsonRegistry, registryFromFileSet } from "../protocol/descriptors.js";
+import { toConnectError } from "../protocol/errors.js";
 import type { EnvironmentSpec } from "../server/environment.js";
 import type { EnvironmentRouter } from "../server/router.js";
-import { type AnyStepChannel, openStepChannel } from "./channels.js";
+import type { EnvBackend } from "./backend.js";
+import { HttpBackend, WebSocketBackend } from "./openenv-backends.js";
+import { OpenEnvHttp, OpenEnvSocket, webSocketUrl } from "./openenv-connection.js";
 import { type RolloutOptions, type RolloutStep, rollout } from "./rollout.js";
-import type { ChannelRequest, FinalReply, StepChannel } from "./step-channel.js";
+import { RpcBackend } from "./rpc-backend.js";
 import { createTransport, type OwnedTransport, type RpcTransportKind } from "./transports.js";
+
+export { toResult, unpack } from "./rpc-backend.js";
 
 /** The schemas a typed client needs: an environment's spec, or just its message schemas. */
 export type EnvClientSpec<
@@ -31,6 +32,16 @@ export type EnvClientSpec<
   S extends DescMessage = DescMessage,
   P extends DescMessage = DescMessage,
 > = Pick<EnvironmentSpec<A, O, S, P>, "action" | "observation" | "state" | "partial">;
+
+/**
+ * How an {@link EnvClient} reaches its server:
+ * - `"auto"` (default): the bidi Step stream over HTTP/2 when the server speaks
+ *   it, else OpenEnv's WebSocket `/ws`, else OpenEnv's HTTP routes;
+ * - `"connect"`, `"connect-json"`, `"grpc"`, `"grpc-web"`: that RPC protocol over HTTP/2;
+ * - `"in-process"`: the server's router in this process, no network;
+ * - `"websocket"`, `"http"`: OpenEnv's own protocol (also reaches OpenEnv's Python servers).
+ */
+export type EnvTransportKind = "auto" | RpcTransportKind | "websocket" | "http";
 
 /** Options of {@link EnvClient}. */
 export interface EnvClientOptions<
@@ -43,25 +54,29 @@ export interface EnvClientOptions<
   readonly baseUrl?: string;
   /** The generated schemas of the environment; omit to learn them from the server's Describe. */
   readonly spec?: EnvClientSpec<A, O, S, P>;
-  /** Protocol: `"connect"` (default), `"connect-json"`, `"grpc"`, `"grpc-web"`, `"in-process"`, or a ready Connect `Transport`. */
-  readonly transport?: RpcTransportKind | Transport;
+  /** Protocol (see {@link EnvTransportKind}; default `"auto"`), or a ready Connect `Transport`. */
+  readonly transport?: EnvTransportKind | Transport;
   /**
-   * A connection shared with other clients (see `VectorEnv`): many sessions
+   * An RPC connection shared with other clients (see `VectorEnv`): many sessions
    * multiplexed over one HTTP/2 connection. The client does not close it.
    */
   readonly connection?: OwnedTransport;
+  /** Write binary Step streams directly on the HTTP/2 connection rather than through connect-node's client. Default true. */
+  readonly fastPath?: boolean;
   /** For `"in-process"`: the server's router (see `createEnvironmentRouter`). */
   readonly router?: EnvironmentRouter;
-  /** Connect interceptors (e.g. to add an auth header). */
+  /** Connect interceptors (e.g. to add an auth header). RPC transports only. */
   readonly interceptors?: Interceptor[];
-  /** Headers sent with every call. */
+  /** Headers sent with every call, on every transport. */
   readonly headers?: HeadersInit;
   /** Deadline of each step and reset, sent to the server. Default: the server's. */
   readonly stepTimeoutMs?: number;
   /** Check on connect that the server serves these message types. Default true. */
   readonly verify?: boolean;
-  /** Write binary Step streams directly on the HTTP/2 connection rather than through connect-node's client. Default true. */
-  readonly fastPath?: boolean;
+  /** `"auto"`: how long each probe (HTTP/2, then Describe over HTTP/1.1) may take. Default 5 s. */
+  readonly probeTimeoutMs?: number;
+  /** Largest WebSocket frame accepted from the server. Default 100 MiB, as OpenEnv's client. */
+  readonly maxMessageBytes?: number;
 }
 
 /** Reset parameters. */
@@ -80,7 +95,7 @@ export interface ResetParams {
 export interface StepParams<P extends DescMessage = DescMessage> {
   /** Deadline of this step. */
   readonly timeoutMs?: number;
-  /** Called with each partial observation the environment emits before the result. */
+  /** Called with each partial observation the environment emits before the result (RPC transports only). */
   readonly onPartial?: (partial: MessageShape<P>, progress: number | undefined) => void;
 }
 
@@ -102,15 +117,31 @@ export interface StepResult<O extends DescMessage = DescMessage> {
   readonly episodeId: string;
 }
 
+const RPC_KINDS: readonly string[] = ["connect", "connect-json", "grpc", "grpc-web", "in-process"];
+
+/** Codes after which `"auto"` tries OpenEnv's protocol: the server does not serve the Step stream here. */
+const FALL_BACK: readonly Code[] = [
+  Code.Unavailable,
+  Code.Unknown,
+  Code.Internal,
+  Code.Unimplemented,
+  Code.DeadlineExceeded,
+  Code.Canceled,
+];
+
 /**
- * A typed client of one environment session over one bidirectional Step stream.
+ * A typed client of one environment session: over one bidirectional Step
+ * stream, or over OpenEnv's WebSocket or HTTP protocol when the server (an
+ * HTTP/1.1-only path, an OpenEnv Python server) does not speak HTTP/2. Results
+ * are the same typed messages whichever transport is used; {@link transport}
+ * says which one was chosen.
  *
  * @example
  * ```ts
  * await using env = await EnvClient.connect({ baseUrl: "http://127.0.0.1:8000", spec: echoSpec });
  * await env.reset({ seed: 1 });
  * const r = await env.step({ message: "hi" });
- * console.log(r.observation.echoedMessage, r.reward);
+ * console.log(r.observation.echoedMessage, r.reward, env.transport);
  * ```
  */
 export class EnvClient<
@@ -120,22 +151,20 @@ export class EnvClient<
   P extends DescMessage = DescMessage,
 > implements AsyncDisposable
 {
-  /** The server's description, once connected. */
+  /** The server's description, once connected (undefined for servers that have none, e.g. OpenEnv's). */
   info: DescribeResponse | undefined;
   private spec: EnvClientSpec<A, O, S, P> | undefined;
   private owned: OwnedTransport | undefined;
-  private shared: OwnedTransport | undefined;
   private rpc: Client<typeof EnvironmentService> | undefined;
-  private channel: AnyStepChannel | undefined;
-  private sessionIdValue: string | undefined;
+  private backend: EnvBackend | undefined;
+  private connecting: Promise<void> | undefined;
   private closed = false;
-  private readonly transportName: string;
+  private readonly kind: EnvTransportKind | "custom";
 
   constructor(private readonly options: EnvClientOptions<A, O, S, P>) {
     this.spec = options.spec;
-    this.transportName =
-      options.connection?.kind ??
-      (typeof options.transport === "string" ? options.transport : options.transport === undefined ? "connect" : "custom");
+    const t = options.transport;
+    this.kind = options.connection?.kind ?? (typeof t === "string" ? t : t === undefined ? "auto" : "custom");
   }
 
   /** Creates a client and connects it. */
@@ -150,14 +179,14 @@ export class EnvClient<
     return client;
   }
 
-  /** The session this client drives (after the first reset). */
+  /** The session this client drives (after the first reset; not known over an OpenEnv Python server). */
   get sessionId(): string | undefined {
-    return this.sessionIdValue;
+    return this.backend?.sessionId;
   }
 
-  /** The protocol in use: `connect`, `grpc`, `grpc-web`, `in-process`, ... */
+  /** The protocol in use: `connect`, `grpc`, `grpc-web`, `in-process`, `websocket`, `http`, ... (`auto` before connecting). */
   get transport(): string {
-    return this.transportName;
+    return this.backend?.transport ?? this.kind;
   }
 
   /** The schemas in use (given, or learned from Describe). */
@@ -166,94 +195,60 @@ export class EnvClient<
     return this.spec;
   }
 
-  /** Opens the transport and reads the server's Describe (checking the message types unless `verify: false`). */
+  /** Chooses the transport, reads the server's Describe (checking the message types unless `verify: false`). */
   async connect(): Promise<this> {
-    const rpc = this.client();
-    if (this.spec === undefined || this.options.verify !== false) {
-      const info = await rpc.describe({}, { headers: this.options.headers });
-      this.info = info;
-      if (this.spec === undefined) {
-        this.spec = schemasFromDescribe(info) as unknown as EnvClientSpec<A, O, S, P>;
-      } else {
-        const want = [this.spec.action.typeName, this.spec.observation.typeName, this.spec.state.typeName];
-        const got = [info.actionType, info.observationType, info.stateType];
-        if (want.some((w, i) => w !== got[i])) {
-          throw new ConnectError(
-            `the server at ${this.options.baseUrl ?? "(in-process)"} serves ${got.join(" / ")}, not ${want.join(" / ")}`,
-            Code.FailedPrecondition,
-          );
-        }
-      }
-    }
+    if (this.closed) throw new ConnectError("the client is closed", Code.FailedPrecondition);
+    this.connecting ??= this.open().catch((err: unknown) => {
+      this.connecting = undefined;
+      throw err;
+    });
+    await this.connecting;
     return this;
   }
 
   /** Starts a new episode (opening a session on the first call) and returns its first observation. */
   async reset(params: ResetParams = {}): Promise<StepResult<O>> {
-    const reply = await this.send(
-      {
-        command: {
-          case: "reset",
-          value: {
-            seed: params.seed === undefined ? undefined : BigInt(params.seed),
-            episodeId: params.episodeId,
-            options: params.options,
-          },
-        },
-        timeout: this.timeout(params.timeoutMs),
-      },
-      undefined,
-    );
-    return this.result(reply);
+    const backend = await this.ready();
+    return (await backend.reset(params)) as StepResult<O>;
   }
 
   /** Applies one action: a message or a plain object of the Action's fields. */
   async step(action: MessageShape<A> | MessageInitShape<A>, params: StepParams<P> = {}): Promise<StepResult<O>> {
-    const spec = this.schemas;
+    const backend = await this.ready();
     const onPartial = params.onPartial;
-    const reply = await this.send(
-      { command: { case: "action", value: this.packAction(action) }, timeout: this.timeout(params.timeoutMs) },
-      onPartial === undefined
-        ? undefined
-        : (p) => {
-            if (p.observation === undefined) return;
-            const schema = spec.partial ?? spec.observation;
-            onPartial(unpack(schema, p.observation) as MessageShape<P>, p.progress);
-          },
-    );
-    return this.result(reply);
+    const result = await backend.step(this.toAction(action), {
+      timeoutMs: params.timeoutMs,
+      onPartial: onPartial === undefined ? undefined : (p, progress) => onPartial(p as MessageShape<P>, progress),
+    });
+    return result as StepResult<O>;
   }
 
   /** The session's typed state. */
   async state(): Promise<MessageShape<S>> {
-    const reply = await this.send({ command: { case: "state", value: {} } }, undefined);
-    if (reply.case !== "state" || reply.value.state === undefined) {
-      throw new ConnectError("the server answered a state query with no state", Code.Internal);
-    }
-    return unpack(this.schemas.state, reply.value.state) as MessageShape<S>;
+    const backend = await this.ready();
+    return (await backend.state()) as MessageShape<S>;
   }
 
   /** Ends the session and releases the connection. Safe to call twice. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const channel = this.channel;
-    this.channel = undefined;
+    await this.connecting?.catch(() => {});
+    const backend = this.backend;
     try {
-      if (channel !== undefined && channel.broken === undefined) {
-        await channel.close();
-      } else if (this.sessionIdValue !== undefined && this.rpc !== undefined) {
-        await this.rpc.closeSession({ sessionId: this.sessionIdValue }, { headers: this.options.headers }).catch(() => {});
-      }
+      await backend?.close();
     } finally {
-      this.owned?.close();
+      // After a failed connect the HTTP/2 session may be failing right now; aborting it then
+      // makes connect-node drop its error listener and the late 'error' would crash the
+      // process. Left alone, it is unref'd and closes on its idle timeout.
+      if (backend !== undefined) this.owned?.close();
     }
   }
 
   /**
    * Runs episodes with a policy, yielding every transition as it happens:
-   * `for await (const t of env.rollout(policy)) ...`. Resets first (unless
-   * `reset: false`), stops at the end of the episode or after `maxSteps`.
+   * `for await (const t of env.rollout(policy)) ...`. Resets before each episode,
+   * stops at its end or after `maxSteps`.
    */
   rollout(
     policy: (
@@ -275,20 +270,17 @@ export class EnvClient<
       const t = this.options.transport;
       const shared = this.options.connection;
       if (shared !== undefined) {
-        this.shared = shared;
         this.rpc = createClient(EnvironmentService, shared.transport);
       } else if (typeof t === "object") {
         this.rpc = createClient(EnvironmentService, t);
       } else {
+        const kind = t !== undefined && RPC_KINDS.includes(t) ? (t as RpcTransportKind) : this.defaultRpcKind();
         this.owned = createTransport({
-          kind: t ?? "connect",
+          kind,
           baseUrl: this.options.baseUrl,
           router: this.options.router,
           interceptors: this.options.interceptors,
-          registry:
-            this.spec !== undefined
-              ? jsonRegistry([this.spec.action, this.spec.observation, this.spec.state, this.spec.partial])
-              : undefined,
+          registry: this.registry(),
         });
         this.rpc = createClient(EnvironmentService, this.owned.transport);
       }
@@ -296,74 +288,181 @@ export class EnvClient<
     return this.rpc;
   }
 
-  private async send(init: ChannelRequest, onPartial: Parameters<StepChannel["request"]>[1]): Promise<FinalReply> {
-    if (this.closed) throw new ConnectError("the client is closed", Code.FailedPrecondition);
-    if (this.spec === undefined) await this.connect();
-    let channel = this.channel;
-    if (channel === undefined || channel.broken !== undefined) {
-      channel = openStepChannel(this.client(), this.owned ?? this.shared, this.options.headers, this.options.fastPath !== false);
-      this.channel = channel;
-      if (this.sessionIdValue !== undefined) {
-        // A new stream (after a break) re-attaches the session it served.
-        init = { ...init, sessionId: this.sessionIdValue };
-      }
-    }
-    const reply = await channel.request(init, onPartial);
-    if (channel.sessionId !== undefined) this.sessionIdValue = channel.sessionId;
-    return reply;
+  private defaultRpcKind(): RpcTransportKind {
+    return this.options.baseUrl === undefined && this.options.router !== undefined ? "in-process" : "connect";
   }
 
-  private packAction(action: MessageShape<A> | MessageInitShape<A>): Any {
+  private registry(): Registry | undefined {
+    const s = this.spec;
+    return s === undefined ? undefined : jsonRegistry([s.action, s.observation, s.state, s.partial]);
+  }
+
+  private async ready(): Promise<EnvBackend> {
+    if (this.closed) throw new ConnectError("the client is closed", Code.FailedPrecondition);
+    if (this.backend === undefined) await this.connect();
+    return this.backend as EnvBackend;
+  }
+
+  private async open(): Promise<void> {
+    const kind = this.kind;
+    if (kind === "custom" || RPC_KINDS.includes(kind)) return this.openRpc(kind === "custom" ? "custom" : kind, false);
+    if (kind === "websocket" || kind === "http") return this.openFallback([kind], []);
+    // auto
+    if (this.options.baseUrl === undefined) {
+      if (this.options.router !== undefined) return this.openRpc("in-process", false);
+      throw new TypeError("EnvClient needs a baseUrl (or a router with transport 'in-process')");
+    }
+    const probe = this.options.probeTimeoutMs ?? 5_000;
+    const h2 = await speaksHttp2(this.options.baseUrl, probe);
+    if (h2 === true) {
+      try {
+        return await this.openRpc("connect", true);
+      } catch (err) {
+        const e = toConnectError(err);
+        if (!FALL_BACK.includes(e.code)) throw e;
+        this.releaseRpc();
+        return this.openFallback(["websocket", "http"], [e]);
+      }
+    }
+    return this.openFallback(["websocket", "http"], [h2]);
+  }
+
+  /** The bidi Step stream: Describe first (always in auto mode, which must know the service is there). */
+  private async openRpc(kind: string, probe: boolean): Promise<void> {
+    const rpc = this.client();
+    if (probe || this.spec === undefined || this.options.verify !== false) {
+      const info = await rpc.describe({}, { headers: this.options.headers, timeoutMs: probe ? this.options.probeTimeoutMs : undefined });
+      this.adoptInfo(info);
+    }
+    const spec = this.schemas;
+    this.backend = new RpcBackend(
+      kind,
+      rpc,
+      spec,
+      this.options.headers,
+      this.options.stepTimeoutMs,
+      this.owned ?? this.options.connection,
+      this.options.fastPath !== false,
+    );
+  }
+
+  private releaseRpc(): void {
+    // Not aborted, for the reason given in close().
+    this.owned = undefined;
+    this.rpc = undefined;
+  }
+
+  /** OpenEnv's protocol: schemas from the spec or from Describe over HTTP/1.1; then `/ws`, then HTTP. */
+  private async openFallback(kinds: readonly ("websocket" | "http")[], causes: ConnectError[]): Promise<void> {
+    const baseUrl = this.options.baseUrl;
+    if (baseUrl === undefined) throw new TypeError(`the ${kinds.join("/")} transport needs a baseUrl`);
+    const timeoutMs = this.options.probeTimeoutMs ?? 5_000;
+    const described = await describeOverHttp1(baseUrl, this.options, timeoutMs).then(
+      (info) => info,
+      (err: unknown) => toConnectError(err),
+    );
+    if (!(described instanceof ConnectError)) {
+      if (this.spec !== undefined || this.options.verify !== false) this.adoptInfo(described);
+    } else if (this.spec === undefined) {
+      if (described.code === Code.Unavailable) {
+        throw new ConnectError(`cannot reach ${baseUrl}: ${[...causes, described].map((c) => c.rawMessage).join("; ")}`, Code.Unavailable);
+      }
+      throw new ConnectError(
+        `the server at ${baseUrl} does not describe its messages (not an openenv-connect server?): pass the environment's spec, or use GenericEnvClient for plain JSON`,
+        Code.FailedPrecondition,
+      );
+    }
+    const spec = this.schemas;
+    const registry = this.registry();
+    const connection = { headers: this.options.headers, maxMessageBytes: this.options.maxMessageBytes, connectTimeoutMs: timeoutMs };
+    const errors = [...causes];
+    for (const kind of kinds) {
+      try {
+        if (kind === "websocket") {
+          const socket = await OpenEnvSocket.connect(webSocketUrl(baseUrl, "/ws?extensions=1"), connection);
+          this.backend = new WebSocketBackend(socket, spec, registry);
+        } else {
+          const httpApi = new OpenEnvHttp(baseUrl, connection);
+          await httpApi.get("/health", {}, timeoutMs);
+          this.backend = new HttpBackend(httpApi, spec, registry);
+        }
+        return;
+      } catch (err) {
+        errors.push(toConnectError(err));
+      }
+    }
+    throw new ConnectError(`cannot reach the environment at ${baseUrl}: ${errors.map((e) => e.rawMessage).join("; ")}`, Code.Unavailable);
+  }
+
+  private adoptInfo(info: DescribeResponse): void {
+    this.info = info;
+    if (this.spec === undefined) {
+      this.spec = schemasFromDescribe(info) as unknown as EnvClientSpec<A, O, S, P>;
+      return;
+    }
+    const want = [this.spec.action.typeName, this.spec.observation.typeName, this.spec.state.typeName];
+    const got = [info.actionType, info.observationType, info.stateType];
+    if (want.some((w, i) => w !== got[i])) {
+      throw new ConnectError(
+        `the server at ${this.options.baseUrl ?? "(in-process)"} serves ${got.join(" / ")}, not ${want.join(" / ")}`,
+        Code.FailedPrecondition,
+      );
+    }
+  }
+
+  private toAction(action: MessageShape<A> | MessageInitShape<A>): Message {
     const schema: DescMessage = this.schemas.action;
     if (isMessage(action)) {
       const got = (action as Message).$typeName;
       if (got !== schema.typeName) {
         throw new ConnectError(`action: expected type ${schema.typeName}, got '${got}'`, Code.InvalidArgument);
       }
-      return packAny(schema, action as Message);
+      return action as Message;
     }
-    return packAny(schema, create(schema, action as MessageInitShape<DescMessage>));
-  }
-
-  private timeout(ms: number | undefined) {
-    const t = ms ?? this.options.stepTimeoutMs;
-    return t === undefined ? undefined : durationFromMs(t);
-  }
-
-  private result(reply: FinalReply): StepResult<O> {
-    if (reply.case !== "result") throw new ConnectError(`expected a step result, got ${reply.case}`, Code.Internal);
-    return toResult(this.schemas.observation, reply.value) as StepResult<O>;
+    return create(schema, action as MessageInitShape<DescMessage>);
   }
 }
 
-/** `anyPack` without its `create()` copy: a complete `Any` literal. */
-function packAny(schema: DescMessage, message: Message): Any {
-  return { $typeName: "google.protobuf.Any", typeUrl: typeUrlOf(schema), value: toBinary(schema, message) };
+/**
+ * Whether the server at `baseUrl` answers an HTTP/2 connection preface with its
+ * SETTINGS (prior knowledge, h2c; ALPN for https). An HTTP/1.1-only server or
+ * proxy answers with an error or closes. Returns the reason when it does not.
+ */
+export function speaksHttp2(baseUrl: string, timeoutMs: number): Promise<true | ConnectError> {
+  return new Promise((resolve) => {
+    let session: http2.ClientHttp2Session;
+    const finish = (result: true | ConnectError): void => {
+      clearTimeout(timer);
+      session.removeAllListeners();
+      session.on("error", () => {}); // the session may still report the failure after we gave up on it
+      session.destroy();
+      resolve(result);
+    };
+    const timer = setTimeout(
+      () => finish(new ConnectError(`no HTTP/2 answer from ${baseUrl} within ${timeoutMs} ms`, Code.DeadlineExceeded)),
+      timeoutMs,
+    );
+    try {
+      session = http2.connect(baseUrl);
+    } catch (err) {
+      clearTimeout(timer);
+      resolve(new ConnectError(`cannot open HTTP/2 to ${baseUrl}: ${String(err)}`, Code.Unavailable));
+      return;
+    }
+    session.once("remoteSettings", () => finish(true));
+    session.on("error", (err) => finish(new ConnectError(`${baseUrl} does not speak HTTP/2: ${err.message}`, Code.Unavailable)));
+    session.once("close", () => finish(new ConnectError(`${baseUrl} closed the HTTP/2 connection`, Code.Unavailable)));
+  });
 }
 
-/** Decodes an `Any` of a known schema, checking its type. */
-export function unpack(schema: DescMessage, any: Any): Message {
-  const name = typeNameOf(any.typeUrl);
-  if (name !== schema.typeName) {
-    throw new ConnectError(`expected ${schema.typeName} from the server, got '${name}'`, Code.Internal);
-  }
-  return fromBinary(schema, any.value);
-}
-
-/** Converts a wire step result into the typed client result. */
-export function toResult(observationSchema: DescMessage, r: WireStepResult): StepResult {
-  if (r.observation === undefined) throw new ConnectError("the server sent a step result with no observation", Code.Internal);
-  return {
-    observation: unpack(observationSchema, r.observation),
-    reward: r.reward,
-    done: r.done,
-    terminated: r.terminated,
-    truncated: r.truncated,
-    metadata: r.metadata ?? {},
-    rewardComponents: r.rewardComponents,
-    stepCount: r.stepCount,
-    episodeId: r.episodeId,
-  };
+/** Describe as a Connect unary call over HTTP/1.1 (works through HTTP/1.1-only paths). */
+async function describeOverHttp1(
+  baseUrl: string,
+  options: Pick<EnvClientOptions, "headers" | "interceptors">,
+  timeoutMs: number,
+): Promise<DescribeResponse> {
+  const transport = createConnectTransport({ baseUrl, httpVersion: "1.1", interceptors: options.interceptors ?? [] });
+  return createClient(EnvironmentService, transport).describe({}, { headers: options.headers, timeoutMs });
 }
 
 /** The message schemas named by a Describe answer, decoded from its descriptors. */

@@ -1,11 +1,14 @@
+export type { BackendResult, EnvBackend } from "./backend.js";
 export {
   EnvClient,
   type EnvClientOptions,
   type EnvClientSpec,
+  type EnvTransportKind,
   type ResetParams,
   type StepParams,
   type StepResult,
 } from "./env-client.js";
+export { GenericEnvClient, type GenericEnvClientOptions, type GenericStepResult } from "./generic-client.js";
 export { type RolloutOptions, type RolloutStep, rollout } from "./rollout.js";
 export type { RpcTransportKind } from "./transports.js";
 export { VectorEnv, type VectorEnvOptions } from "./vector-env.js";

@@ -1,9 +1,14 @@
 import { type DescField, type DescMessage, getExtension, hasExtension, type Message } from "@bufbuild/protobuf";
 import { type FieldRules, rules as rulesExtension } from "../../gen/openenv/v1/options_pb.js";
 
+/** A field's location as path segments (field names, list indexes, map keys), as in Pydantic's `loc`. */
+export type FieldLoc = readonly (string | number)[];
+
 /** One violated field rule. `field` is a path such as `message` or `moves[2].column`. */
 export interface FieldViolation {
   readonly field: string;
+  /** The same path as segments, e.g. `["moves", 2, "column"]`. */
+  readonly loc: FieldLoc;
   readonly rule: "required" | "min_len" | "max_len" | "gte" | "lte" | "pattern" | "allowed";
   readonly description: string;
   /** The offending value (for OpenEnv's `input` key). */
@@ -64,7 +69,7 @@ export function validateMessage(schema: DescMessage, message: Message): FieldVio
   const rules = compile(schema);
   if (rules === null) return [];
   const out: FieldViolation[] = [];
-  checkMessage(rules, message as unknown as Record<string, unknown>, "", out);
+  checkMessage(rules, message as unknown as Record<string, unknown>, "", [], out);
   return out;
 }
 
@@ -76,22 +81,29 @@ function readField(message: Record<string, unknown>, field: DescField): unknown 
   return message[field.localName];
 }
 
-function checkMessage(rules: CompiledRules, message: Record<string, unknown>, prefix: string, out: FieldViolation[]): void {
+function checkMessage(
+  rules: CompiledRules,
+  message: Record<string, unknown>,
+  prefix: string,
+  prefixLoc: FieldLoc,
+  out: FieldViolation[],
+): void {
   for (const check of rules.checks) {
     const { field } = check;
     const path = prefix === "" ? field.name : `${prefix}.${field.name}`;
+    const loc = [...prefixLoc, field.name];
     const value = readField(message, field);
-    if (check.rules !== undefined) checkValue(check, field, value, path, out);
+    if (check.rules !== undefined) checkValue(check, field, value, path, loc, out);
     if (check.nested !== undefined && value !== undefined) {
       if (field.fieldKind === "message") {
-        checkMessage(check.nested, value as Record<string, unknown>, path, out);
+        checkMessage(check.nested, value as Record<string, unknown>, path, loc, out);
       } else if (field.fieldKind === "list") {
         (value as Record<string, unknown>[]).forEach((item, i) => {
-          checkMessage(check.nested as CompiledRules, item, `${path}[${i}]`, out);
+          checkMessage(check.nested as CompiledRules, item, `${path}[${i}]`, [...loc, i], out);
         });
       } else if (field.fieldKind === "map") {
         for (const [key, item] of Object.entries(value as Record<string, Record<string, unknown>>)) {
-          checkMessage(check.nested, item, `${path}[${JSON.stringify(key)}]`, out);
+          checkMessage(check.nested, item, `${path}[${JSON.stringify(key)}]`, [...loc, key], out);
         }
       }
     }
@@ -136,10 +148,10 @@ function lengthWithin(value: unknown, min: number | undefined, max: number | und
   return undefined;
 }
 
-function checkValue(check: FieldCheck, field: DescField, value: unknown, path: string, out: FieldViolation[]): void {
+function checkValue(check: FieldCheck, field: DescField, value: unknown, path: string, loc: FieldLoc, out: FieldViolation[]): void {
   const r = check.rules as FieldRules;
   if (r.required && isEmpty(field, value)) {
-    out.push({ field: path, rule: "required", description: "value is required", value });
+    out.push({ field: path, loc, rule: "required", description: "value is required", value });
     return;
   }
   if (value === undefined) return;
@@ -148,21 +160,30 @@ function checkValue(check: FieldCheck, field: DescField, value: unknown, path: s
     if (length !== undefined) {
       const unit = typeof value === "string" ? "characters" : value instanceof Uint8Array ? "bytes" : "items";
       if (r.minLen !== undefined && length < r.minLen) {
-        out.push({ field: path, rule: "min_len", description: `value must have at least ${r.minLen} ${unit}`, value, limit: r.minLen });
+        out.push({
+          field: path,
+          loc,
+          rule: "min_len",
+          description: `value must have at least ${r.minLen} ${unit}`,
+          value,
+          limit: r.minLen,
+        });
       }
       if (r.maxLen !== undefined && length > r.maxLen) {
-        out.push({ field: path, rule: "max_len", description: `value must have at most ${r.maxLen} ${unit}`, value, limit: r.maxLen });
+        out.push({ field: path, loc, rule: "max_len", description: `value must have at most ${r.maxLen} ${unit}`, value, limit: r.maxLen });
       }
     }
   }
   const values = field.fieldKind === "list" ? (value as unknown[]) : [value];
   values.forEach((item, i) => {
     const itemPath = field.fieldKind === "list" ? `${path}[${i}]` : path;
+    const itemLoc = field.fieldKind === "list" ? [...loc, i] : loc;
     const num = typeof item === "number" ? item : typeof item === "bigint" ? Number(item) : undefined;
     if (num !== undefined) {
       if (r.gte !== undefined && !(num >= r.gte)) {
         out.push({
           field: itemPath,
+          loc: itemLoc,
           rule: "gte",
           description: `value must be greater than or equal to ${r.gte}`,
           value: item,
@@ -170,13 +191,21 @@ function checkValue(check: FieldCheck, field: DescField, value: unknown, path: s
         });
       }
       if (r.lte !== undefined && !(num <= r.lte)) {
-        out.push({ field: itemPath, rule: "lte", description: `value must be less than or equal to ${r.lte}`, value: item, limit: r.lte });
+        out.push({
+          field: itemPath,
+          loc: itemLoc,
+          rule: "lte",
+          description: `value must be less than or equal to ${r.lte}`,
+          value: item,
+          limit: r.lte,
+        });
       }
     }
     if (typeof item === "string") {
       if (check.pattern !== undefined && !check.pattern.test(item)) {
         out.push({
           field: itemPath,
+          loc: itemLoc,
           rule: "pattern",
           description: `value must match the pattern ${r.pattern}`,
           value: item,
@@ -186,6 +215,7 @@ function checkValue(check: FieldCheck, field: DescField, value: unknown, path: s
       if (r.allowed.length > 0 && !r.allowed.includes(item)) {
         out.push({
           field: itemPath,
+          loc: itemLoc,
           rule: "allowed",
           description: `value must be one of ${r.allowed.map((a) => `'${a}'`).join(", ")}`,
           value: item,

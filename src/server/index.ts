@@ -10,6 +10,8 @@ export {
   type StepContext,
   type StepOutcome,
 } from "./environment.js";
+export { type OpenEnvSurface, type OpenEnvSurfaceOptions, openEnvSurface, SESSION_HEADER } from "./openenv/index.js";
 export { createEnvironmentRouter, type EnvironmentRouter, type EnvironmentRouterOptions } from "./router.js";
+export * from "./rubrics/index.js";
 export { type EnvironmentServer, type HttpSurface, type ServeOptions, serve } from "./serve.js";
 export { defaultSessionLimits, type SessionLimits, SessionManager, type SessionStats } from "./session-manager.js";

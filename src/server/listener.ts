@@ -26,6 +26,8 @@ export interface OnePortOptions {
   readonly keepAliveTimeoutMs?: number;
   /** Largest HTTP/2 frame-header block etc.: the http2 `maxSessionMemory` in MB. */
   readonly maxSessionMemoryMb?: number;
+  /** Serve cleartext HTTP/2 (h2c). Default true; false answers everything as HTTP/1.1, like an HTTP/1.1-only server or proxy. */
+  readonly http2?: boolean;
 }
 
 /** A listening one-port server. */
@@ -100,7 +102,7 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortSer
       socket.off("readable", sniff);
       socket.setTimeout(0);
       socket.unshift(head);
-      (head.toString("latin1") === PREFACE ? h2 : h1).emit("connection", socket);
+      (options.http2 !== false && head.toString("latin1") === PREFACE ? h2 : h1).emit("connection", socket);
     };
     socket.on("readable", sniff);
   });

@@ -9,6 +9,7 @@ import { applyCors, type CorsOptions } from "./cors.js";
 import type { EnvironmentSource } from "./environment.js";
 import { fastStepProtocol, rejectFastStep, STEP_PATH, serveFastStep } from "./fast-step.js";
 import { type DualHandler, listenOnePort, type OnePortServer } from "./listener.js";
+import { type OpenEnvSurfaceOptions, openEnvSurface } from "./openenv/index.js";
 import { createEnvironmentRouter, type EnvironmentRouter, type EnvironmentRouterOptions } from "./router.js";
 
 /** An HTTP request of either protocol version. */
@@ -53,6 +54,13 @@ export interface ServeOptions extends EnvironmentRouterOptions {
   readonly cors?: CorsOptions;
   /** Extra surfaces on the same port; `surfaces(router)` builds them once the router exists. */
   readonly surfaces?: (router: EnvironmentRouter) => HttpSurface[];
+  /**
+   * OpenEnv's HTTP/JSON and WebSocket protocol (`/reset`, `/step`, `/ws`, ...) on the
+   * same port. Default true; `false` turns it off; an object configures it.
+   */
+  readonly openenv?: boolean | OpenEnvSurfaceOptions;
+  /** Serve cleartext HTTP/2 (bidi streaming). Default true; false serves HTTP/1.1 only. */
+  readonly http2?: boolean;
 }
 
 /** A running environment server. */
@@ -86,9 +94,12 @@ export interface EnvironmentServer extends AsyncDisposable {
  * ```
  */
 export async function serve(source: EnvironmentSource, options: ServeOptions = {}): Promise<EnvironmentServer> {
-  const router = createEnvironmentRouter(source, options);
+  const openenv = options.openenv ?? true;
+  const protocols = options.protocols ?? ["connect", "grpc", "grpc-web", ...(openenv !== false ? ["openenv-http", "openenv-ws"] : [])];
+  const router = createEnvironmentRouter(source, { ...options, protocols });
   const shutdown = new AbortController();
   const surfaces = options.surfaces?.(router) ?? [];
+  if (openenv !== false) surfaces.push(openEnvSurface(router, openenv === true ? {} : openenv));
   const notFound = (res: ServerResponse): void => {
     const body = JSON.stringify({ detail: "Not Found" });
     (res as http.ServerResponse).writeHead(404, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
@@ -139,6 +150,7 @@ export async function serve(source: EnvironmentSource, options: ServeOptions = {
     handler: dual,
     firstByteTimeoutMs: options.firstByteTimeoutMs,
     headersTimeoutMs: options.headersTimeoutMs,
+    http2: options.http2,
     upgrade(req, socket, head) {
       for (const surface of surfaces) if (surface.upgrade?.(req, socket, head)) return;
       socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n");

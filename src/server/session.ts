@@ -94,6 +94,11 @@ export class Session {
     return this.env.stepCount;
   }
 
+  /** True once the session has had a reset, i.e. it has an episode to step. */
+  get started(): boolean {
+    return this.hasEpisode;
+  }
+
   /** Registers a callback for when the session closes; returns an unregister function. */
   onClose(listener: (reason: CloseReason) => void): () => void {
     this.closeListeners.push(listener);

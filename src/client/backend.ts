@@ -1,0 +1,46 @@
+import type { DescMessage, JsonObject, Message, MessageShape } from "@bufbuild/protobuf";
+
+/** Reset parameters as a backend receives them. */
+export interface BackendReset {
+  readonly seed?: number | bigint | undefined;
+  readonly episodeId?: string | undefined;
+  readonly options?: JsonObject | undefined;
+  readonly timeoutMs?: number | undefined;
+}
+
+/** Step parameters as a backend receives them. */
+export interface BackendStep {
+  readonly timeoutMs?: number | undefined;
+  /** Partial observations (only the RPC backend has them). */
+  readonly onPartial?: ((partial: Message, progress: number | undefined) => void) | undefined;
+}
+
+/** What a backend returns for a step or reset: the typed result of {@link EnvClient}. */
+export interface BackendResult {
+  readonly observation: MessageShape<DescMessage>;
+  readonly reward: number | undefined;
+  readonly done: boolean;
+  readonly terminated: boolean;
+  readonly truncated: boolean;
+  readonly metadata: JsonObject;
+  readonly rewardComponents: Readonly<Record<string, number>>;
+  readonly stepCount: number;
+  readonly episodeId: string;
+}
+
+/**
+ * How an {@link EnvClient} talks to its session: the bidi Step stream
+ * (Connect, gRPC, gRPC-Web, in-process), OpenEnv's `/ws`, or OpenEnv's HTTP
+ * routes. Each returns the same typed results.
+ */
+export interface EnvBackend {
+  /** The protocol in use, e.g. `connect`, `websocket`, `http`. */
+  readonly transport: string;
+  /** The server-side session, when the protocol reveals it. */
+  readonly sessionId: string | undefined;
+  reset(params: BackendReset): Promise<BackendResult>;
+  step(action: Message, params: BackendStep): Promise<BackendResult>;
+  state(): Promise<Message>;
+  /** Ends the session and releases the connection. */
+  close(): Promise<void>;
+}
