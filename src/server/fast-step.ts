@@ -110,7 +110,12 @@ export function serveFastStep(
       finish(cause);
       return;
     }
-    core.finish();
+    // Node emits 'end' before 'aborted' when the client resets the stream (RST_STREAM,
+    // e.g. a cancelled gRPC call): wait a turn, so that a cancel is a drop (the session
+    // stays for a resume, see 'close') and only a real half-close ends the session.
+    setImmediate(() => {
+      if (!stream.aborted && !stream.destroyed) core.finish();
+    });
   });
   stream.on("close", () => {
     if (!finished) {

@@ -28,6 +28,10 @@ export function stepStreamHandler(
   void (async () => {
     try {
       for await (const req of requests) stream.feed(req);
+      // A client reset (RST_STREAM) also ends the request iterable, just before the
+      // context's signal aborts: wait a turn so that a cancel is a drop (abort()
+      // keeps the session for a resume) and only a real half-close ends the session.
+      await new Promise((resolve) => setImmediate(resolve));
       stream.finish();
     } catch (err) {
       stream.abort(err);
@@ -83,6 +87,7 @@ export class StepStream {
   private blocked = false;
   private inputDone: "finish" | undefined;
   private stopped = false;
+  private readonly unlisten: () => void = () => {};
 
   constructor(
     private readonly manager: SessionManager,
@@ -95,7 +100,10 @@ export class StepStream {
       queueMicrotask(() => this.abort(signal.reason));
     } else {
       // A bidi handler blocked waiting for the next request does not notice shutdown by itself.
-      signal.addEventListener("abort", () => this.abort(signal.reason), { once: true });
+      const onAbort = (): void => this.abort(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+      // The fast path passes the server-wide shutdown signal: a stream that ended must let go of it.
+      this.unlisten = () => signal.removeEventListener("abort", onAbort);
     }
   }
 
@@ -121,6 +129,7 @@ export class StepStream {
   abort(reason: unknown): void {
     if (this.stopped) return;
     this.stopped = true;
+    this.unlisten();
     this.backlog = [];
     const cause = toConnectError(reason);
     if (this.ending === undefined && this.isShutdown(cause)) {
@@ -155,6 +164,7 @@ export class StepStream {
   private async complete(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.unlisten();
     await this.drained();
     // Client half-close: the session ends with the stream, as OpenEnv's WebSocket `close` does,
     // unless the client asked to keep it (then it stays, detached, like a unary Reset's session).
