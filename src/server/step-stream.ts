@@ -245,6 +245,11 @@ export class StepStream {
         if (this.session === undefined) {
           return this.manager.open().then(
             (session) => {
+              if (this.stopped) {
+                // The stream ended while the session was being created: nobody can learn its id.
+                void session.close({ code: Code.Canceled, message: "the stream ended before its session was ready" });
+                return;
+              }
               this.adopt(session);
               this.startReset(session, req);
             },
