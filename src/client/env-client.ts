@@ -20,7 +20,7 @@ import type { EnvBackend } from "./backend.js";
 import { HttpBackend, WebSocketBackend } from "./openenv-backends.js";
 import { OpenEnvHttp, OpenEnvSocket, webSocketUrl } from "./openenv-connection.js";
 import { type RolloutOptions, type RolloutStep, rollout } from "./rollout.js";
-import { RpcBackend } from "./rpc-backend.js";
+import { type ReconnectEvent, type RetryPolicy, RpcBackend } from "./rpc-backend.js";
 import { createTransport, type OwnedTransport, type RpcTransportKind } from "./transports.js";
 
 export { toResult, unpack } from "./rpc-backend.js";
@@ -63,6 +63,14 @@ export interface EnvClientOptions<
   readonly connection?: OwnedTransport;
   /** Write binary Step streams directly on the HTTP/2 connection rather than through connect-node's client. Default true. */
   readonly fastPath?: boolean;
+  /**
+   * Resuming after a broken Step stream (RPC transports): the session is re-attached
+   * on a new stream and the interrupted request re-sent with its request id, so it is
+   * never applied twice. Default 5 attempts with exponential backoff; `false` disables.
+   */
+  readonly retry?: RetryPolicy | false;
+  /** Called each time the client resumes its session on a new stream. */
+  readonly onReconnect?: (event: ReconnectEvent) => void;
   /** For `"in-process"`: the server's router (see `createEnvironmentRouter`). */
   readonly router?: EnvironmentRouter;
   /** Connect interceptors (e.g. to add an auth header). RPC transports only. */
@@ -187,6 +195,11 @@ export class EnvClient<
   /** The protocol in use: `connect`, `grpc`, `grpc-web`, `in-process`, `websocket`, `http`, ... (`auto` before connecting). */
   get transport(): string {
     return this.backend?.transport ?? this.kind;
+  }
+
+  /** How many times the client resumed its session on a new stream after a break. */
+  get reconnects(): number {
+    return this.backend instanceof RpcBackend ? this.backend.reconnects : 0;
   }
 
   /** The schemas in use (given, or learned from Describe). */
@@ -335,15 +348,17 @@ export class EnvClient<
       this.adoptInfo(info);
     }
     const spec = this.schemas;
-    this.backend = new RpcBackend(
-      kind,
+    this.backend = new RpcBackend({
+      transport: kind,
       rpc,
-      spec,
-      this.options.headers,
-      this.options.stepTimeoutMs,
-      this.owned ?? this.options.connection,
-      this.options.fastPath !== false,
-    );
+      schemas: spec,
+      headers: this.options.headers,
+      stepTimeoutMs: this.options.stepTimeoutMs,
+      connection: this.owned ?? this.options.connection,
+      fastPath: this.options.fastPath,
+      retry: this.options.retry,
+      onReconnect: this.options.onReconnect,
+    });
   }
 
   private releaseRpc(): void {

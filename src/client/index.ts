@@ -1,4 +1,5 @@
 export type { BackendResult, EnvBackend } from "./backend.js";
+export type { ReconnectEvent, RetryPolicy } from "./rpc-backend.js";
 export {
   EnvClient,
   type EnvClientOptions,

@@ -16,21 +16,79 @@ export interface BackendSchemas {
   readonly partial?: DescMessage | undefined;
 }
 
-/** A session over one bidirectional Step stream (Connect, gRPC, gRPC-Web or in-process). */
+/** How a client retries a request whose stream broke (the connection dropped, the server restarted its listener). */
+export interface RetryPolicy {
+  /** Retries per request after a broken stream. Default 5; 0 disables resuming. */
+  readonly attempts?: number;
+  /** First backoff; it doubles per attempt, with ±50% jitter. Default 50 ms. */
+  readonly backoffMs?: number;
+  /** Longest backoff. Default 2 s. */
+  readonly maxBackoffMs?: number;
+}
+
+/** What a client reports when it resumes its session on a new stream. */
+export interface ReconnectEvent {
+  /** 1 for the first retry of a request. */
+  readonly attempt: number;
+  readonly sessionId: string | undefined;
+  /** Why the previous stream broke. */
+  readonly error: ConnectError;
+  /** How long the client waits before retrying. */
+  readonly delayMs: number;
+}
+
+/** Stream failures after which the same request may be sent again on a new stream (the server dedupes it by request id). */
+const RETRYABLE: ReadonlySet<Code> = new Set([Code.Unavailable, Code.Unknown, Code.Internal, Code.Canceled]);
+
+/** Options of {@link RpcBackend}. */
+export interface RpcBackendOptions {
+  readonly transport: string;
+  readonly rpc: Client<typeof EnvironmentService>;
+  readonly schemas: BackendSchemas;
+  readonly headers?: HeadersInit | undefined;
+  readonly stepTimeoutMs?: number | undefined;
+  /** The HTTP/2 connection, when the fast Step channel may write on it directly. */
+  readonly connection?: OwnedTransport | undefined;
+  readonly fastPath?: boolean;
+  readonly retry?: RetryPolicy | false | undefined;
+  readonly onReconnect?: ((event: ReconnectEvent) => void) | undefined;
+}
+
+/**
+ * A session over one bidirectional Step stream (Connect, gRPC, gRPC-Web or
+ * in-process). When the stream breaks, the next stream re-attaches the session
+ * and the interrupted request is sent again with its request id, so the server
+ * answers it from its record instead of applying it twice.
+ */
 export class RpcBackend implements EnvBackend {
+  readonly transport: string;
+  /** Streams re-opened after a break, since the backend started. */
+  reconnects = 0;
   private channel: AnyStepChannel | undefined;
   private session: string | undefined;
+  private readonly rpc: Client<typeof EnvironmentService>;
+  private readonly schemas: BackendSchemas;
+  private readonly headers: HeadersInit | undefined;
+  private readonly stepTimeoutMs: number | undefined;
+  private readonly connection: OwnedTransport | undefined;
+  private readonly fastPath: boolean;
+  private readonly retry: Required<RetryPolicy>;
+  private readonly onReconnect: ((event: ReconnectEvent) => void) | undefined;
+  private readonly idPrefix = `${Math.random().toString(36).slice(2, 10)}.`;
+  private counter = 0;
 
-  constructor(
-    readonly transport: string,
-    private readonly rpc: Client<typeof EnvironmentService>,
-    private readonly schemas: BackendSchemas,
-    private readonly headers: HeadersInit | undefined,
-    private readonly stepTimeoutMs: number | undefined,
-    /** The HTTP/2 connection, when the fast Step channel may write on it directly. */
-    private readonly connection: OwnedTransport | undefined = undefined,
-    private readonly fastPath = true,
-  ) {}
+  constructor(options: RpcBackendOptions) {
+    this.transport = options.transport;
+    this.rpc = options.rpc;
+    this.schemas = options.schemas;
+    this.headers = options.headers;
+    this.stepTimeoutMs = options.stepTimeoutMs;
+    this.connection = options.connection;
+    this.fastPath = options.fastPath !== false;
+    const r = options.retry === false ? { attempts: 0 } : (options.retry ?? {});
+    this.retry = { attempts: r.attempts ?? 5, backoffMs: r.backoffMs ?? 50, maxBackoffMs: r.maxBackoffMs ?? 2_000 };
+    this.onReconnect = options.onReconnect;
+  }
 
   get sessionId(): string | undefined {
     return this.session;
@@ -87,16 +145,34 @@ export class RpcBackend implements EnvBackend {
   }
 
   private async send(init: ChannelRequest, onPartial: Parameters<StepChannel["request"]>[1]): Promise<FinalReply> {
-    let channel = this.channel;
-    if (channel === undefined || channel.broken !== undefined) {
-      channel = openStepChannel(this.rpc, this.connection, this.headers, this.fastPath);
-      this.channel = channel;
+    // One id per request for all its attempts: a retry of a request the server already
+    // applied is answered from the session's record.
+    const requestId = `${this.idPrefix}${(this.counter++).toString(36)}`;
+    for (let attempt = 0; ; attempt++) {
+      let channel = this.channel;
+      let request = init;
+      if (channel === undefined || channel.broken !== undefined) {
+        channel = openStepChannel(this.rpc, this.connection, this.headers, this.fastPath);
+        this.channel = channel;
+      }
       // A new stream (after a break) re-attaches the session it served.
-      if (this.session !== undefined) init = { ...init, sessionId: this.session };
+      if (this.session !== undefined && channel.sessionId === undefined) request = { ...init, sessionId: this.session };
+      try {
+        const reply = await channel.request(request, onPartial, requestId);
+        if (channel.sessionId !== undefined) this.session = channel.sessionId;
+        return reply;
+      } catch (err) {
+        const broken = channel.broken;
+        // In-band errors are the server's answer; only a broken stream is worth another attempt.
+        if (!(err instanceof ConnectError) || broken === undefined || err !== broken || !RETRYABLE.has(err.code)) throw err;
+        if (attempt >= this.retry.attempts) throw err;
+        const base = Math.min(this.retry.maxBackoffMs, this.retry.backoffMs * 2 ** attempt);
+        const delayMs = Math.round(base * (0.5 + Math.random()));
+        this.reconnects++;
+        this.onReconnect?.({ attempt: attempt + 1, sessionId: this.session, error: err, delayMs });
+        await new Promise((r) => setTimeout(r, delayMs));
+      }
     }
-    const reply = await channel.request(init, onPartial);
-    if (channel.sessionId !== undefined) this.session = channel.sessionId;
-    return reply;
   }
 
   private timeout(ms: number | undefined) {
