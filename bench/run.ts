@@ -18,6 +18,7 @@ import {
   wsFloorSessions,
 } from "./clients.js";
 import { closedLoop, quantile, type ServerProcess, startServer } from "./harness.js";
+import { httpSessions, wsSessions } from "./openenv-clients.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -167,9 +168,34 @@ async function largeGroup(): Promise<void> {
       await measure("large", `${label} frame, protobuf bytes (connect)`, () => rpcSessions(server.url, "connect", 1, true, size), {
         server,
       });
+      await measure("large", `${label} frame, OpenEnv JSON int list (/ws)`, () => wsSessions(server.url, 1, { size, as_ints: true }), {
+        server,
+      });
     }
   } finally {
     await server.stop();
+  }
+}
+
+/** OpenEnv's protocol on our server, and (with --target) on another implementation, with the same client. */
+async function openenvGroup(): Promise<void> {
+  const server = await startServer("echo");
+  const counts = quick ? [1] : [1, 16];
+  try {
+    for (const n of counts) {
+      await measure("openenv", "OpenEnv /ws (ours)", () => wsSessions(server.url, n), { server, floor: "ws", connections: String(n) });
+    }
+    await measure("openenv", "OpenEnv HTTP /step stateless (ours)", () => httpSessions(server.url, 1, false), { server, floor: "ws" });
+    await measure("openenv", "OpenEnv HTTP /step stateful (ours)", () => httpSessions(server.url, 1, true), { server, floor: "ws" });
+  } finally {
+    await server.stop();
+  }
+  const target = args.target;
+  if (target !== undefined) {
+    for (const n of counts) {
+      await measure("openenv", `OpenEnv /ws (${target})`, () => wsSessions(target, n), { floor: "ws", connections: String(n) });
+    }
+    await measure("openenv", `OpenEnv HTTP /step (${target})`, () => httpSessions(target, 1, false), { floor: "ws" });
   }
 }
 
@@ -219,17 +245,60 @@ async function idleGroup(): Promise<void> {
   }
 }
 
+/** The issue's targets, as ratios computed from this run's rows. */
+function printTargets(): void {
+  const find = (group: string, name: string, sessions = 1, connections?: string) =>
+    rows.find(
+      (r) =>
+        r.group === group && r.name === name && r.sessions === sessions && (connections === undefined || r.connections === connections),
+    );
+  const lines: string[] = [];
+  const check = (label: string, value: number | undefined, goal: number, unit: string): void => {
+    if (value === undefined || Number.isNaN(value)) return;
+    lines.push(`  ${value >= goal ? "met   " : "MISSED"} ${label}: ${value.toFixed(2)}${unit} (target ${goal}${unit})`);
+  };
+  const h2 = floors.get("h2");
+  const ws = floors.get("ws");
+  const grpc = find("protocol", "grpc bidi (h2c)");
+  const connect = find("protocol", "connect bidi (h2c)");
+  if (h2 !== undefined) {
+    check("gRPC bidi, 1 session vs raw HTTP/2 ping-pong", grpc && grpc.stepsPerSec / h2, 0.85, "×");
+    check("Connect bidi, 1 session vs raw HTTP/2 ping-pong", connect && connect.stepsPerSec / h2, 0.85, "×");
+  }
+  const ours = find("openenv", "OpenEnv /ws (ours)", 1);
+  if (ws !== undefined) check("OpenEnv /ws on our server vs raw ws ping-pong", ours && ours.stepsPerSec / ws, 0.8, "×");
+  const other = rows.find(
+    (r) => r.group === "openenv" && r.name.startsWith("OpenEnv /ws (") && !r.name.includes("ours") && r.sessions === 1,
+  );
+  if (ours && other) check(`OpenEnv /ws, ours vs ${other.name}`, ours.stepsPerSec / other.stepsPerSec, 3, "×");
+  check("HTTP /step (stateless) steps/s", find("openenv", "OpenEnv HTTP /step stateless (ours)")?.stepsPerSec, 5000, "");
+  check(
+    "64 sessions on one HTTP/2 connection, steps/s",
+    find("sessions", "connect bidi, one h2 connection", 64, "shared")?.stepsPerSec,
+    20000,
+    "",
+  );
+  const pb = find("large", "1 MB frame, protobuf bytes (connect)");
+  const js = find("large", "1 MB frame, OpenEnv JSON int list (/ws)");
+  if (pb && js) check("1 MB observation, protobuf vs JSON int list", pb.stepsPerSec / js.stepsPerSec, 10, "×");
+  const idle = rows.find((r) => r.group === "idle");
+  const kb = idle?.note !== undefined ? Number(/^([\d.]+) KB/.exec(idle.note)?.[1]) : undefined;
+  if (kb !== undefined) lines.push(`  ${kb <= 50 ? "met   " : "MISSED"} RSS per idle session: ${kb.toFixed(1)} KB (target ≤ 50 KB)`);
+  if (lines.length > 0) console.log(`\ntargets (ratios from this run):\n${lines.join("\n")}`);
+}
+
 const started = new Date();
 console.log(
   `openenv-connect bench ${quick ? "(quick) " : ""}— ${started.toISOString()} — node ${process.version}, ${cpus().length} CPUs, ${seconds}s per case`,
 );
 printHeader();
-if (want("floor") || want("protocol") || want("sessions")) await floorsGroup();
+if (want("floor") || want("protocol") || want("sessions") || want("openenv")) await floorsGroup();
 if (want("protocol")) await protocolsGroup();
 if (want("sessions")) await sessionsGroup();
+if (want("openenv")) await openenvGroup();
 if (want("large")) await largeGroup();
 if (want("idle")) await idleGroup();
-if (args.target !== undefined) console.log(`--target ${args.target}: the OpenEnv-protocol cases need the /ws and HTTP surface`);
+printTargets();
 
 mkdirSync(args.out, { recursive: true });
 const stamp = started.toISOString().replace(/[:.]/g, "-");

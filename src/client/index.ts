@@ -1,5 +1,4 @@
 export type { BackendResult, EnvBackend } from "./backend.js";
-export type { ReconnectEvent, RetryPolicy } from "./rpc-backend.js";
 export {
   EnvClient,
   type EnvClientOptions,
@@ -11,5 +10,6 @@ export {
 } from "./env-client.js";
 export { GenericEnvClient, type GenericEnvClientOptions, type GenericStepResult } from "./generic-client.js";
 export { type RolloutOptions, type RolloutStep, rollout } from "./rollout.js";
+export type { ReconnectEvent, RetryPolicy } from "./rpc-backend.js";
 export type { RpcTransportKind } from "./transports.js";
 export { VectorEnv, type VectorEnvOptions } from "./vector-env.js";

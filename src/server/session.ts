@@ -52,7 +52,7 @@ export interface CloseReason {
   readonly message: string;
 }
 
-const noop = (): void => {};
+type StepCall = (signal: () => AbortSignal, deadline: number, finished: () => boolean) => StepOutcome | PromiseLike<StepOutcome>;
 
 /**
  * One environment instance and its episode bookkeeping. Operations run one at a
@@ -67,10 +67,12 @@ export class Session {
   attachment: { detach(reason: CloseReason): void } | undefined;
   /** Pending close of a session whose stream dropped, cancelled when a stream resumes it. */
   resumeTimer: NodeJS.Timeout | undefined;
-  /** Replies to recent request ids, so a retried request is answered, not applied twice. */
-  readonly records = new Map<string, Promise<unknown>>();
+  /** Replies to recent request ids (or promises of them), so a retried request is answered, not applied twice. */
+  readonly records = new Map<string, unknown>();
 
   private tail: Promise<void> = Promise.resolve();
+  /** Operations scheduled and not finished (the running one included). */
+  private queued = 0;
   private hasEpisode = false;
   private episodeDone = false;
   private inflight: AbortController | undefined;
@@ -109,7 +111,7 @@ export class Session {
   }
 
   /** Remembers the reply to a request id, keeping the most recent `limit`. */
-  remember(requestId: string, reply: Promise<unknown>, limit: number): void {
+  remember(requestId: string, reply: unknown, limit: number): void {
     this.records.set(requestId, reply);
     if (this.records.size > limit) {
       const oldest = this.records.keys().next().value as string;
@@ -132,12 +134,22 @@ export class Session {
 
   /** Applies an action, already decoded and validated. */
   step(action: Message, params: StepParams = {}): Promise<StepRecord> {
+    const now = this.stepNow(action, params);
+    return isThenable(now) ? now : Promise.resolve(now);
+  }
+
+  /**
+   * Applies an action; returns the record itself when the environment answered
+   * synchronously with nothing queued before it (no promise on the hot path), a
+   * promise otherwise. Errors of the synchronous case come back as a rejected promise.
+   */
+  stepNow(action: Message, params: StepParams = {}): StepRecord | Promise<StepRecord> {
     if (!this.hasEpisode) {
       return Promise.reject(
         new ConnectError(`step before reset: session ${this.id} has no episode yet; call Reset first`, Code.FailedPrecondition),
       );
     }
-    return this.schedule(
+    return this.scheduleNow(
       params.timeoutMs,
       (signal, deadline, finished) => {
         if (!this.hasEpisode) {
@@ -200,8 +212,16 @@ export class Session {
   }
 
   private enqueue<T>(task: () => Promise<T>): Promise<T> {
+    this.queued++;
     const run = this.tail.then(task);
-    this.tail = run.then(noop, noop);
+    this.tail = run.then(
+      () => {
+        this.queued--;
+      },
+      () => {
+        this.queued--;
+      },
+    );
     return run;
   }
 
@@ -210,88 +230,153 @@ export class Session {
    * promise settles at the deadline; the queue waits for the environment to stop
    * (up to `abortGraceMs`) and closes the session if it does not.
    */
-  private schedule(
-    timeoutMs: number | undefined,
-    call: (signal: () => AbortSignal, deadline: number, finished: () => boolean) => StepOutcome | PromiseLike<StepOutcome>,
-    isStep = false,
-  ): Promise<StepRecord> {
-    try {
-      this.assertOpen();
-    } catch (err) {
-      return Promise.reject(err);
+  private schedule(timeoutMs: number | undefined, call: StepCall, isStep = false): Promise<StepRecord> {
+    const now = this.scheduleNow(timeoutMs, call, isStep);
+    return isThenable(now) ? now : Promise.resolve(now);
+  }
+
+  /**
+   * Like {@link schedule}, but when nothing else is queued and the environment
+   * answers synchronously, returns the record (or throws) without allocating
+   * promises: the common case of a fast environment stepped over one stream.
+   */
+  private scheduleNow(timeoutMs: number | undefined, call: StepCall, isStep: boolean): StepRecord | Promise<StepRecord> {
+    if (this.closed !== undefined) {
+      return Promise.reject(new ConnectError(`session ${this.id} is closed: ${this.closed.message}`, Code.NotFound));
     }
     const budget = Math.min(timeoutMs ?? this.timing.stepTimeoutMs, this.timing.stepTimeoutMs);
+    if (this.queued === 0) {
+      this.queued++;
+      let value: StepRecord | undefined;
+      let error: unknown;
+      let deferred: { resolve(v: StepRecord): void; reject(e: unknown): void } | undefined;
+      const done = this.execute(
+        budget,
+        call,
+        isStep,
+        (v) => {
+          if (deferred !== undefined) deferred.resolve(v);
+          else value = v;
+        },
+        (e) => {
+          if (deferred !== undefined) deferred.reject(e);
+          else error = e;
+        },
+      );
+      if (done === undefined) {
+        this.queued--;
+        if (value === undefined) return Promise.reject(error);
+        return value;
+      }
+      this.tail = done.then(() => {
+        this.queued--;
+      });
+      // The environment answered asynchronously: its settle/fail run in later ticks, after this.
+      return new Promise<StepRecord>((resolve, reject) => {
+        deferred = { resolve, reject };
+      });
+    }
+    this.queued++;
     return new Promise<StepRecord>((resolve, reject) => {
       this.tail = this.tail.then(() => {
         if (this.closed !== undefined) {
           reject(new ConnectError(`session ${this.id} is closed: ${this.closed.message}`, Code.NotFound));
+          this.queued--;
           return;
         }
-        let controller: AbortController | undefined;
-        const signal = (): AbortSignal => {
-          controller ??= new AbortController();
-          this.inflight = controller;
-          return controller.signal;
-        };
-        let finished = false;
-        const deadline = Date.now() + budget;
-        const settle = (outcome: StepOutcome): void => {
-          if (finished) return;
-          finished = true;
-          try {
-            resolve(this.record(outcome, isStep));
-          } catch (err) {
-            reject(toConnectError(err));
-          }
-        };
-        const fail = (err: unknown): void => {
-          if (finished) return;
-          finished = true;
-          reject(toConnectError(err));
-        };
-        let result: StepOutcome | PromiseLike<StepOutcome>;
-        try {
-          result = call(signal, deadline, () => finished);
-        } catch (err) {
-          fail(err);
+        const done = this.execute(budget, call, isStep, resolve, reject);
+        if (done === undefined) {
+          this.queued--;
           return;
         }
-        if (!isThenable(result)) {
-          settle(result);
-          return;
-        }
-        return new Promise<void>((done) => {
-          const timer = setTimeout(() => {
-            fail(new ConnectError(`step exceeded its deadline of ${budget} ms`, Code.DeadlineExceeded));
-            controller?.abort(new ConnectError("deadline exceeded", Code.DeadlineExceeded));
-            const grace = setTimeout(() => {
-              void this.close({
-                code: Code.Aborted,
-                message: `the environment did not stop within ${this.timing.abortGraceMs} ms after a step's deadline`,
-              });
-              done();
-            }, this.timing.abortGraceMs);
-            Promise.resolve(result).then(
-              () => clearTimeout(grace),
-              () => clearTimeout(grace),
-            );
-          }, budget);
-          Promise.resolve(result).then(
-            (outcome) => {
-              clearTimeout(timer);
-              settle(outcome);
-              if (this.inflight === controller) this.inflight = undefined;
-              done();
-            },
-            (err: unknown) => {
-              clearTimeout(timer);
-              fail(err);
-              if (this.inflight === controller) this.inflight = undefined;
-              done();
-            },
-          );
+        return done.then(() => {
+          this.queued--;
         });
       });
+    });
+  }
+
+  /**
+   * Runs one environment call with a deadline and settles through the callbacks.
+   * Returns undefined when it finished synchronously, or a promise that resolves
+   * when the environment has stopped (its deadline may have passed before: the
+   * caller is answered at the deadline, the queue waits up to `abortGraceMs` more
+   * and closes the session if the environment still runs).
+   */
+  private execute(
+    budget: number,
+    call: StepCall,
+    isStep: boolean,
+    resolve: (record: StepRecord) => void,
+    reject: (err: unknown) => void,
+  ): Promise<void> | undefined {
+    let controller: AbortController | undefined;
+    const signal = (): AbortSignal => {
+      controller ??= new AbortController();
+      this.inflight = controller;
+      return controller.signal;
+    };
+    let finished = false;
+    const deadline = Date.now() + budget;
+    const settle = (outcome: StepOutcome): void => {
+      if (finished) return;
+      finished = true;
+      let record: StepRecord;
+      try {
+        record = this.record(outcome, isStep);
+      } catch (err) {
+        reject(toConnectError(err));
+        return;
+      }
+      resolve(record);
+    };
+    const fail = (err: unknown): void => {
+      if (finished) return;
+      finished = true;
+      reject(toConnectError(err));
+    };
+    let result: StepOutcome | PromiseLike<StepOutcome>;
+    try {
+      result = call(signal, deadline, () => finished);
+    } catch (err) {
+      fail(err);
+      return undefined;
+    }
+    if (!isThenable(result)) {
+      settle(result);
+      return undefined;
+    }
+    const pending = result;
+    return new Promise<void>((done) => {
+      const timer = setTimeout(() => {
+        fail(new ConnectError(`step exceeded its deadline of ${budget} ms`, Code.DeadlineExceeded));
+        controller?.abort(new ConnectError("deadline exceeded", Code.DeadlineExceeded));
+        const grace = setTimeout(() => {
+          void this.close({
+            code: Code.Aborted,
+            message: `the environment did not stop within ${this.timing.abortGraceMs} ms after a step's deadline`,
+          });
+          done();
+        }, this.timing.abortGraceMs);
+        Promise.resolve(pending).then(
+          () => clearTimeout(grace),
+          () => clearTimeout(grace),
+        );
+      }, budget);
+      Promise.resolve(pending).then(
+        (outcome) => {
+          clearTimeout(timer);
+          settle(outcome);
+          if (this.inflight === controller) this.inflight = undefined;
+          done();
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          fail(err);
+          if (this.inflight === controller) this.inflight = undefined;
+          done();
+        },
+      );
     });
   }
 

@@ -215,15 +215,15 @@ export class StepStream {
           return undefined;
         }
         if (this.replay(session, id)) return undefined;
-        let work: Promise<Reply>;
+        let work: Reply | Promise<Reply>;
         try {
           const action = decodeAction(this.spec, command.value);
           const timeoutMs = durationMs(req.timeout);
-          work = session
-            .step(action, { requestId: id, timeoutMs, onPartial: (p) => this.partial(id, session, p) })
-            .then((rec) => this.resultKind(rec), errorKindFrom);
+          const outcome = session.stepNow(action, { requestId: id, timeoutMs, onPartial: (p) => this.partial(id, session, p) });
+          // A synchronous environment answers here and now: no promise per step.
+          work = outcome instanceof Promise ? outcome.then((rec) => this.resultKind(rec), errorKindFrom) : this.resultKind(outcome);
         } catch (err) {
-          work = Promise.resolve(errorKindFrom(err));
+          work = errorKindFrom(err);
         }
         this.track(work, id, session);
         return undefined;
@@ -312,17 +312,21 @@ export class StepStream {
   /** Answers a repeated request id from the session's record. */
   private replay(session: Session, id: string): boolean {
     if (id === "") return false;
-    const previous = session.records.get(id) as Promise<Reply> | undefined;
+    const previous = session.records.get(id) as Reply | Promise<Reply> | undefined;
     if (previous === undefined) return false;
-    this.pending++;
-    void previous.then((kind) => this.send(id, kind, true)).finally(() => this.settled());
+    this.track(previous, id, undefined, true);
     return true;
   }
 
-  private track(work: Promise<Reply>, id: string, remember?: Session): void {
+  /** Sends the reply once known (now, or when the promise settles), remembering it for replays. */
+  private track(work: Reply | Promise<Reply>, id: string, remember?: Session, replayed = false): void {
     if (remember !== undefined && id !== "") remember.remember(id, work, this.options.recordSize);
+    if (!(work instanceof Promise)) {
+      this.send(id, work, replayed);
+      return;
+    }
     this.pending++;
-    void work.then((kind) => this.send(id, kind, false)).finally(() => this.settled());
+    void work.then((kind) => this.send(id, kind, replayed)).finally(() => this.settled());
   }
 
   private settled(): void {
