@@ -135,23 +135,21 @@ const bodies = (oversize: boolean) =>
           ),
         ]),
       ),
-    fc
-      .uint8Array({ maxLength: 80 })
-      .map((value) =>
-        Buffer.concat([
-          envelope(0, resetReq),
-          envelope(
-            0,
-            toBinary(
-              StepRequestSchema,
-              create(StepRequestSchema, {
-                requestId: "v",
-                command: { case: "action", value: { typeUrl: "type.googleapis.com/openenv.envs.echo.v1.EchoAction", value } },
-              }),
-            ),
+    fc.uint8Array({ maxLength: 80 }).map((value) =>
+      Buffer.concat([
+        envelope(0, resetReq),
+        envelope(
+          0,
+          toBinary(
+            StepRequestSchema,
+            create(StepRequestSchema, {
+              requestId: "v",
+              command: { case: "action", value: { typeUrl: "type.googleapis.com/openenv.envs.echo.v1.EchoAction", value } },
+            }),
           ),
-        ]),
-      ),
+        ),
+      ]),
+    ),
     ...(oversize ? [fc.constant(Buffer.concat([envelope(0, resetReq), envelope(0, validAction("x".repeat(MAX)))]))] : []),
   );
 

@@ -51,8 +51,16 @@ export interface ServeOptions extends EnvironmentRouterOptions {
   readonly shutdownTimeoutMs?: number;
   /** Close a connection that sends nothing for this long after connecting. Default 10 s. */
   readonly firstByteTimeoutMs?: number;
-  /** HTTP/1.1: time to receive the complete request headers. Default 60 s. */
+  /**
+   * Time to receive a request's complete headers (HTTP/1.1: answered 408) or, on HTTP/2,
+   * the client's SETTINGS after the preface (connection closed). Default 60 s.
+   */
   readonly headersTimeoutMs?: number;
+  /**
+   * Close a connection with no request (HTTP/1.1) or no open stream (HTTP/2, with GOAWAY)
+   * for this long. Default 65 s; 0 keeps idle connections open.
+   */
+  readonly keepAliveTimeoutMs?: number;
   /**
    * Serve binary gRPC, gRPC-Web and Connect Step streams with the built-in framing
    * instead of connect-node's generic pipeline (same replies, less CPU per step).
@@ -171,6 +179,7 @@ export async function serve(source: EnvironmentSource, options: ServeOptions = {
     handler: dual,
     firstByteTimeoutMs: options.firstByteTimeoutMs,
     headersTimeoutMs: options.headersTimeoutMs,
+    keepAliveTimeoutMs: options.keepAliveTimeoutMs,
     http2: options.http2,
     upgrade(req, socket, head) {
       const route = (): void => {
