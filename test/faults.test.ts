@@ -226,7 +226,11 @@ describe("graceful shutdown of a real `openenv serve` process on SIGTERM", () =>
     let started = false;
     const running = busy.step(
       { code: "import time\nprint('started', flush=True)\ntime.sleep(1.5)\nprint('finished')" },
-      { onPartial: (c) => void (c.text.includes("started") && (started = true)) },
+      {
+        onPartial: (c) => {
+          if (c.text.includes("started")) started = true;
+        },
+      },
     );
     await waitFor(() => started, 30_000, "the step is running");
     const sent = Date.now();
