@@ -1,6 +1,7 @@
 // Faults: client processes killed mid-episode and mid-step, environments that throw or
 // whose child process dies, and a real `openenv serve` process stopped with SIGTERM.
 import { type ChildProcess, spawn } from "node:child_process";
+import * as http2 from "node:http2";
 import * as net from "node:net";
 import * as path from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -91,6 +92,43 @@ describe("a client process killed with SIGKILL leaks nothing", () => {
     if (mode === "step") expect(scriptedStats.aborted).toBe(abortedBefore + 1);
     await waitFor(() => server.listener.connections() === 0, 15_000, "connection closed");
     expect(server.router.sessions.stats().opened).toBe(server.router.sessions.stats().closed);
+  });
+});
+
+describe("clients that vanish at the worst moment", () => {
+  // Found by the soak test: Node emits a new HTTP/2 stream a tick after its HEADERS, so a
+  // client that resets the stream (or drops the connection) in the same packet left the fast
+  // Step path calling respond() on a destroyed stream, an uncaught exception.
+  it("a stream reset, or a connection dropped, right behind its HEADERS never takes the server down", async () => {
+    const server = await serve(ScriptedEnvironment, { port: 0 });
+    servers.push(server);
+    const targets: http2.OutgoingHttpHeaders[] = [
+      { ":method": "POST", ":path": "/openenv.v1.EnvironmentService/Step", "content-type": "application/grpc" },
+      { ":method": "POST", ":path": "/openenv.v1.EnvironmentService/Step", "content-type": "application/connect+proto" },
+      { ":method": "POST", ":path": "/openenv.v1.EnvironmentService/Step", "content-type": "application/grpc+json" },
+      { ":method": "POST", ":path": "/openenv.v1.EnvironmentService/Reset", "content-type": "application/proto" },
+      { ":method": "POST", ":path": "/reset", "content-type": "application/json" },
+      { ":method": "GET", ":path": "/health" },
+    ];
+    for (const headers of targets) {
+      for (const how of ["reset stream", "drop connection"] as const) {
+        for (let i = 0; i < 10; i++) {
+          const h2 = http2.connect(server.url);
+          h2.on("error", () => {});
+          await new Promise((r) => h2.once("connect", r));
+          const stream = h2.request(headers, { endStream: false });
+          stream.on("error", () => {});
+          if (how === "drop connection") h2.destroy();
+          else stream.close(http2.constants.NGHTTP2_CANCEL);
+          await new Promise((r) => setTimeout(r, 1));
+          h2.destroy();
+        }
+      }
+    }
+    await using env = await EnvClient.connect({ baseUrl: server.url, spec: scriptedSpec });
+    await env.reset();
+    expect((await env.step({ message: "still here" })).observation.echoedMessage).toBe("still here");
+    await waitFor(() => server.router.sessions.active === 1, 10_000, "no session left behind");
   });
 });
 

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import type { Duplex } from "node:stream";
@@ -118,6 +119,9 @@ export async function serve(source: EnvironmentSource, options: ServeOptions = {
   const protocols = options.protocols ?? ["connect", "grpc", "grpc-web", ...(openenv !== false ? ["openenv-http", "openenv-ws"] : [])];
   const router = createEnvironmentRouter(source, { ...options, protocols });
   const shutdown = new AbortController();
+  // Every open fast-path Step stream listens for shutdown (and lets go when it ends): many
+  // concurrent streams are normal, not the leak Node's warning after 10 listeners suspects.
+  setMaxListeners(0, shutdown.signal);
   const surfaces = options.surfaces?.(router) ?? [];
   if (openenv !== false) surfaces.push(openEnvSurface(router, openenv === true ? {} : openenv));
   const notFound = (res: ServerResponse): void => {
