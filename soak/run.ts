@@ -11,6 +11,7 @@ import { type ChildProcess, fork, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
+import { processTable } from "../test/fixtures/process-table.js";
 import { type GarbageKind, type GarbageOutcome, garbageKinds, rng, sendGarbage } from "./garbage.js";
 import type { ClientCounters, ClientKind, ClientMessage, DriverMessage, SessionPlan, SessionProgress } from "./protocol.js";
 
@@ -38,6 +39,8 @@ const random = rng(seed);
 const root = path.resolve(import.meta.dirname, "..");
 const kinds: ClientKind[] = ["fast-grpc", "fast-connect", "fast-grpc-web", "connect-json"];
 const children = new Set<ChildProcess>();
+/** Every process the driver started, to check the process table for leftovers at the end. */
+const startedPids: number[] = [];
 // Whatever happens to the driver, no process it started outlives it.
 process.on("exit", () => {
   for (const c of children) c.kill("SIGKILL");
@@ -62,6 +65,7 @@ const serverArgs = ["--expose-gc", "--import", "tsx", "soak/server.ts"];
 if (values["record-size"] !== undefined) serverArgs.push("--record-size", values["record-size"]);
 const server = spawn(process.execPath, serverArgs, { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
 children.add(server);
+if (server.pid !== undefined) startedPids.push(server.pid);
 const serverExit = new Promise<{ code: number | null; signal: string | null }>((r) =>
   server.once("exit", (code, signal) => r({ code, signal })),
 );
@@ -133,6 +137,7 @@ function startClient(slot: Slot): void {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   children.add(child);
+  if (child.pid !== undefined) startedPids.push(child.pid);
   slot.child = child;
   slot.counters = undefined;
   child.on("message", (msg: ClientMessage) => {
@@ -304,6 +309,14 @@ server.kill("SIGTERM");
 const serverStop = await Promise.race([serverExit, sleep(30_000).then(() => undefined)]);
 if (serverStop === undefined) server.kill("SIGKILL");
 
+// Every process started here must be gone (zombies are dead: processTable leaves them out).
+let leftovers = startedPids.filter((pid) => processTable().some((p) => p.pid === pid));
+for (let i = 0; i < 40 && leftovers.length > 0; i++) {
+  await sleep(250);
+  leftovers = leftovers.filter((pid) => processTable().some((p) => p.pid === pid));
+}
+for (const pid of leftovers) process.kill(pid, "SIGKILL");
+
 const errors = { ...retired.errors };
 const elapsedS = (Date.now() - started) / 1000;
 const result = {
@@ -336,6 +349,8 @@ const result = {
   orphanedSessionSteps: orphanSteps,
   chaos: { connectionDrops: chaosCounts.drops, clientKills: chaosCounts.kills, garbage: chaosCounts.garbage },
   stragglers,
+  processesStarted: startedPids.length,
+  processesLeftRunning: leftovers.length,
   serverHeapAfterGcMb: { start: mb(atStart.heapUsed), end: mb(final.heapUsed) },
   serverRss: {
     startMb: mb(rssStart),
@@ -353,6 +368,7 @@ if (appliedUnacknowledged !== 0) failures.push(`${appliedUnacknowledged} steps a
 if (retired.mismatched !== 0) failures.push(`${retired.mismatched} replies did not match their request`);
 if (final.sessions.active !== 0) failures.push(`${final.sessions.active} sessions leaked`);
 if (stragglers !== 0) failures.push(`${stragglers} client processes did not stop`);
+if (leftovers.length !== 0) failures.push(`${leftovers.length} processes left running`);
 if (serverStop?.code !== 0) failures.push(`the server exited with ${serverStop?.code ?? "no exit (killed)"} on SIGTERM`);
 if (completed === 0) failures.push("no step completed");
 
@@ -392,6 +408,7 @@ const rows: Array<[string, string | number]> = [
     `${result.serverRss.startMb} / ${result.serverRss.afterWarmupMb ?? "-"} / ${result.serverRss.endMb} / ${result.serverRss.peakMb}`,
   ],
   ["server heap after GC start / end (MB)", `${result.serverHeapAfterGcMb.start} / ${result.serverHeapAfterGcMb.end}`],
+  ["processes started / left running", `${startedPids.length} / ${leftovers.length}`],
   ["server SIGTERM: exit code, time", `${result.serverShutdown.exitCode}, ${result.serverShutdown.ms} ms`],
 ];
 const width = Math.max(...rows.map(([k]) => k.length));

@@ -240,6 +240,7 @@ describe("graceful shutdown of a real `openenv serve` process on SIGTERM", () =>
     const exit = await cli.exited;
     expect(exit.code).toBe(0);
     expect(exit.at - sent).toBeLessThan(10_000); // the default shutdown deadline; nothing here needs it
+    expect(alive(cli.child.pid)).toBe(false);
     expect(cli.stderr()).toContain("shutting down (SIGTERM)");
     expect(await ws.closed).toEqual({ code: 1001, reason: "server shutting down" });
     const err = await rpc.step({ message: "late" }).catch((e: unknown) => e);
@@ -286,6 +287,7 @@ describe("graceful shutdown of a real `openenv serve` process on SIGTERM", () =>
     const exit = await cli.exited;
     expect(exit.code).toBe(0);
     expect(exit.at - sent).toBeLessThan(15_000); // shutdown deadline 10 s, plus the environments' close
+    expect(alive(cli.child.pid)).toBe(false);
     // Every environment was closed: no interpreter (or anything it started) survives the server.
     for (let i = 0; i < pids.length; i++) {
       await waitFor(() => sandboxProcesses(pids[i] as number, uids[i]).length === 0, 15_000, "sandbox processes gone");

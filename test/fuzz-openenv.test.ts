@@ -209,6 +209,10 @@ async function wsExchange(server: EnvironmentServer, path: "/ws" | "/mcp", frame
     const event = await socket.next();
     if ("close" in event) {
       closed = event.close;
+      // Closed with no error frame: the frame was a `close` message, too big, or not UTF-8.
+      if (closed.code === 1000) expect(frame.kind === "text" && frame.text.includes('"close"')).toBe(true);
+      if (closed.code === 1009) expect(frameSize(frame)).toBeGreaterThan(MAX);
+      if (closed.code === 1007) expect(frame.kind).toBe("bad-utf8");
       break;
     }
     lastError = path === "/ws" ? checkWsReply(event.frame) : checkJsonRpc(event.frame);
