@@ -10,6 +10,7 @@ import {
   ScalarType,
   toJson,
 } from "@bufbuild/protobuf";
+import { findProtoKey, setOwn } from "./own-keys.js";
 import { type FieldViolation, validateMessage } from "./validate.js";
 
 /**
@@ -362,6 +363,10 @@ class Walker {
           const kloc = [...loc, k];
           this.visit(kloc, item);
           if (!this.mapKey(field.mapKey, k, [...loc, `${k}`, "[key]"])) continue;
+          if (k === "__proto__") {
+            this.error(kloc, "value_error", "Value error, the key '__proto__' is not supported", item, { error: "unsupported key" });
+            continue;
+          }
           const v =
             field.mapKind === "scalar"
               ? this.scalar(field.scalar, item, kloc)
@@ -478,6 +483,14 @@ class Walker {
       this.error(loc, "list_type", "Input should be a valid list", value);
       return undefined;
     }
+    // protobuf-es would assign a `__proto__` key as the prototype of the map it builds (the key is lost).
+    const proto = findProtoKey(value);
+    if (proto !== undefined) {
+      this.error([...loc, ...proto], "value_error", "Value error, the key '__proto__' is not supported", value, {
+        error: "unsupported key",
+      });
+      return undefined;
+    }
     try {
       fromJson(desc, value as JsonValue, { registry: this.options.registry });
       return value as JsonValue;
@@ -528,14 +541,17 @@ function reshapeField(field: DescField, v: JsonValue): JsonValue {
       if (!isObject(v)) return v;
       const out: JsonObject = {};
       for (const [k, item] of Object.entries(v as JsonObject)) {
-        out[k] =
+        setOwn(
+          out,
+          k,
           field.mapKind === "scalar"
             ? is64(field.scalar)
               ? safeNumber(item)
               : item
             : field.mapKind === "message"
               ? reshapeMessage(field.message, item)
-              : item;
+              : item,
+        );
       }
       return out;
     }

@@ -258,7 +258,7 @@ function readStepResult(buf: Uint8Array, start: number, end: number): StepResult
           else if (f === 2 && t === WIRE_I64) value = entry.double();
           else entry.skip(t);
         }
-        out.rewardComponents[key] = value;
+        assign(out.rewardComponents as unknown as JsonObject, key, value);
         break;
       }
       case 8:

@@ -89,10 +89,13 @@ export function environmentService(
   return {
     async reset(req: ResetRequest, ctx: HandlerContext): Promise<ResetResponse> {
       const opened = req.sessionId === "";
+      // A client already gone would never learn the new session's id: it would hold a slot until the idle timeout.
+      if (opened && ctx.signal.aborted) throw new ConnectError("the client went away before its session was opened", Code.Canceled);
       const session: Session = opened ? await manager.open() : manager.get(req.sessionId);
       try {
         const timeoutMs = durationFromContext(ctx);
         const record = await session.reset({ seed: req.seed, episodeId: req.episodeId, options: req.options, timeoutMs });
+        if (opened && ctx.signal.aborted) throw new ConnectError("the client went away before it learned its session", Code.Canceled);
         return create(ResetResponseSchema, { sessionId: session.id, result: toStepResult(spec, record) });
       } catch (err) {
         // A session the client never learned the id of would only leak.

@@ -59,6 +59,10 @@ export function serveFastStep(
   shutdown: AbortSignal,
   headers: http2.IncomingHttpHeaders = {},
 ): void {
+  // Node emits a new stream a tick after its HEADERS arrived: a client that reset it (or
+  // dropped the connection) in the same packet leaves a destroyed stream, and respond()
+  // on it would throw out of the request handler and take the server down.
+  if (stream.destroyed || stream.closed) return;
   let finished = false;
   const finish = (err: ConnectError | undefined): void => {
     if (finished) return;

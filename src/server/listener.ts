@@ -18,11 +18,14 @@ export interface OnePortOptions {
   readonly upgrade?: ((req: http.IncomingMessage, socket: Duplex, head: Buffer) => void) | undefined;
   /** Close a connection that sends nothing for this long before its first bytes. */
   readonly firstByteTimeoutMs?: number;
-  /** HTTP/1.1: time to receive the complete request headers. */
+  /**
+   * Time to receive a request's complete headers (HTTP/1.1: 408 after it), or, on
+   * HTTP/2, the client's SETTINGS frame after the preface (the connection is closed).
+   */
   readonly headersTimeoutMs?: number;
   /** HTTP/1.1: time to receive the complete request. 0 disables (needed for long-polling clients). */
   readonly requestTimeoutMs?: number;
-  /** Close connections with no open request or stream after this long. */
+  /** Close connections with no open request (HTTP/1.1) or stream (HTTP/2, with GOAWAY) after this long. 0 disables. */
   readonly keepAliveTimeoutMs?: number;
   /** Largest HTTP/2 frame-header block etc.: the http2 `maxSessionMemory` in MB. */
   readonly maxSessionMemoryMb?: number;
@@ -46,18 +49,75 @@ export interface OnePortServer {
 
 const PREFACE = "PRI ";
 
+/** An HTTP/1.1 error answer for a request Node's parser refused, with OpenEnv's JSON error shape. */
+function clientErrorResponse(err: NodeJS.ErrnoException): string {
+  const [status, text] =
+    err.code === "HPE_HEADER_OVERFLOW"
+      ? [431, "Request Header Fields Too Large"]
+      : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? [408, "Request Timeout"]
+        : err.code === "HPE_CHUNK_EXTENSIONS_OVERFLOW"
+          ? [413, "Payload Too Large"]
+          : [400, "Bad Request"];
+  const reason = status === 408 ? "the request headers did not arrive in time" : ((err as { reason?: string }).reason ?? err.message);
+  const body = JSON.stringify({ detail: `${text}: ${reason}` });
+  return `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}
+
+/**
+ * Closes an HTTP/2 connection that never completes its preface (no SETTINGS from
+ * the client within `prefaceMs`: destroyed) or that has no open stream for
+ * `idleMs` (GOAWAY, so a well-behaved client reconnects on its next call).
+ */
+function watchHttp2Session(session: http2.Http2Session, prefaceMs: number, idleMs: number): void {
+  let streams = 0;
+  let idle: NodeJS.Timeout | undefined;
+  const arm = (): void => {
+    if (idleMs <= 0) return;
+    idle = setTimeout(() => {
+      if (streams === 0 && !session.closed && !session.destroyed) session.close();
+    }, idleMs);
+    idle.unref();
+  };
+  if (prefaceMs > 0) {
+    const preface = setTimeout(() => {
+      if (!session.destroyed) session.destroy();
+    }, prefaceMs);
+    preface.unref();
+    session.once("remoteSettings", () => clearTimeout(preface));
+    session.once("close", () => clearTimeout(preface));
+  }
+  session.on("stream", (stream: http2.ServerHttp2Stream) => {
+    streams++;
+    if (idle !== undefined) clearTimeout(idle);
+    idle = undefined;
+    stream.once("close", () => {
+      if (--streams === 0) arm();
+    });
+  });
+  session.once("close", () => {
+    if (idle !== undefined) clearTimeout(idle);
+  });
+  arm();
+}
+
 /**
  * Listens on one TCP port for cleartext HTTP/2 (prior knowledge: gRPC, Connect,
  * gRPC-Web, bidi streaming) and HTTP/1.1 (Connect unary, JSON routes, WebSocket):
  * Node cannot serve both without TLS/ALPN, so the first 4 bytes decide.
  */
 export async function listenOnePort(options: OnePortOptions): Promise<OnePortServer> {
+  const headersTimeout = options.headersTimeoutMs ?? 60_000;
+  const keepAliveTimeout = options.keepAliveTimeoutMs ?? 65_000;
   const h1 = http.createServer(
     {
       noDelay: true,
-      headersTimeout: options.headersTimeoutMs ?? 60_000,
+      headersTimeout,
       requestTimeout: options.requestTimeoutMs ?? 0,
-      keepAliveTimeout: options.keepAliveTimeoutMs ?? 65_000,
+      keepAliveTimeout,
+      // Node looks for expired headers only this often (default 30 s): a short
+      // headersTimeout would otherwise hold a slowloris connection for up to 30 s more.
+      connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(headersTimeout / 4))),
     },
     options.handler as http.RequestListener,
   );
@@ -73,6 +133,7 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortSer
     h2Sessions.add(session);
     session.once("close", () => h2Sessions.delete(session));
     session.on("error", () => session.destroy());
+    watchHttp2Session(session, headersTimeout, keepAliveTimeout);
   });
   const sockets = new Set<net.Socket>();
   h1.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -85,9 +146,15 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortSer
       "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\nUpgrade not supported; use HTTP/2 with prior knowledge (curl --http2-prior-knowledge) or HTTP/1.1\n",
     );
   });
-  h1.on("clientError", (_err, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
-    else socket.destroy();
+  h1.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // As Node's default handler: answer only if no response has started on this socket
+    // (a second status line after a response would corrupt the client's stream).
+    const inFlight = (socket as { _httpMessage?: http.ServerResponse | null })._httpMessage;
+    if (socket.writable && (inFlight === undefined || inFlight === null || !inFlight.headersSent)) {
+      socket.end(clientErrorResponse(err));
+    } else {
+      socket.destroy();
+    }
   });
 
   const firstByteTimeout = options.firstByteTimeoutMs ?? 10_000;

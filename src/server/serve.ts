@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import type { Duplex } from "node:stream";
@@ -51,8 +52,16 @@ export interface ServeOptions extends EnvironmentRouterOptions {
   readonly shutdownTimeoutMs?: number;
   /** Close a connection that sends nothing for this long after connecting. Default 10 s. */
   readonly firstByteTimeoutMs?: number;
-  /** HTTP/1.1: time to receive the complete request headers. Default 60 s. */
+  /**
+   * Time to receive a request's complete headers (HTTP/1.1: answered 408) or, on HTTP/2,
+   * the client's SETTINGS after the preface (connection closed). Default 60 s.
+   */
   readonly headersTimeoutMs?: number;
+  /**
+   * Close a connection with no request (HTTP/1.1) or no open stream (HTTP/2, with GOAWAY)
+   * for this long. Default 65 s; 0 keeps idle connections open.
+   */
+  readonly keepAliveTimeoutMs?: number;
   /**
    * Serve binary gRPC, gRPC-Web and Connect Step streams with the built-in framing
    * instead of connect-node's generic pipeline (same replies, less CPU per step).
@@ -110,6 +119,9 @@ export async function serve(source: EnvironmentSource, options: ServeOptions = {
   const protocols = options.protocols ?? ["connect", "grpc", "grpc-web", ...(openenv !== false ? ["openenv-http", "openenv-ws"] : [])];
   const router = createEnvironmentRouter(source, { ...options, protocols });
   const shutdown = new AbortController();
+  // Every open fast-path Step stream listens for shutdown (and lets go when it ends): many
+  // concurrent streams are normal, not the leak Node's warning after 10 listeners suspects.
+  setMaxListeners(0, shutdown.signal);
   const surfaces = options.surfaces?.(router) ?? [];
   if (openenv !== false) surfaces.push(openEnvSurface(router, openenv === true ? {} : openenv));
   const notFound = (res: ServerResponse): void => {
@@ -171,6 +183,7 @@ export async function serve(source: EnvironmentSource, options: ServeOptions = {
     handler: dual,
     firstByteTimeoutMs: options.firstByteTimeoutMs,
     headersTimeoutMs: options.headersTimeoutMs,
+    keepAliveTimeoutMs: options.keepAliveTimeoutMs,
     http2: options.http2,
     upgrade(req, socket, head) {
       const route = (): void => {

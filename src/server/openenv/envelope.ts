@@ -1,5 +1,6 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { Loc, OpenEnvFieldError } from "../../protocol/openenv-json.js";
+import { setOwn } from "../../protocol/own-keys.js";
 
 /**
  * OpenEnv's request envelopes (`ResetRequest`, `StepRequest` and the WebSocket
@@ -55,7 +56,7 @@ export function parseResetKwargs(data: Record<string, unknown>, prefix: Loc): Pa
       const s = parseId(value, loc, errors);
       if (s !== undefined) episodeId = s;
     } else {
-      options[key] = value as JsonObject[string];
+      setOwn(options, key, value as JsonObject[string]);
     }
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, value: { seed, episodeId, options } };

@@ -239,7 +239,10 @@ function send(res: ServerResponse, status: number, body: string, headers: Record
 }
 
 function sendTooLarge(res: ServerResponse, limit: number): void {
-  send(res, 413, errorBody(`request body larger than ${limit} bytes`, Code.ResourceExhausted), { connection: "close" });
+  // HTTP/1.1: the rest of the body is never read, so the connection cannot carry another request.
+  // HTTP/2 has no Connection header (the stream alone ends).
+  const h1 = (res as http.ServerResponse).req?.httpVersionMajor === 1;
+  send(res, 413, errorBody(`request body larger than ${limit} bytes`, Code.ResourceExhausted), h1 ? { connection: "close" } : {});
 }
 
 function errorBody(message: string, code: Code, extra: Record<string, JsonValue> = {}): string {

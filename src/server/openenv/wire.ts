@@ -2,6 +2,7 @@ import type { DescMessage, JsonObject, JsonValue, Message, Registry } from "@buf
 import type { ConnectError } from "@connectrpc/connect";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
 import { encodeOpenEnvJson, type OpenEnvFieldError } from "../../protocol/openenv-json.js";
+import { setOwn } from "../../protocol/own-keys.js";
 import type { EnvironmentSpec } from "../environment.js";
 import type { StepRecord } from "../session.js";
 
@@ -99,7 +100,7 @@ function clip(v: JsonValue): JsonValue {
   if (Array.isArray(v)) return v.length > 100 ? [...v.slice(0, 100).map(clip), "..."] : v.map(clip);
   if (v !== null && typeof v === "object") {
     const out: JsonObject = {};
-    for (const [k, item] of Object.entries(v)) out[k] = clip(item as JsonValue);
+    for (const [k, item] of Object.entries(v)) setOwn(out, k, clip(item as JsonValue));
     return out;
   }
   return v;
