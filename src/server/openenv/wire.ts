@@ -49,7 +49,7 @@ export function resultPayload(spec: EnvironmentSpec, record: StepRecord, registr
     `"observation":${JSON.stringify(observationJson(spec, record.observation, registry))}`,
     `"reward":${floatJson(record.reward)}`,
     `"done":${record.done}`,
-    `"metadata":${JSON.stringify(record.metadata ?? {})}`,
+    `"metadata":${JSON.stringify(metadataWithComponents(record))}`,
   ];
   if (extras.extensions) {
     parts.push(
@@ -62,6 +62,18 @@ export function resultPayload(spec: EnvironmentSpec, record: StepRecord, registr
   }
   if (extras.sessionId !== undefined) parts.push(`"session_id":${JSON.stringify(extras.sessionId)}`);
   return `{${parts.join(",")}}`;
+}
+
+/**
+ * The step's metadata, with the rubric's named scores under `reward_components`
+ * (unless the environment used that key itself): OpenEnv clients read metadata,
+ * so every client sees the reward breakdown, not only ours.
+ */
+function metadataWithComponents(record: StepRecord): JsonObject {
+  const metadata = record.metadata ?? {};
+  const components = record.rewardComponents;
+  if (components === undefined || Object.keys(components).length === 0 || "reward_components" in metadata) return metadata;
+  return { ...metadata, reward_components: { ...components } };
 }
 
 /** A state message in OpenEnv JSON (the environment's full State, as upstream's `state_cls`). */
