@@ -11,6 +11,16 @@ describe("examples/ run as documented", () => {
     expect(stdout.trim().split("\n")).toEqual(["desserts 1 false", "level true"]);
   });
 
+  it("autoenv.ts follows OpenEnv's AutoEnv guide: list, fromEnv('coding'), a step, the typo message", async () => {
+    const { stdout } = await run(process.execPath, [...tsx, "examples/autoenv.ts"], { timeout: 90_000 });
+    expect(stdout).toContain("Available Environments:");
+    expect(stdout).toMatch(/^coding +: /m);
+    expect(stdout).toContain('"Hello, OpenEnv!\\n"');
+    expect(stdout).toContain(
+      "Unknown environment 'cooding'.\nDid you mean: coding?\nAvailable environments: chat, coding, connect4, echo, maze, wordle",
+    );
+  });
+
   it("demo.ts serves echo with the CLI and runs a rollout against it", async () => {
     const { stdout } = await run(process.execPath, [...tsx, "examples/demo.ts"], { timeout: 60_000 });
     expect(stdout).toMatch(/^server: openenv: serving echo on http:\/\/127\.0\.0\.1:\d+/);
