@@ -119,8 +119,15 @@ export class FastStepChannel {
         if (err !== undefined) this.trailerError = err;
       }
     });
+    let lastAlive = 0;
     stream.on("data", (chunk: Buffer) => {
-      sessions.notifyResponseByteRead(stream);
+      // Tells connect-node's keep-alive logic the connection lives; it re-arms a timer
+      // each time, so once a second is plenty.
+      const now = Date.now();
+      if (now - lastAlive > 1000) {
+        lastAlive = now;
+        sessions.notifyResponseByteRead(stream);
+      }
       try {
         reader.push(chunk);
         for (let env = reader.next(); env !== undefined; env = reader.next()) {

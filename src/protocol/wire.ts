@@ -49,6 +49,20 @@ export class ProtoWriter {
 
   string(field: number, value: string): void {
     this.tag(field, WIRE_LEN);
+    // Session ids, episode ids and type URLs repeat on every message: encode each once.
+    if (value.length <= CACHED_STRING_MAX) {
+      let bytes = encodedStrings.get(value);
+      if (bytes === undefined) {
+        if (encodedStrings.size >= ENCODED_CACHE_SIZE) encodedStrings.clear();
+        bytes = Buffer.from(value, "utf8");
+        encodedStrings.set(value, bytes);
+      }
+      this.varint(bytes.length);
+      this.ensure(bytes.length);
+      this.buf.set(bytes, this.pos);
+      this.pos += bytes.length;
+      return;
+    }
     const n = Buffer.byteLength(value, "utf8");
     this.varint(n);
     this.ensure(n);
@@ -116,7 +130,7 @@ export class ProtoWriter {
 export class ProtoReader {
   pos: number;
   readonly end: number;
-  private readonly view: DataView;
+  private view: DataView | undefined;
 
   constructor(
     readonly buf: Uint8Array,
@@ -125,7 +139,6 @@ export class ProtoReader {
   ) {
     this.pos = start;
     this.end = end;
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
   get done(): boolean {
@@ -163,7 +176,7 @@ export class ProtoReader {
 
   string(): string {
     const [s, e] = this.delimited();
-    return decoder.decode(this.buf.subarray(s, e));
+    return decodeString(this.buf, s, e);
   }
 
   bytes(): Uint8Array {
@@ -173,6 +186,7 @@ export class ProtoReader {
 
   double(): number {
     if (this.pos + 8 > this.end) throw new RangeError("truncated double");
+    this.view ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
     const v = this.view.getFloat64(this.pos, true);
     this.pos += 8;
     return v;
@@ -200,3 +214,36 @@ export class ProtoReader {
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: false });
+
+/** Strings up to this many UTF-16 units (bytes when decoding) go through the caches below. */
+const CACHED_STRING_MAX = 64;
+const ENCODED_CACHE_SIZE = 1024;
+const encodedStrings = new Map<string, Buffer>();
+
+interface DecodedString {
+  bytes: Uint8Array;
+  text: string;
+}
+const decodedStrings: (DecodedString | undefined)[] = new Array(64);
+
+/**
+ * Decodes UTF-8, answering repeats of recent short strings (ids, type URLs) from
+ * a small cache: comparing 40 bytes is cheaper than decoding and allocating them.
+ */
+function decodeString(buf: Uint8Array, start: number, end: number): string {
+  const length = end - start;
+  if (length === 0) return "";
+  if (length > CACHED_STRING_MAX) return decoder.decode(buf.subarray(start, end));
+  const slot = (length * 31 + (buf[start] as number) * 7 + (buf[end - 1] as number)) & 63;
+  const hit = decodedStrings[slot];
+  if (hit !== undefined && hit.bytes.length === length) {
+    const bytes = hit.bytes;
+    let i = 0;
+    while (i < length && bytes[i] === buf[start + i]) i++;
+    if (i === length) return hit.text;
+  }
+  const bytes = buf.slice(start, end);
+  const text = decoder.decode(bytes);
+  decodedStrings[slot] = { bytes, text };
+  return text;
+}
