@@ -1,0 +1,18 @@
+// Entry point of a cluster worker process (forked by serveCluster).
+import cluster from "node:cluster";
+import { WORKER_CONFIG_ENV, type WorkerConfig } from "./options.js";
+import { runWorker } from "./worker.js";
+
+const raw = process.env[WORKER_CONFIG_ENV];
+if (!cluster.isWorker || raw === undefined) {
+  process.stderr.write("openenv: this module is the entry point of serveCluster's worker processes; it is not run directly\n");
+  process.exit(2);
+}
+try {
+  await runWorker(JSON.parse(raw) as WorkerConfig);
+} catch (err) {
+  process.stderr.write(
+    `openenv[worker ${cluster.worker?.id ?? "?"}, pid ${process.pid}]: failed to start: ${(err as Error).stack ?? String(err)}\n`,
+  );
+  process.exit(1);
+}
