@@ -41,9 +41,10 @@ export interface RemoteSessions {
   closeSession(req: CloseSessionRequest, ctx: HandlerContext): Promise<CloseSessionResponse>;
   /**
    * Relays a Step stream to the owner from now on: its replies go to `out`,
-   * which the relay ends or fails when the owner's side ends.
+   * which the relay ends or fails when the owner's side ends. An error instead
+   * (e.g. the owner is gone) is answered in-band, and the stream stays as it was.
    */
-  step(out: ReplySink, headers: ForwardedHeaders | undefined): StepRelay;
+  step(out: ReplySink, headers: ForwardedHeaders | undefined, sessionId: string): StepRelay | ConnectError;
 }
 
 /** Request headers of a call being forwarded (credentials, `openenv-keep-session`, ...). */

@@ -390,7 +390,11 @@ export class StepStream {
   private relayTo(sessionId: string, req: StepRequest): boolean {
     const remote = this.manager.placement?.remote(sessionId);
     if (remote === undefined) return false;
-    const relay = remote.step(this.out, this.options.requestHeaders);
+    const relay = remote.step(this.out, this.options.requestHeaders, sessionId);
+    if (relay instanceof ConnectError) {
+      this.reply(req.requestId, errorKind(relay));
+      return true;
+    }
     this.relay = relay;
     this.blocked = true;
     relay.send(req);

@@ -188,54 +188,8 @@ function lostOwner(reason: string): RemoteSessions {
     reset: (req) => Promise.reject(error(req.sessionId)),
     state: (req) => Promise.reject(error(req.sessionId)),
     closeSession: (req) => Promise.reject(error(req.sessionId)),
-    step: (out) => new LostRelay(out, reason),
+    step: (_out, _headers, id) => error(id),
   };
-}
-
-/**
- * A Step stream that addressed a lost session: the requests it sends are
- * answered NOT_FOUND in-band and the stream ends, since a relay's stream
- * cannot go back to opening a session of its own.
- */
-class LostRelay implements StepRelay {
-  private ended = false;
-
-  constructor(
-    private readonly out: ReplySink,
-    private readonly reason: string,
-  ) {}
-
-  send(req: StepRequest): void {
-    if (this.ended) return;
-    const id = req.sessionId !== "" ? req.sessionId : req.command.case === "reset" ? req.command.value.sessionId : "";
-    const err = new ConnectError(`session '${id}' was lost: ${this.reason}`, Code.NotFound);
-    this.out.push({
-      $typeName: "openenv.v1.StepResponse",
-      requestId: req.requestId,
-      sessionId: "",
-      kind: { case: "error", value: { $typeName: "openenv.v1.StepError", code: err.code, message: err.rawMessage, details: [] } },
-      replayed: false,
-    });
-  }
-
-  end(): void {
-    this.finish(undefined);
-  }
-
-  abort(cause: ConnectError): void {
-    this.finish(cause);
-  }
-
-  drain(cause: ConnectError): void {
-    this.finish(cause);
-  }
-
-  private finish(cause: ConnectError | undefined): void {
-    if (this.ended) return;
-    this.ended = true;
-    if (cause === undefined) this.out.end();
-    else this.out.fail(cause);
-  }
 }
 
 /** Where a session lives, seen from one worker. */
