@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import type { Duplex } from "node:stream";
@@ -110,6 +111,8 @@ export async function serve(source: EnvironmentSource, options: ServeOptions = {
   const protocols = options.protocols ?? ["connect", "grpc", "grpc-web", ...(openenv !== false ? ["openenv-http", "openenv-ws"] : [])];
   const router = createEnvironmentRouter(source, { ...options, protocols });
   const shutdown = new AbortController();
+  // Every open fast-path Step stream listens for shutdown: more than 10 is normal, not a leak.
+  setMaxListeners(0, shutdown.signal);
   const surfaces = options.surfaces?.(router) ?? [];
   if (openenv !== false) surfaces.push(openEnvSurface(router, openenv === true ? {} : openenv));
   const notFound = (res: ServerResponse): void => {
