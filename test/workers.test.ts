@@ -10,7 +10,7 @@ import { createInterface } from "node:readline";
 import { create } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EchoActionSchema } from "../gen/openenv/envs/echo/v1/echo_pb.js";
 import { CapacityInfoSchema, EnvironmentService } from "../gen/openenv/v1/environment_service_pb.js";
 import { run } from "../src/cli/main.js";
@@ -234,8 +234,11 @@ describe("openenv serve echo --workers 2", () => {
     if (c !== undefined) expect(await stopAndCheck(c)).toBe(0);
   });
 
-  it("starts two worker processes under the primary, and sessions land on both", async () => {
+  beforeAll(async () => {
     c = await cliCluster(["echo", "--workers", "2"]);
+  }, 120_000);
+
+  it("starts two worker processes under the primary, and sessions land on both", async () => {
     expect(c.workers).toHaveLength(2);
     const table = parents();
     for (const w of c.workers) expect(table.get(w.pid)).toBe(c.pid);
@@ -322,7 +325,7 @@ describe("openenv serve echo --workers 2", () => {
     await a.client.closeSession({ sessionId: id });
   });
 
-  it("OpenEnv's stateful HTTP (OpenEnv-Session-Id) works on a connection to another worker", async () => {
+  it("OpenEnv's stateful HTTP (OpenEnv-Session-Id) and MCP session methods work on a connection to another worker", async () => {
     const x = await h1ConnectTo(c.url, () => true);
     const y = await h1ConnectTo(c.url, (w) => w !== x.worker);
     try {
@@ -339,6 +342,15 @@ describe("openenv serve echo --workers 2", () => {
       expect((await x.call("GET", "/state", { "openenv-session-id": id })).json.episode_id).toBe("ep-h");
       const unknown = await y.call("GET", "/state", { "openenv-session-id": `w${x.worker}-00000000-0000-0000-0000-000000000000` });
       expect(unknown.status).toBe(404);
+      // OpenEnv's MCP session methods over HTTP name sessions in the body.
+      const mcp = (conn: typeof x, method: string, params: Record<string, unknown> = {}) =>
+        conn.call("POST", "/mcp", {}, { jsonrpc: "2.0", id: 7, method, params });
+      const created = (await mcp(x, "openenv/session/create")).json.result as { session_id: string };
+      expect(owner(created.session_id)).toBe(x.worker);
+      const closed = await mcp(y, "openenv/session/close", { session_id: created.session_id });
+      expect(closed.json).toEqual({ jsonrpc: "2.0", id: 7, result: { session_id: created.session_id, closed: true } });
+      const again = await mcp(y, "openenv/session/close", { session_id: created.session_id });
+      expect(again.json.error).toMatchObject({ code: -32602, message: `Unknown session_id: ${created.session_id}` });
       const rpc = rpcClient(c.url, "connect");
       conns.push(rpc);
       await rpc.client.closeSession({ sessionId: id });
@@ -417,7 +429,7 @@ describe("the session limit is server-wide", () => {
       b.transport.close();
       expect(await stopAndCheck(c)).toBe(0);
     }
-  });
+  }, 120_000);
 });
 
 describe("a worker that dies", () => {
@@ -467,7 +479,7 @@ describe("a worker that dies", () => {
       b.transport.close();
       expect(await stopAndCheck(c)).toBe(0);
     }
-  });
+  }, 120_000);
 });
 
 describe("SIGTERM to the primary (serveCluster API)", () => {
@@ -511,7 +523,7 @@ describe("SIGTERM to the primary (serveCluster API)", () => {
       a.transport.close();
       b.transport.close();
     }
-  });
+  }, 120_000);
 });
 
 describe("openenv serve --workers usage", () => {

@@ -1,3 +1,4 @@
+import type { JsonObject } from "@bufbuild/protobuf";
 import type { ConnectError, HandlerContext } from "@connectrpc/connect";
 import type {
   CloseSessionRequest,
@@ -45,6 +46,8 @@ export interface RemoteSessions {
    * (e.g. the owner is gone) is answered in-band, and the stream stays as it was.
    */
   step(out: ReplySink, headers: ForwardedHeaders | undefined, sessionId: string): StepRelay | ConnectError;
+  /** Answers an OpenEnv MCP JSON-RPC request (as `POST /mcp`) whose `params.session_id` names the session. */
+  jsonRpc(request: JsonObject, headers: ForwardedHeaders | undefined): Promise<JsonObject>;
 }
 
 /** Request headers of a call being forwarded (credentials, `openenv-keep-session`, ...). */

@@ -3,10 +3,12 @@
 import type * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import type { JsonObject } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError, createClient, type HandlerContext } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { EnvironmentService, type StepRequest } from "../../../gen/openenv/v1/environment_service_pb.js";
 import { AsyncQueue } from "../../protocol/async-queue.js";
+import { JsonRpcCode, jsonRpcError } from "../openenv/json-rpc.js";
 import type { ForwardedHeaders, RemoteSessions, StepRelay } from "../placement.js";
 import type { ServerRequest, ServerResponse } from "../serve.js";
 import type { ReplySink } from "../step-stream.js";
@@ -106,7 +108,35 @@ class Peer {
       closeSession: (req, ctx) =>
         this.client.closeSession(req, callOptions(ctx)).catch((e: unknown) => Promise.reject(relayError(e, owner(req.sessionId)))),
       step: (out, headers) => new GrpcStepRelay(this.client, out, forwardedHeaders(headers), this.label),
+      jsonRpc: (request, headers) => this.jsonRpc(request, headers),
     };
+  }
+
+  /** Posts a JSON-RPC request to the peer's `/mcp` and returns its JSON-RPC response. */
+  private async jsonRpc(request: JsonObject, headers: ForwardedHeaders | undefined): Promise<JsonObject> {
+    const id = request.id ?? null;
+    const out: http2.OutgoingHttpHeaders = { "content-type": "application/json" };
+    forwardedHeaders(headers).forEach((value, name) => {
+      out[name] = value;
+    });
+    try {
+      const stream = await this.connection.request("POST", "/mcp", out, {});
+      stream.end(JSON.stringify(request));
+      const chunks: Buffer[] = [];
+      stream.on("data", (c: Buffer) => {
+        this.connection.notifyResponseByteRead(stream);
+        chunks.push(c);
+      });
+      await new Promise<void>((resolve, reject) => {
+        stream.once("end", resolve);
+        stream.once("error", reject);
+      });
+      const answer = JSON.parse(Buffer.concat(chunks).toString("utf8")) as JsonObject;
+      if (answer.jsonrpc === "2.0") return answer;
+      return jsonRpcError(id, JsonRpcCode.ServerError, String(answer.detail ?? "the session's worker refused the request"));
+    } catch (err) {
+      return jsonRpcError(id, JsonRpcCode.ServerError, `lost the connection to ${this.label}: ${ConnectError.from(err).rawMessage}`);
+    }
   }
 
   close(): void {
@@ -189,6 +219,14 @@ function lostOwner(reason: string): RemoteSessions {
     state: (req) => Promise.reject(error(req.sessionId)),
     closeSession: (req) => Promise.reject(error(req.sessionId)),
     step: (_out, _headers, id) => error(id),
+    jsonRpc: async (request) => {
+      const id = (request.params as JsonObject | undefined)?.session_id;
+      return jsonRpcError(
+        request.id ?? null,
+        JsonRpcCode.InvalidParams,
+        `Unknown session_id: ${String(id)} (the session was lost: ${reason})`,
+      );
+    },
   };
 }
 
