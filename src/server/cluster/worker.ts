@@ -2,9 +2,9 @@
 // (node:cluster hands it connections), answers forwarded calls on a private
 // unix socket, and talks to the primary for slots, peers and shutdown.
 import cluster from "node:cluster";
-import { rmSync } from "node:fs";
+import { rmdirSync, rmSync } from "node:fs";
 import * as net from "node:net";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { EnvironmentSource } from "../environment.js";
 import type { SessionPlacement } from "../placement.js";
@@ -108,13 +108,22 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
   // Calls forwarded by other workers arrive on a unix socket only this user can reach
   // (the directory is 0700), served by the same handlers as the public port; a
   // draining worker waits for them too, so relayed steps deliver their results.
-  const socketPath = join(config.socketDir, `w${self}.sock`);
+  const socketPath =
+    process.platform === "win32" ? `\\\\?\\pipe\\${basename(config.socketDir)}-w${self}` : join(config.socketDir, `w${self}.sock`);
   const internal = net.createServer((socket) => server.listener.adopt(socket));
   await new Promise<void>((resolve, reject) => {
     internal.once("error", reject);
     internal.listen(socketPath, () => resolve());
   });
-  process.once("exit", () => rmSync(socketPath, { force: true }));
+  process.once("exit", () => {
+    // Normally the primary removes the directory; if it died first, the last worker out does.
+    rmSync(socketPath, { force: true });
+    try {
+      rmdirSync(config.socketDir);
+    } catch {
+      // other workers' sockets are still there, or it is gone already
+    }
+  });
 
   let stopping = false;
   stop = (why) => {
