@@ -137,6 +137,10 @@ export async function serveCluster(environment: ClusterEnvironment, options: Clu
     const msg = raw as WorkerMessage;
     switch (msg.openenv) {
       case "ready": {
+        if (closing) {
+          send(m, { openenv: "shutdown" });
+          break;
+        }
         m.ready = true;
         m.socket = msg.socket;
         port ??= msg.port;
@@ -224,7 +228,8 @@ export async function serveCluster(environment: ClusterEnvironment, options: Clu
     const all = [...members.values()];
     for (const m of all) {
       m.stopping = true;
-      if (m.worker.isConnected()) send(m, { openenv: "shutdown" });
+      // A worker still starting may not listen to messages yet: it has no sessions, a signal will do.
+      if (m.ready && m.worker.isConnected()) send(m, { openenv: "shutdown" });
       else m.worker.process.kill("SIGTERM");
     }
     const deadline = new Promise<void>((r) => setTimeout(r, graceMs).unref());

@@ -113,7 +113,8 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
   const internal = net.createServer((socket) => server.listener.adopt(socket));
   await new Promise<void>((resolve, reject) => {
     internal.once("error", reject);
-    internal.listen(socketPath, () => resolve());
+    // exclusive: bound by this worker itself, not shared through the primary as node:cluster would.
+    internal.listen({ path: socketPath, exclusive: true }, () => resolve());
   });
   process.once("exit", () => {
     // Normally the primary removes the directory; if it died first, the last worker out does.
