@@ -526,6 +526,16 @@ describe("SIGTERM to the primary (serveCluster API)", () => {
   }, 120_000);
 });
 
+describe("a primary that is killed outright", () => {
+  it("takes its workers with it (no orphans)", async () => {
+    const c = await cliCluster(["echo", "--workers", "2"]);
+    const conn = await connectTo(c.url, () => true);
+    await conn.client.reset({});
+    conn.transport.close();
+    expect(await stopAndCheck(c, "SIGKILL")).toBe(null);
+  }, 120_000);
+});
+
 describe("openenv serve --workers usage", () => {
   it("rejects a worker count below 1", async () => {
     let err = "";

@@ -62,7 +62,8 @@ export function forwardedHeaders(headers: ForwardedHeaders | undefined): Headers
 /** A failure to reach the owner (not an error the owner answered with) gets the owner's name. */
 function relayError(err: unknown, owner: string): ConnectError {
   const e = ConnectError.from(err);
-  if (e.cause !== undefined && !(e.cause instanceof ConnectError)) {
+  const transport = e.cause !== undefined && !(e.cause instanceof ConnectError);
+  if (transport && e.code !== Code.Canceled && e.code !== Code.DeadlineExceeded) {
     return new ConnectError(`lost the connection to ${owner}: ${e.rawMessage}`, Code.Unavailable);
   }
   // The owner's own error, as it sent it (its response metadata stays behind).
