@@ -72,7 +72,7 @@ export class SlotLedger {
     this.used.set(worker, used);
     if (this.free < 1) {
       // Every slot is lent out: take back the spare ones before refusing.
-      const others = this.workers().filter((w) => w !== worker);
+      const others = this.workers().filter((w) => w !== worker && (this.held.get(w) ?? 0) > 0);
       const answers = await Promise.all(others.map(async (w) => ({ w, r: await this.recall(w) })));
       for (const { w, r } of answers) {
         if (r === undefined || !this.held.has(w)) continue;
