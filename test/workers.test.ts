@@ -444,7 +444,7 @@ describe("a worker that dies", () => {
       process.kill(victim.pid, "SIGKILL");
       await waitFor(() => c.events.some((e) => e.event === "worker-ready" && e.replaces === victim.id), 60_000, "a replacement worker");
       expect(c.events).toContainEqual(
-        expect.objectContaining({ event: "worker-exit", worker: victim.id, signal: "SIGKILL", expected: false }),
+        expect.objectContaining({ event: "worker-exit", worker: victim.id, signal: "SIGKILL", expected: false, replaced: true }),
       );
       const replacement = c.events.find((e) => e.event === "worker-ready" && e.replaces === victim.id) as Event;
       expect(parents().get(replacement.pid as number)).toBe(c.pid);

@@ -55,8 +55,10 @@ export type ClusterEvent =
       readonly pid: number;
       readonly code: number | null;
       readonly signal: string | null;
-      /** False when the worker died on its own (crash, kill): its sessions are lost and a replacement starts. */
+      /** False when the worker died on its own (crash, kill): its sessions are lost. */
       readonly expected: boolean;
+      /** A replacement is starting. */
+      readonly replaced: boolean;
     };
 
 /** Options each worker passes to `serve()`: the serializable part of {@link ClusterServeOptions}. */

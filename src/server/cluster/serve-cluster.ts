@@ -181,7 +181,7 @@ export async function serveCluster(environment: ClusterEnvironment, options: Clu
       if (lost.length > LOST_KEPT) lost.splice(0, lost.length - LOST_KEPT);
     }
     announce();
-    emit({ type: "worker-exit", worker: m.id, pid: m.pid, code, signal, expected });
+    emit({ type: "worker-exit", worker: m.id, pid: m.pid, code, signal, expected, replaced: started && !closing });
     if (!started) {
       startup?.reject(new Error(`worker ${m.id} (pid ${m.pid}) exited while starting (${signal ?? `code ${code}`}); see its log`));
       return;
@@ -312,5 +312,6 @@ export function formatClusterEvent(event: ClusterEvent): string {
   }
   if (event.expected) return `openenv: worker ${event.worker} (pid ${event.pid}) stopped`;
   const how = event.signal !== null ? `signal ${event.signal}` : `code ${event.code}`;
-  return `openenv: worker ${event.worker} (pid ${event.pid}) exited (${how}); its sessions are lost; starting a replacement`;
+  const next = event.replaced ? "; its sessions are lost; starting a replacement" : "";
+  return `openenv: worker ${event.worker} (pid ${event.pid}) exited (${how})${next}`;
 }
