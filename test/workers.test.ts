@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { create } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EchoActionSchema } from "../gen/openenv/envs/echo/v1/echo_pb.js";
 import { CapacityInfoSchema, EnvironmentService } from "../gen/openenv/v1/environment_service_pb.js";
@@ -159,8 +159,17 @@ function owner(sessionId: string): number {
 const registry = jsonRegistry([echoSpec.action, echoSpec.observation, echoSpec.state]);
 
 /** The generated client on its own HTTP/2 connection. */
-function rpcClient(url: string, kind: RpcTransportKind) {
-  const transport = createTransport({ kind, baseUrl: url, registry });
+function rpcClient(url: string, kind: RpcTransportKind, token?: string) {
+  const interceptors: Interceptor[] =
+    token === undefined
+      ? []
+      : [
+          (next) => (req) => {
+            req.header.set("authorization", `Bearer ${token}`);
+            return next(req);
+          },
+        ];
+  const transport = createTransport({ kind, baseUrl: url, registry, interceptors });
   return { client: createClient(EnvironmentService, transport.transport), transport };
 }
 
@@ -170,9 +179,14 @@ const echo = (message: string) => anyPack(EchoActionSchema, create(EchoActionSch
 type Conn = ReturnType<typeof rpcClient> & { worker: number };
 
 /** Opens connections until one lands on a worker accepted by `want`; learns the worker from a probe session. */
-async function connectTo(url: string, want: (worker: number) => boolean, kind: RpcTransportKind = "connect"): Promise<Conn> {
+async function connectTo(
+  url: string,
+  want: (worker: number) => boolean,
+  kind: RpcTransportKind = "connect",
+  token?: string,
+): Promise<Conn> {
   for (let i = 0; i < 40; i++) {
-    const conn = rpcClient(url, kind);
+    const conn = rpcClient(url, kind, token);
     const probe = await conn.client.reset({});
     await conn.client.closeSession({ sessionId: probe.sessionId });
     const worker = owner(probe.sessionId);
@@ -215,10 +229,10 @@ function h1Connection(url: string) {
 }
 
 /** Opens HTTP/1.1 connections until one lands on a worker accepted by `want` (the probe session it opens is returned). */
-async function h1ConnectTo(url: string, want: (worker: number) => boolean) {
+async function h1ConnectTo(url: string, want: (worker: number) => boolean, headers: Record<string, string> = {}) {
   for (let i = 0; i < 40; i++) {
     const conn = h1Connection(url);
-    const r = await conn.call("POST", "/reset", { "openenv-session-id": "new" }, {});
+    const r = await conn.call("POST", "/reset", { "openenv-session-id": "new", ...headers }, {});
     const id = r.headers["openenv-session-id"] as string;
     if (want(owner(id))) return { ...conn, worker: owner(id), probe: id };
     conn.close();
@@ -522,6 +536,42 @@ describe("SIGTERM to the primary (serveCluster API)", () => {
     } finally {
       a.transport.close();
       b.transport.close();
+    }
+  }, 120_000);
+});
+
+describe("with --token", () => {
+  it("calls forwarded to the owner carry the caller's credentials (the owner checks them again); no credentials, no call", async () => {
+    const c = await cliCluster(["echo", "--workers", "2", "--token", "s3cret"]);
+    const a = await connectTo(c.url, () => true, "grpc", "s3cret");
+    const b = await connectTo(c.url, (w) => w !== a.worker, "grpc", "s3cret");
+    try {
+      const id = (await a.client.reset({})).sessionId;
+      expect((await b.client.state({ sessionId: id })).sessionId).toBe(id);
+      const channel = new StepChannel(b.client, { authorization: "Bearer s3cret" });
+      const r = await channel.request({ sessionId: id, command: { case: "action", value: echo("authorized") } });
+      expect(r.case === "result" && r.value.stepCount).toBe(1);
+      await channel.cancel();
+      const anonymous = rpcClient(c.url, "grpc");
+      expect((await rejects(anonymous.client.state({ sessionId: id }))).code).toBe(Code.Unauthenticated);
+      anonymous.transport.close();
+      const x = await h1ConnectTo(c.url, () => true, { authorization: "Bearer s3cret" });
+      const y = await h1ConnectTo(c.url, (w) => w !== x.worker, { authorization: "Bearer s3cret" });
+      const step = await y.call(
+        "POST",
+        "/step",
+        { "openenv-session-id": x.probe, authorization: "Bearer s3cret" },
+        { action: { message: "h" } },
+      );
+      expect(step.status).toBe(200);
+      const refused = await y.call("POST", "/step", { "openenv-session-id": x.probe }, { action: { message: "h" } });
+      expect(refused.status).toBe(401);
+      x.close();
+      y.close();
+    } finally {
+      a.transport.close();
+      b.transport.close();
+      expect(await stopAndCheck(c)).toBe(0);
     }
   }, 120_000);
 });
