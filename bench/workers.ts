@@ -165,6 +165,7 @@ async function measure(server: Server) {
     p50Ms: median(results.map((r) => r.p50)),
     p99Ms: Math.max(...results.map((r) => r.p99)),
     serverCpuPercent: serverCpu,
+    serverCpuUsPerStep: ((serverCpu / 100) * wall * 1e6) / steps,
     serverProcesses: perProcess,
     clientCpuPercent: clientCpu,
     otherCpuPercent: Math.max(0, (100 * busy) / wall - serverCpu - clientCpu),
@@ -202,8 +203,10 @@ console.log(
   `${connections} connections (1 session each, sequential steps, ${args.transport}) from ${clientProcs} client processes; ` +
     `${rounds} round(s) of ${seconds} s per server, median round shown; ${availableParallelism()} cores shared by clients, server and other users\n`,
 );
-console.log("| env | server | steps/s (range) | p50 ms | p99 ms | server CPU per process | server | clients | others | sessions |");
-console.log("|---|---|---:|---:|---:|---|---:|---:|---:|---|");
+console.log(
+  "| env | server | steps/s (range) | p50 ms | p99 ms | server CPU per process | server | server µs/step | clients | others | sessions |",
+);
+console.log("|---|---|---:|---:|---:|---|---:|---:|---:|---:|---|");
 const rows = [];
 for (const server of servers) {
   const all = runs.get(server) ?? [];
@@ -218,7 +221,7 @@ for (const server of servers) {
   const range = sorted.length > 1 ? ` (${fmt(sorted[0]?.stepsPerSec ?? 0)}–${fmt(sorted.at(-1)?.stepsPerSec ?? 0)})` : "";
   console.log(
     `| ${server.env} | ${server.label} | ${fmt(r.stepsPerSec)}${range} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${per} | ` +
-      `${fmt(r.serverCpuPercent)}% | ${fmt(r.clientCpuPercent)}% | ${fmt(r.otherCpuPercent)}% | ${spread} |`,
+      `${fmt(r.serverCpuPercent)}% | ${fmt(r.serverCpuUsPerStep)} | ${fmt(r.clientCpuPercent)}% | ${fmt(r.otherCpuPercent)}% | ${spread} |`,
   );
 }
 mkdirSync(args.out as string, { recursive: true });
