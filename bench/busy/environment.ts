@@ -6,7 +6,7 @@ import type { StepOutcome } from "../../src/server/environment.js";
 const ITERATIONS = 200_000;
 
 /**
- * The echo environment plus a fixed amount of CPU work per step (about 0.3 ms on
+ * The echo environment plus a fixed amount of CPU work per step (about 0.65 ms on
  * this machine type): a server-bound workload, where the server's cores, not the
  * protocol or the clients, limit steps/s.
  */
