@@ -91,6 +91,10 @@ export function environmentService(
       const opened = req.sessionId === "";
       // A client already gone would never learn the new session's id: it would hold a slot until the idle timeout.
       if (opened && ctx.signal.aborted) throw new ConnectError("the client went away before its session was opened", Code.Canceled);
+      if (!opened) {
+        const remote = manager.placement?.remote(req.sessionId);
+        if (remote !== undefined) return remote.reset(req, ctx);
+      }
       const session: Session = opened ? await manager.open() : manager.get(req.sessionId);
       try {
         const timeoutMs = durationFromContext(ctx);
@@ -106,7 +110,9 @@ export function environmentService(
     step(requests, ctx) {
       return stepStreamHandler(manager, spec, ctx, options, requests);
     },
-    async state(req) {
+    async state(req, ctx) {
+      const remote = manager.placement?.remote(req.sessionId);
+      if (remote !== undefined) return remote.state(req, ctx);
       const session = manager.get(req.sessionId);
       const state = await session.state();
       return create(StateResponseSchema, {
@@ -117,10 +123,19 @@ export function environmentService(
       });
     },
     describe() {
-      return describe();
+      const placement = manager.placement;
+      if (placement === undefined) return describe();
+      // Several processes: report the sessions of all of them.
+      return placement.activeSessions().then((active) => {
+        const res = describe();
+        if (res.limits !== undefined) res.limits.activeSessions = active;
+        return res;
+      });
     },
-    async closeSession(req) {
+    async closeSession(req, ctx) {
       if (req.sessionId === "") throw new ConnectError("session_id is required", Code.InvalidArgument);
+      const remote = manager.placement?.remote(req.sessionId);
+      if (remote !== undefined) return remote.closeSession(req, ctx);
       const closed = await manager.close(req.sessionId, { code: Code.NotFound, message: "closed by CloseSession" });
       return { closed };
     },

@@ -79,7 +79,11 @@ export function serveFastStep(
   };
   respond(stream, protocol);
   const keepSession = wantsKeepSession(headers[keepSessionHeader]);
-  const core = new StepStream(router.sessions, router.spec, sink, shutdown, { recordSize: router.recordSize, keepSession });
+  const core = new StepStream(router.sessions, router.spec, sink, shutdown, {
+    recordSize: router.recordSize,
+    keepSession,
+    requestHeaders: headers,
+  });
   const reader = new EnvelopeReader(router.maxMessageBytes);
   let inputEnded = false;
   stream.on("data", (chunk: Buffer) => {

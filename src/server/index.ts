@@ -1,3 +1,10 @@
+export type {
+  ClusterEnvironment,
+  ClusterEvent,
+  ClusterServeOptions,
+  WorkerInfo,
+} from "./cluster/options.js";
+export { type ClusterServer, serveCluster } from "./cluster/serve-cluster.js";
 export {
   type Awaitable,
   Environment,
@@ -11,6 +18,7 @@ export {
   type StepOutcome,
 } from "./environment.js";
 export { type OpenEnvSurface, type OpenEnvSurfaceOptions, openEnvSurface, SESSION_HEADER } from "./openenv/index.js";
+export type { ForwardedHeaders, RemoteSessions, SessionPlacement, StepRelay } from "./placement.js";
 export { createEnvironmentRouter, type EnvironmentRouter, type EnvironmentRouterOptions } from "./router.js";
 export * from "./rubrics/index.js";
 export { type EnvironmentServer, type HttpSurface, type ServeOptions, serve } from "./serve.js";

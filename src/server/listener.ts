@@ -41,6 +41,11 @@ export interface OnePortServer {
   readonly h2: http2.Http2Server;
   /** Open connections (both protocols), for tests and metrics. */
   connections(): number;
+  /**
+   * Serves a connection accepted elsewhere (e.g. on a private unix socket) like one of
+   * its own: protocol sniffing (HTTP/2 even when `http2` is off), and drain() waits for it too.
+   */
+  adopt(socket: net.Socket): void;
   /** Stops accepting connections; in-flight requests continue. */
   stopAccepting(): Promise<void>;
   /** Asks connections to finish (HTTP/2 GOAWAY, idle HTTP/1.1 closed), then destroys what is left after `deadlineMs`. */
@@ -158,7 +163,7 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortSer
   });
 
   const firstByteTimeout = options.firstByteTimeoutMs ?? 10_000;
-  const mux = net.createServer({ noDelay: true }, (socket) => {
+  const accept = (socket: net.Socket, allowH2 = options.http2 !== false): void => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.on("error", () => socket.destroy());
@@ -169,10 +174,11 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortSer
       socket.off("readable", sniff);
       socket.setTimeout(0);
       socket.unshift(head);
-      (options.http2 !== false && head.toString("latin1") === PREFACE ? h2 : h1).emit("connection", socket);
+      (allowH2 && head.toString("latin1") === PREFACE ? h2 : h1).emit("connection", socket);
     };
     socket.on("readable", sniff);
-  });
+  };
+  const mux = net.createServer({ noDelay: true }, (socket) => accept(socket));
   await new Promise<void>((resolve, reject) => {
     mux.once("error", reject);
     mux.listen(options.port, options.host, () => {
@@ -187,6 +193,7 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortSer
     h1,
     h2,
     connections: () => sockets.size,
+    adopt: (socket) => accept(socket, true),
     stopAccepting: async () => {
       // close()'s callback waits for every connection; draining is drain()'s job.
       if (mux.listening) mux.close();

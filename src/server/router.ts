@@ -9,6 +9,7 @@ import type { EnvironmentSource, EnvironmentSpec } from "./environment.js";
 import { toFactory } from "./environment.js";
 import { environmentService } from "./environment-service.js";
 import { HealthStatus, healthService } from "./health.js";
+import type { SessionPlacement } from "./placement.js";
 import { DescriptorIndex, reflectionV1, reflectionV1Alpha } from "./reflection.js";
 import { type SessionLimits, SessionManager } from "./session-manager.js";
 
@@ -20,6 +21,8 @@ export interface EnvironmentRouterOptions extends Partial<SessionLimits> {
   readonly maxMessageBytes?: number;
   /** Protocols reported by Describe. */
   readonly protocols?: readonly string[];
+  /** Set by {@link serveCluster} in each worker process: session ids, routing and the shared limit. */
+  readonly placement?: SessionPlacement;
 }
 
 /** An environment's services, ready to mount on a server or an in-process transport. */
@@ -44,7 +47,7 @@ export const defaultMaxMessageBytes = 100 * 1024 * 1024;
 export function createEnvironmentRouter(source: EnvironmentSource, options: EnvironmentRouterOptions = {}): EnvironmentRouter {
   const factory = toFactory(source as EnvironmentSource<DescMessage, DescMessage, DescMessage, DescMessage>);
   const spec = factory.spec;
-  const sessions = new SessionManager(factory, options);
+  const sessions = new SessionManager(factory, options, options.placement);
   const health = new HealthStatus([EnvironmentService.typeName]);
   const maxMessageBytes = options.maxMessageBytes ?? defaultMaxMessageBytes;
   const index = new DescriptorIndex(

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { capacityError } from "../protocol/errors.js";
 import type { EnvironmentFactory } from "./environment.js";
+import type { SessionPlacement } from "./placement.js";
 import { type CloseReason, Session, type SessionTiming } from "./session.js";
 
 /** Limits of a {@link SessionManager}; every field has a default. */
@@ -44,9 +45,14 @@ export class SessionManager {
   private reaper: NodeJS.Timeout | undefined;
   private draining: CloseReason | undefined;
 
+  /**
+   * @param placement set when the server runs as several processes ({@link serveCluster}):
+   *   ids get the process's prefix and every session takes a slot of the shared limit.
+   */
   constructor(
     readonly factory: EnvironmentFactory,
     limits: Partial<SessionLimits> = {},
+    readonly placement?: SessionPlacement,
   ) {
     this.limits = { ...defaultSessionLimits, ...limits };
     const spec = factory.spec;
@@ -80,22 +86,36 @@ export class SessionManager {
       throw capacityError({ activeSessions: this.active, maxSessions: this.limits.maxSessions });
     }
     this.pending++; // reserve the slot before the (possibly async) factory runs
+    const placement = this.placement;
     let env: Awaited<ReturnType<EnvironmentFactory["create"]>>;
     try {
-      env = await this.factory.create();
-    } catch (err) {
-      throw new ConnectError(
-        `Environment factory '${this.factory.spec.name}' failed to create instance.`,
-        Code.Internal,
-        undefined,
-        undefined,
-        err,
-      );
+      if (placement !== undefined) {
+        // The limit is server-wide: a slot may have to come from another process.
+        const slot = placement.acquireSlot();
+        const refused = slot === undefined ? undefined : await slot;
+        if (refused !== undefined) throw capacityError(refused);
+      }
+      try {
+        env = await this.factory.create();
+      } catch (err) {
+        placement?.releaseSlot();
+        throw new ConnectError(
+          `Environment factory '${this.factory.spec.name}' failed to create instance.`,
+          Code.Internal,
+          undefined,
+          undefined,
+          err,
+        );
+      }
     } finally {
       this.pending--;
     }
-    const session = new Session(randomUUID(), env, this.factory.spec, this.limits, (s) => {
-      if (this.sessions.delete(s.id)) this.closedCount++;
+    const id = placement === undefined ? randomUUID() : placement.idPrefix + randomUUID();
+    const session = new Session(id, env, this.factory.spec, this.limits, (s) => {
+      if (this.sessions.delete(s.id)) {
+        this.closedCount++;
+        placement?.releaseSlot();
+      }
     });
     this.sessions.set(session.id, session);
     this.opened++;

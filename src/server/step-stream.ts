@@ -11,6 +11,7 @@ import { AsyncQueue } from "../protocol/async-queue.js";
 import { toConnectError, toStepError } from "../protocol/errors.js";
 import { decodeAction, durationMs, toStepResult } from "./connect-codec.js";
 import type { EnvironmentSpec } from "./environment.js";
+import type { ForwardedHeaders, StepRelay } from "./placement.js";
 import type { CloseReason, PartialRecord, Session, StepRecord } from "./session.js";
 import type { SessionManager } from "./session-manager.js";
 
@@ -24,7 +25,7 @@ export function stepStreamHandler(
 ): AsyncIterable<StepResponse> {
   const out = new AsyncQueue<StepResponse>();
   const keepSession = wantsKeepSession(ctx.requestHeader.get(keepSessionHeader));
-  const stream = new StepStream(manager, spec, out, ctx.signal, { ...options, keepSession });
+  const stream = new StepStream(manager, spec, out, ctx.signal, { ...options, keepSession, requestHeaders: ctx.requestHeader });
   void (async () => {
     try {
       for await (const req of requests) stream.feed(req);
@@ -50,6 +51,8 @@ export interface StepStreamOptions {
    * Set by the request header {@link keepSessionHeader}.
    */
   readonly keepSession?: boolean;
+  /** The request's headers, forwarded when the stream is relayed to another process ({@link serveCluster}). */
+  readonly requestHeaders?: ForwardedHeaders;
 }
 
 /** Request header of a Step stream whose session should outlive the stream. */
@@ -87,6 +90,8 @@ export class StepStream {
   private blocked = false;
   private inputDone: "finish" | undefined;
   private stopped = false;
+  /** Set once the stream relays to the process that owns its session (serveCluster); `blocked` stays true then. */
+  private relay: StepRelay | undefined;
   private readonly unlisten: () => void = () => {};
 
   constructor(
@@ -111,7 +116,9 @@ export class StepStream {
   feed(req: StepRequest): void {
     if (this.stopped || this.ending !== undefined) return;
     if (this.blocked) {
-      this.backlog.push(req);
+      // The relay check costs nothing on a local stream: it is never blocked between steps.
+      if (this.relay !== undefined) this.relay.send(req);
+      else this.backlog.push(req);
       return;
     }
     const setup = this.dispatch(req);
@@ -121,6 +128,12 @@ export class StepStream {
   /** The client half-closed the stream: finish what is running, then end the session and the stream. */
   finish(): void {
     if (this.stopped) return;
+    if (this.relay !== undefined) {
+      this.stopped = true;
+      this.unlisten();
+      this.relay.end();
+      return;
+    }
     this.inputDone = "finish";
     if (!this.blocked) void this.complete();
   }
@@ -132,6 +145,11 @@ export class StepStream {
     this.unlisten();
     this.backlog = [];
     const cause = toConnectError(reason);
+    if (this.relay !== undefined) {
+      if (this.isShutdown(cause)) this.relay.drain(cause);
+      else this.relay.abort(cause);
+      return;
+    }
     if (this.ending === undefined && this.isShutdown(cause)) {
       // Graceful shutdown: let running steps finish and deliver their replies first.
       void this.drained().then(() => {
@@ -192,6 +210,7 @@ export class StepStream {
         );
         return undefined;
       }
+      if (this.relayTo(req.sessionId, req)) return undefined;
       const attached = this.attach(req.sessionId, id);
       if (!attached) return undefined;
       if (command.case === undefined) {
@@ -240,6 +259,7 @@ export class StepStream {
             );
             return undefined;
           }
+          if (this.relayTo(reset.sessionId, req)) return undefined;
           if (!this.attach(reset.sessionId, id)) return undefined;
         }
         if (this.session === undefined) {
@@ -365,6 +385,31 @@ export class StepStream {
         },
       }),
     );
+  }
+
+  /**
+   * A session of another process (serveCluster): from now on this stream relays every
+   * request to the owner, which attaches it there and answers; false for a local id.
+   */
+  private relayTo(sessionId: string, req: StepRequest): boolean {
+    const remote = this.manager.placement?.remote(sessionId);
+    if (remote === undefined) return false;
+    const relay = remote.step(this.out, this.options.requestHeaders, sessionId);
+    if (relay instanceof ConnectError) {
+      this.reply(req.requestId, errorKind(relay));
+      return true;
+    }
+    this.relay = relay;
+    this.blocked = true;
+    relay.send(req);
+    for (const next of this.backlog) relay.send(next);
+    this.backlog = [];
+    if (this.inputDone === "finish") {
+      this.stopped = true;
+      this.unlisten();
+      relay.end();
+    }
+    return true;
   }
 
   /** Attaches an existing session, taking it over from any stream that holds it. */

@@ -1,4 +1,5 @@
 import { existsSync, statSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type EnvInfo, environmentFromPath, findEnvironment } from "../../auto/discovery.js";
@@ -6,6 +7,8 @@ import { installFromHub } from "../../auto/hub.js";
 import { loadEnvironment } from "../../auto/load.js";
 import { formatIssue } from "../../auto/manifest.js";
 import { parseEnvReference } from "../../auto/names.js";
+import type { ClusterEvent } from "../../server/cluster/options.js";
+import { formatClusterEvent, serveCluster } from "../../server/cluster/serve-cluster.js";
 import { serve } from "../../server/serve.js";
 import { type CliIO, type Command, ExitCode, intOption, secondsOption, UsageError } from "../common.js";
 
@@ -46,7 +49,10 @@ prompt, unless --yes).
 Options:
   --port N             TCP port (default 8000; 0 picks a free one)
   --host HOST          interface to bind (default 127.0.0.1; 0.0.0.0 for all)
-  --max-sessions N     most sessions at once (default 64)
+  --max-sessions N     most sessions at once, in all workers together (default 64)
+  --workers N|auto     serve from N worker processes (auto: one per core); each
+                       session lives in one worker, calls for it are routed
+                       there from any worker; a worker that dies is replaced
   --idle-timeout S     close sessions idle for S seconds (default 600; 0 never)
   --mode MODE          OpenEnv mode: simulation (default; HTTP /reset /step /state)
                        or production (without them)
@@ -63,6 +69,7 @@ Options:
 Examples:
   openenv serve echo --port 8000
   openenv serve ./my-env --port 0 --json
+  openenv serve echo --workers auto
 `,
   async run(args, io) {
     const { values, positionals } = parseArgs({
@@ -72,6 +79,7 @@ Examples:
         port: { type: "string", default: "8000" },
         host: { type: "string", default: "127.0.0.1" },
         "max-sessions": { type: "string" },
+        workers: { type: "string" },
         "idle-timeout": { type: "string" },
         json: { type: "boolean" },
         mode: { type: "string", default: "simulation" },
@@ -87,6 +95,7 @@ Examples:
     if (target === undefined || positionals.length > 1) throw new UsageError("expected one environment name, path or Hub id");
     const port = intOption("port", values.port, 0, 65535)!;
     const maxSessions = intOption("max-sessions", values["max-sessions"], 1);
+    const workers = values.workers === "auto" ? availableParallelism() : intOption("workers", values.workers, 1, 1024);
     const idle = secondsOption("idle-timeout", values["idle-timeout"]);
     const mode = values.mode;
     if (mode !== "simulation" && mode !== "production") throw new UsageError(`invalid --mode '${mode ?? ""}': simulation or production`);
@@ -96,15 +105,22 @@ Examples:
     for (const w of info.warnings) io.err(`warning: ${formatIssue(w)}\n`);
     const loaded = await loadEnvironment(info);
     const openenv = values["no-openenv"] ? false : { mode: mode as "simulation" | "production" };
-    const server = await serve(loaded.source, {
+    const serveOptions = {
       openenv,
       auth: tokens.length > 0 ? { tokens } : undefined,
-      cors: cors === undefined ? undefined : { origins: cors.includes("*") ? "*" : cors },
+      cors: cors === undefined ? undefined : { origins: cors.includes("*") ? ("*" as const) : cors },
       port,
       host: values.host,
       maxSessions,
       idleTimeoutMs: idle === undefined ? undefined : idle * 1000,
-    });
+    };
+    const server =
+      workers === undefined
+        ? await serve(loaded.source, serveOptions)
+        : await serveCluster(
+            { manifest: info.manifestPath },
+            { ...serveOptions, workers, onEvent: workerEvents(io, values.json === true) },
+          );
     // Handlers go in before the server is announced: a signal sent as soon as a client reads
     // the announcement must find them (with none, SIGINT would kill the process outright).
     const stopped = new Promise<number>((resolve) => {
@@ -130,16 +146,26 @@ Examples:
         watch.unref();
       }
     });
+    const pool = "workers" in server ? server.workers() : undefined;
     if (values.json) {
-      io.out(
-        `${JSON.stringify({ event: "listening", env: info.envKey, url: server.url, port: server.port, host: server.host, pid: process.pid })}\n`,
-      );
+      const event = { event: "listening", env: info.envKey, url: server.url, port: server.port, host: server.host, pid: process.pid };
+      io.out(`${JSON.stringify(pool === undefined ? event : { ...event, workers: pool })}\n`);
     } else {
       const extra = openenv === false ? "" : `; OpenEnv HTTP/JSON and WebSocket ${server.url.replace("http", "ws")}/ws, ${mode} mode`;
-      io.out(`openenv: serving ${info.envKey} on ${server.url} (Connect, gRPC, gRPC-Web; h2c and HTTP/1.1${extra})\n`);
+      const processes = pool === undefined ? "" : `, ${pool.length} worker processes`;
+      io.out(`openenv: serving ${info.envKey} on ${server.url} (Connect, gRPC, gRPC-Web; h2c and HTTP/1.1${extra}${processes})\n`);
     }
     const code = await stopped;
     if (values["exit-with-parent"]) process.stdin.destroy();
     return code;
   },
 };
+
+/** Worker lifecycle lines: JSON events on stdout with --json, else a line on stderr. */
+function workerEvents(io: CliIO, json: boolean): (event: ClusterEvent) => void {
+  return (event) => {
+    const { type, ...fields } = event;
+    if (json) io.out(`${JSON.stringify({ event: type, ...fields })}\n`);
+    else io.err(`${formatClusterEvent(event)}\n`);
+  };
+}

@@ -143,7 +143,7 @@ export class OpenEnvHttpRoutes {
     } catch {
       return send(res, 200, JSON.stringify(parseErrorResponse()));
     }
-    send(res, 200, JSON.stringify(await handleJsonRpc(body, { manager: this.ctx.manager })));
+    send(res, 200, JSON.stringify(await handleJsonRpc(body, { manager: this.ctx.manager, headers: req.headers })));
   }
 
   /** OpenEnv's stateless call: a fresh environment for this request only. */

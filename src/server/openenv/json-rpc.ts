@@ -2,6 +2,7 @@ import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { findCapacity, toConnectError } from "../../protocol/errors.js";
 import type { OpenEnvFieldError } from "../../protocol/openenv-json.js";
+import type { ForwardedHeaders } from "../placement.js";
 import type { Session } from "../session.js";
 import type { SessionManager } from "../session-manager.js";
 import { isObject } from "./envelope.js";
@@ -29,6 +30,8 @@ export interface JsonRpcContext {
   readonly manager: SessionManager;
   /** The session of the WebSocket the request came on (`/ws` `mcp` frames, `WS /mcp`). */
   readonly session?: Session;
+  /** The request's headers, forwarded with it when another process owns the session (serveCluster). */
+  readonly headers?: ForwardedHeaders;
 }
 
 /** `{"jsonrpc":"2.0","id":id,"error":{"code","message","data"}}`. */
@@ -53,6 +56,11 @@ export async function handleJsonRpc(body: unknown, ctx: JsonRpcContext): Promise
   const params = req.params ?? {};
   try {
     const sessionId = params.session_id;
+    if (typeof sessionId === "string" && ctx.manager.find(sessionId) === undefined) {
+      // Several processes (serveCluster): the owner of the session answers.
+      const remote = ctx.manager.placement?.remote(sessionId);
+      if (remote !== undefined) return await remote.jsonRpc(body as JsonObject, ctx.headers);
+    }
     let session: Session | undefined = ctx.session;
     if (sessionId !== undefined && sessionId !== null && req.method !== "openenv/session/close") {
       const found = typeof sessionId === "string" ? ctx.manager.find(sessionId) : undefined;
