@@ -128,7 +128,17 @@ export class Session {
       this.hasEpisode = true;
       this.episodeDone = false;
       this.lastActivity = Date.now();
-      return this.env.reset({ seed: params.seed, episodeId, options: params.options ?? {}, signal: signal() });
+      const options = params.options ?? {};
+      const seed = params.seed;
+      // The abort signal is made only if the environment looks at it: most never do.
+      return this.env.reset({
+        seed,
+        episodeId,
+        options,
+        get signal() {
+          return signal();
+        },
+      });
     });
   }
 
@@ -197,7 +207,8 @@ export class Session {
     for (const listener of this.closeListeners.splice(0)) listener(reason);
     this.attachment?.detach(reason);
     this.attachment = undefined;
-    await Promise.race([this.tail, delay(this.timing.abortGraceMs)]);
+    // Wait (bounded) for a running step to stop before closing the environment under it.
+    if (this.queued > 0) await Promise.race([this.tail, delay(this.timing.abortGraceMs)]);
     try {
       await this.env.close();
     } catch {
@@ -339,10 +350,12 @@ export class Session {
     try {
       result = call(signal, deadline, () => finished);
     } catch (err) {
+      if (this.inflight === controller) this.inflight = undefined;
       fail(err);
       return undefined;
     }
     if (!isThenable(result)) {
+      if (this.inflight === controller) this.inflight = undefined;
       settle(result);
       return undefined;
     }
