@@ -42,7 +42,7 @@ function writeStruct(w: ProtoWriter, obj: JsonObject): void {
     const value = obj[key];
     if (value === undefined) continue;
     const entry = w.begin(1);
-    w.string(1, key);
+    w.string(1, key, true);
     const v = w.begin(2);
     writeValue(w, value);
     w.end(v);
@@ -104,7 +104,7 @@ function readStruct(buf: Uint8Array, start: number, end: number): JsonObject {
     let value: JsonValue = null;
     while (!entry.done) {
       const [f, t] = entry.tag();
-      if (f === 1 && t === WIRE_LEN) key = entry.string();
+      if (f === 1 && t === WIRE_LEN) key = entry.string(true);
       else if (f === 2 && t === WIRE_LEN) {
         const [vs, ve] = entry.delimited();
         value = readValue(buf, vs, ve);
@@ -153,12 +153,12 @@ export function encodeStepResponse(res: StepResponse, envelope = false): Buffer 
   if (res.kind.case !== "result") return fallback(toBinary(StepResponseSchema, res), envelope);
   const w = shared.reset(envelope ? ENVELOPE : 0);
   if (res.requestId !== "") w.string(1, res.requestId);
-  if (res.sessionId !== "") w.string(2, res.sessionId);
+  if (res.sessionId !== "") w.string(2, res.sessionId, true);
   const r = res.kind.value;
   const at = w.begin(3);
   if (r.observation !== undefined) {
     const a = w.begin(1);
-    if (r.observation.typeUrl !== "") w.string(1, r.observation.typeUrl);
+    if (r.observation.typeUrl !== "") w.string(1, r.observation.typeUrl, true);
     if (r.observation.value.length > 0) w.bytes(2, r.observation.value);
     w.end(a);
   }
@@ -181,7 +181,7 @@ export function encodeStepResponse(res: StepResponse, envelope = false): Buffer 
     w.tag(8, WIRE_VARINT);
     w.varint(r.stepCount);
   }
-  if (r.episodeId !== "") w.string(9, r.episodeId);
+  if (r.episodeId !== "") w.string(9, r.episodeId, true);
   w.end(at);
   if (res.replayed) w.bool(7, true);
   return finish(w, envelope);
@@ -193,7 +193,7 @@ function readAny(buf: Uint8Array, start: number, end: number): Any {
   let value: Uint8Array = new Uint8Array(0);
   while (!r.done) {
     const [f, t] = r.tag();
-    if (f === 1 && t === WIRE_LEN) typeUrl = r.string();
+    if (f === 1 && t === WIRE_LEN) typeUrl = r.string(true);
     else if (f === 2 && t === WIRE_LEN) value = r.bytes();
     else r.skip(t);
   }
@@ -267,7 +267,7 @@ function readStepResult(buf: Uint8Array, start: number, end: number): StepResult
         break;
       case 9:
         if (wt !== WIRE_LEN) throw new NeedsFallback();
-        out.episodeId = r.string();
+        out.episodeId = r.string(true);
         break;
       default:
         throw new NeedsFallback(); // unknown fields: let protobuf-es keep them
@@ -287,7 +287,7 @@ export function decodeStepResponse(bytes: Uint8Array): StepResponse {
     while (!r.done) {
       const [field, wt] = r.tag();
       if (field === 1 && wt === WIRE_LEN) requestId = r.string();
-      else if (field === 2 && wt === WIRE_LEN) sessionId = r.string();
+      else if (field === 2 && wt === WIRE_LEN) sessionId = r.string(true);
       else if (field === 3 && wt === WIRE_LEN) {
         const [s, e] = r.delimited();
         result = readStepResult(bytes, s, e);
@@ -319,9 +319,9 @@ export function encodeActionRequest(
 ): Buffer {
   const w = shared.reset(envelope ? ENVELOPE : 0);
   if (requestId !== "") w.string(1, requestId);
-  if (sessionId !== "") w.string(2, sessionId);
+  if (sessionId !== "") w.string(2, sessionId, true);
   const a = w.begin(3);
-  if (action.typeUrl !== "") w.string(1, action.typeUrl);
+  if (action.typeUrl !== "") w.string(1, action.typeUrl, true);
   if (action.value.length > 0) w.bytes(2, action.value);
   w.end(a);
   if (timeout !== undefined) {
@@ -359,7 +359,7 @@ export function decodeStepRequest(bytes: Uint8Array): StepRequest {
     while (!r.done) {
       const [field, wt] = r.tag();
       if (field === 1 && wt === WIRE_LEN) requestId = r.string();
-      else if (field === 2 && wt === WIRE_LEN) sessionId = r.string();
+      else if (field === 2 && wt === WIRE_LEN) sessionId = r.string(true);
       else if (field === 3 && wt === WIRE_LEN) {
         const [s, e] = r.delimited();
         action = readAny(bytes, s, e);

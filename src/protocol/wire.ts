@@ -47,10 +47,14 @@ export class ProtoWriter {
     this.varint((field << 3) | wireType);
   }
 
-  string(field: number, value: string): void {
+  /**
+   * Writes a string field. `repeats`: the value recurs on many messages (session
+   * ids, episode ids, type URLs), so its UTF-8 bytes are cached; never for values
+   * unique per message (request ids), which would only churn the cache.
+   */
+  string(field: number, value: string, repeats = false): void {
     this.tag(field, WIRE_LEN);
-    // Session ids, episode ids and type URLs repeat on every message: encode each once.
-    if (value.length <= CACHED_STRING_MAX) {
+    if (repeats && value.length <= CACHED_STRING_MAX) {
       let bytes = encodedStrings.get(value);
       if (bytes === undefined) {
         if (encodedStrings.size >= ENCODED_CACHE_SIZE) encodedStrings.clear();
@@ -174,9 +178,10 @@ export class ProtoReader {
     return [start, end];
   }
 
-  string(): string {
+  /** Reads a string field; `repeats` as for {@link ProtoWriter.string}: only then is the decode cache used. */
+  string(repeats = false): string {
     const [s, e] = this.delimited();
-    return decodeString(this.buf, s, e);
+    return repeats ? decodeString(this.buf, s, e) : decoder.decode(this.buf.subarray(s, e));
   }
 
   bytes(): Uint8Array {
