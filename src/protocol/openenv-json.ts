@@ -491,6 +491,12 @@ class Walker {
       });
       return undefined;
     }
+    // JSON.parse turns 1e400 into Infinity; a google.protobuf.Value cannot hold it (encoding it back would fail).
+    const infinite = findNonFinite(value);
+    if (infinite !== undefined) {
+      this.error([...loc, ...infinite], "finite_number", "Input should be a finite number", null);
+      return undefined;
+    }
     try {
       fromJson(desc, value as JsonValue, { registry: this.options.registry });
       return value as JsonValue;
@@ -499,6 +505,24 @@ class Walker {
       return undefined;
     }
   }
+}
+
+/** The path of the first number that is not finite inside a JSON value, or undefined. */
+function findNonFinite(value: unknown, path: (string | number)[] = []): (string | number)[] | undefined {
+  if (typeof value === "number") return Number.isFinite(value) ? undefined : path;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findNonFinite(value[i], [...path, i]);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (value === null || typeof value !== "object") return undefined;
+  for (const [k, v] of Object.entries(value)) {
+    const found = findNonFinite(v, [...path, k]);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 function jsonOf(v: unknown): JsonValue {
