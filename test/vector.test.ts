@@ -35,6 +35,15 @@ describe("VectorEnv", () => {
     await waitFor(() => echo.router.sessions.active === 0);
   });
 
+  it("spreads sessions over several connections, round robin", async () => {
+    await using vec = await VectorEnv.connect({ baseUrl: echo.url, spec: echoSpec, count: 6, connections: 3 });
+    await vec.resetAll();
+    expect(echo.listener.connections()).toBe(3);
+    const results = await vec.stepAll(vec.envs.map((_, i) => ({ message: `m${i}` })));
+    expect(results.map((r) => r.observation.echoedMessage)).toEqual(["m0", "m1", "m2", "m3", "m4", "m5"]);
+    await expect(VectorEnv.connect({ baseUrl: echo.url, spec: echoSpec, count: 2, connections: 0 })).rejects.toThrow(RangeError);
+  });
+
   it("resets finished sessions on the next step (Gymnasium next-step autoreset)", async () => {
     await using vec = await VectorEnv.connect({ baseUrl: scripted.url, spec: scriptedSpec, count: 2 });
     await vec.resetAll();

@@ -10,8 +10,14 @@ export interface VectorEnvOptions<A extends DescMessage, O extends DescMessage, 
   readonly spec: EnvClientSpec<A, O, S, P>;
   /** Number of sessions. */
   readonly count: number;
-  /** Protocol of the shared connection. Default `"connect"`. */
+  /** Protocol of the shared connection(s). Default `"connect"`. */
   readonly transport?: Exclude<RpcTransportKind, "in-process">;
+  /**
+   * HTTP/2 connections to spread the sessions over (round robin). Default 1. With
+   * `openenv serve --workers N`, each connection lands on a worker: N connections let
+   * one vector env use every worker, where one connection keeps all sessions on one.
+   */
+  readonly connections?: number;
   /**
    * Gymnasium's next-step autoreset: after an episode ends, the next `stepAll`
    * resets that session (ignoring its action) and returns the reset result. Default true.
@@ -42,34 +48,40 @@ export class VectorEnv<
 
   private constructor(
     readonly envs: readonly EnvClient<A, O, S, P>[],
-    private readonly connection: OwnedTransport,
+    private readonly connections: readonly OwnedTransport[],
     private readonly autoReset: boolean,
   ) {
     this.done = envs.map(() => false);
   }
 
-  /** Opens `count` clients sharing one connection (sessions open at the first reset). */
+  /** Opens `count` clients sharing `connections` connections (sessions open at the first reset). */
   static async connect<A extends DescMessage, O extends DescMessage, S extends DescMessage, P extends DescMessage>(
     options: VectorEnvOptions<A, O, S, P>,
   ): Promise<VectorEnv<A, O, S, P>> {
     const { spec } = options;
-    const connection = createTransport({
-      kind: options.transport ?? "connect",
-      baseUrl: options.baseUrl,
-      interceptors: options.interceptors,
-      registry: jsonRegistry([spec.action, spec.observation, spec.state, spec.partial]),
-    });
+    const n = options.connections ?? 1;
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`connections must be a positive integer, got ${n}`);
+    const registry = jsonRegistry([spec.action, spec.observation, spec.state, spec.partial]);
+    const connections = Array.from({ length: n }, () =>
+      createTransport({ kind: options.transport ?? "connect", baseUrl: options.baseUrl, interceptors: options.interceptors, registry }),
+    );
     const envs = Array.from(
       { length: options.count },
-      (_, i) => new EnvClient<A, O, S, P>({ ...options, spec, connection, verify: i === 0 && options.verify !== false }),
+      (_, i) =>
+        new EnvClient<A, O, S, P>({
+          ...options,
+          spec,
+          connection: connections[i % n] as OwnedTransport,
+          verify: i === 0 && options.verify !== false,
+        }),
     );
     try {
       await envs[0]?.connect();
     } catch (err) {
-      connection.close();
+      for (const c of connections) c.close();
       throw err;
     }
-    return new VectorEnv(envs, connection, options.autoReset !== false);
+    return new VectorEnv(envs, connections, options.autoReset !== false);
   }
 
   /** Number of sessions. */
@@ -96,12 +108,12 @@ export class VectorEnv<
     return results;
   }
 
-  /** Closes every session and the shared connection. */
+  /** Closes every session and the shared connections. */
   async close(): Promise<void> {
     try {
       await Promise.all(this.envs.map((env) => env.close()));
     } finally {
-      this.connection.close();
+      for (const c of this.connections) c.close();
     }
   }
 
