@@ -18,11 +18,16 @@ export interface BackendStep {
 /** What a backend returns for a step or reset: the typed result of {@link EnvClient}. */
 export interface BackendResult {
   readonly observation: MessageShape<DescMessage>;
+  /** The reward, or undefined when the environment gives none. */
   readonly reward: number | undefined;
+  /** `terminated || truncated`. */
   readonly done: boolean;
+  /** The episode reached a terminal state of the task. */
   readonly terminated: boolean;
+  /** The episode was cut short (e.g. a step limit). */
   readonly truncated: boolean;
   readonly metadata: JsonObject;
+  /** Named reward components (rubric scores). */
   readonly rewardComponents: Readonly<Record<string, number>>;
   readonly stepCount: number;
   readonly episodeId: string;

@@ -16,7 +16,7 @@ import { jsonRegistry, registryFromFileSet } from "../protocol/descriptors.js";
 import { toConnectError } from "../protocol/errors.js";
 import type { EnvironmentSpec } from "../server/environment.js";
 import type { EnvironmentRouter } from "../server/router.js";
-import type { EnvBackend } from "./backend.js";
+import type { BackendResult, EnvBackend } from "./backend.js";
 import { HttpBackend, WebSocketBackend } from "./openenv-backends.js";
 import { OpenEnvHttp, OpenEnvSocket, webSocketUrl } from "./openenv-connection.js";
 import { type RolloutOptions, type RolloutStep, rollout } from "./rollout.js";
@@ -107,22 +107,9 @@ export interface StepParams<P extends DescMessage = DescMessage> {
   readonly onPartial?: (partial: MessageShape<P>, progress: number | undefined) => void;
 }
 
-/** The result of a step or reset, with a typed observation. */
-export interface StepResult<O extends DescMessage = DescMessage> {
+/** The result of a step or reset, with a typed observation (the backends' result, typed). */
+export interface StepResult<O extends DescMessage = DescMessage> extends Omit<BackendResult, "observation"> {
   readonly observation: MessageShape<O>;
-  /** The reward, or undefined when the environment gives none. */
-  readonly reward: number | undefined;
-  /** `terminated || truncated`. */
-  readonly done: boolean;
-  /** The episode reached a terminal state of the task. */
-  readonly terminated: boolean;
-  /** The episode was cut short (e.g. a step limit). */
-  readonly truncated: boolean;
-  readonly metadata: JsonObject;
-  /** Named reward components (rubric scores). */
-  readonly rewardComponents: Readonly<Record<string, number>>;
-  readonly stepCount: number;
-  readonly episodeId: string;
 }
 
 const RPC_KINDS: readonly string[] = ["connect", "connect-json", "grpc", "grpc-web", "in-process"];

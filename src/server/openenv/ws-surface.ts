@@ -212,12 +212,7 @@ class WsConnection {
   }
 
   private async step(session: Session, message: Record<string, unknown>): Promise<void> {
-    const errors = extraKeys(message, ["type", "data"]);
-    if (!Object.hasOwn(message, "data")) {
-      errors.unshift({ type: "missing", loc: ["data"], msg: "Field required", input: message as JsonObject });
-    } else if (!isObject(message.data)) {
-      errors.unshift(dictType(message.data));
-    }
+    const errors = envelopeWithDataErrors(message);
     if (errors.length > 0) return this.validationError(errors);
     const decoded = decodeOpenEnvJson(this.ctx.spec.action, message.data, { registry: this.ctx.registry });
     if (!decoded.ok) return this.validationError(decoded.errors);
@@ -249,12 +244,7 @@ class WsConnection {
   }
 
   private async mcp(session: Session, message: Record<string, unknown>): Promise<void> {
-    const errors = extraKeys(message, ["type", "data"]);
-    if (!Object.hasOwn(message, "data")) {
-      errors.unshift({ type: "missing", loc: ["data"], msg: "Field required", input: message as JsonObject });
-    } else if (!isObject(message.data)) {
-      errors.unshift(dictType(message.data));
-    }
+    const errors = envelopeWithDataErrors(message);
     if (errors.length > 0) return this.validationError(errors);
     const response = await handleJsonRpc(message.data, { manager: this.ctx.manager, session });
     this.send(`{"type":"mcp","data":${JSON.stringify(response)}}`);
@@ -327,4 +317,15 @@ function truncateReason(reason: string): string {
   let out = reason;
   while (Buffer.byteLength(out) > 120) out = out.slice(0, -1);
   return `${out}...`;
+}
+
+/** Errors of a `{type, data}` frame whose `data` must be an object (Pydantic's order: missing/type first, then extra keys). */
+function envelopeWithDataErrors(message: Record<string, unknown>): ReturnType<typeof extraKeys> {
+  const errors = extraKeys(message, ["type", "data"]);
+  if (!Object.hasOwn(message, "data")) {
+    errors.unshift({ type: "missing", loc: ["data"], msg: "Field required", input: message as JsonObject });
+  } else if (!isObject(message.data)) {
+    errors.unshift(dictType(message.data));
+  }
+  return errors;
 }
