@@ -12,6 +12,7 @@ import {
 import { type Client, Code, ConnectError, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { type DescribeResponse, EnvironmentService } from "../../gen/openenv/v1/environment_service_pb.js";
+import type { Tool, ToolObservation } from "../../gen/openenv/v1/tools_pb.js";
 import { jsonRegistry, registryFromFileSet } from "../protocol/descriptors.js";
 import { toConnectError } from "../protocol/errors.js";
 import type { EnvironmentSpec } from "../server/environment.js";
@@ -21,6 +22,15 @@ import { HttpBackend, WebSocketBackend } from "./openenv-backends.js";
 import { OpenEnvHttp, OpenEnvSocket, webSocketUrl } from "./openenv-connection.js";
 import { type RolloutOptions, type RolloutStep, rollout } from "./rollout.js";
 import { type ReconnectEvent, type RetryPolicy, RpcBackend } from "./rpc-backend.js";
+import {
+  assertToolEnvironment,
+  callToolAction,
+  listToolsAction,
+  type ToolCallResult,
+  type ToolRef,
+  toolCallResult,
+  toolsFrom,
+} from "./tools.js";
 import { createTransport, type OwnedTransport, type RpcTransportKind } from "./transports.js";
 
 export { toResult, unpack } from "./rpc-backend.js";
@@ -155,6 +165,7 @@ export class EnvClient<
   private connecting: Promise<void> | undefined;
   private closed = false;
   private readonly kind: EnvTransportKind | "custom";
+  private toolCache: Tool[] | undefined;
 
   constructor(private readonly options: EnvClientOptions<A, O, S, P>) {
     this.spec = options.spec;
@@ -221,6 +232,44 @@ export class EnvClient<
       onPartial: onPartial === undefined ? undefined : (p, progress) => onPartial(p as MessageShape<P>, progress),
     });
     return result as StepResult<O>;
+  }
+
+  /**
+   * The tools of a tool environment (one whose action is `openenv.v1.ToolAction`).
+   * A `list_tools` step, as OpenEnv's MCP client takes; before the first reset on
+   * an RPC transport, the list from Describe. Cached unless `useCache: false`.
+   */
+  async listTools(options: { readonly useCache?: boolean } = {}): Promise<Tool[]> {
+    await this.ready();
+    assertToolEnvironment(this.schemas.action);
+    if (options.useCache !== false && this.toolCache !== undefined) return this.toolCache;
+    if (this.sessionId === undefined && this.backend instanceof RpcBackend && this.info !== undefined) {
+      this.toolCache = this.info.tools;
+      return this.toolCache;
+    }
+    const r = await this.step(listToolsAction() as unknown as MessageShape<A>);
+    this.toolCache = toolsFrom(r.observation as ToolObservation);
+    return this.toolCache;
+  }
+
+  /**
+   * Calls a tool of a tool environment: one step (rewards and step counts
+   * apply). Pass a tool's name and a JSON object of arguments, or a tool
+   * declared with `defineTool` and its typed arguments, and get its typed
+   * output back. A failed call (unknown tool, invalid arguments, timeout, an
+   * exception in the tool) is not thrown: `error` says why.
+   */
+  async callTool<I extends DescMessage | undefined = undefined, Out extends DescMessage | undefined = undefined>(
+    tool: string | ToolRef<I, Out>,
+    args?: I extends DescMessage ? MessageShape<I> | MessageInitShape<I> : JsonObject,
+    params: StepParams<P> & { readonly toolTimeoutS?: number } = {},
+  ): Promise<ToolCallResult<Out>> {
+    await this.ready();
+    assertToolEnvironment(this.schemas.action);
+    const binary = this.backend instanceof RpcBackend;
+    const action = callToolAction(tool as string | ToolRef, args as JsonObject | undefined, { binary, timeoutS: params.toolTimeoutS });
+    const r = await this.step(action as unknown as MessageShape<A>, params);
+    return toolCallResult(r as BackendResult, tool as string | ToolRef<DescMessage | undefined, Out>);
   }
 
   /** The session's typed state. */

@@ -11,5 +11,6 @@ export {
 export { GenericEnvClient, type GenericEnvClientOptions, type GenericStepResult } from "./generic-client.js";
 export { type RolloutOptions, type RolloutStep, rollout } from "./rollout.js";
 export type { ReconnectEvent, RetryPolicy } from "./rpc-backend.js";
+export type { ToolCallResult, ToolRef } from "./tools.js";
 export type { RpcTransportKind } from "./transports.js";
 export { VectorEnv, type VectorEnvOptions } from "./vector-env.js";

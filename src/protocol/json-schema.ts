@@ -8,6 +8,7 @@ import {
   ScalarType,
 } from "@bufbuild/protobuf";
 import { rules as rulesExtension } from "../../gen/openenv/v1/options_pb.js";
+import { toolJsonSchema } from "./tool-json.js";
 
 /** How a schema is shaped for OpenEnv's `/schema`. */
 export interface JsonSchemaOptions {
@@ -65,6 +66,8 @@ function scalarSchema(type: ScalarType): JsonObject {
 
 /** JSON Schema (draft 2020-12) of a message in its OpenEnv JSON form (proto field names). */
 export function messageJsonSchema(schema: DescMessage, options: JsonSchemaOptions = {}): JsonObject {
+  const tool = toolJsonSchema(schema);
+  if (tool !== undefined) return tool;
   const defs: Record<string, JsonObject> = {};
   const root = objectSchema(schema, defs, options);
   if (Object.keys(defs).length > 0) root.$defs = defs;

@@ -11,6 +11,13 @@ import {
   toJson,
 } from "@bufbuild/protobuf";
 import { findProtoKey, setOwn } from "./own-keys.js";
+import {
+  decodeToolActionJson,
+  decodeToolObservationJson,
+  encodeToolActionJson,
+  encodeToolObservationJson,
+  isToolMessage,
+} from "./tool-json.js";
 import { type FieldViolation, validateMessage } from "./validate.js";
 
 /**
@@ -60,6 +67,7 @@ export type OpenEnvDecodeResult<M> =
 
 /** Encodes a message in OpenEnv's JSON form. */
 export function encodeOpenEnvJson(schema: DescMessage, message: MessageShape<DescMessage>, registry?: Registry): JsonObject {
+  if (isToolMessage(schema)) return encodeToolJson(schema, message, registry);
   const json = toJson(schema, message, { useProtoFieldName: true, alwaysEmitImplicit: true, registry }) as JsonObject;
   return reshape(schema, json);
 }
@@ -70,6 +78,7 @@ export function decodeOpenEnvJson<D extends DescMessage>(
   json: unknown,
   options: OpenEnvDecodeOptions = {},
 ): OpenEnvDecodeResult<MessageShape<D>> {
+  if (isToolMessage(schema)) return decodeToolJson(schema, json, options) as OpenEnvDecodeResult<MessageShape<D>>;
   const walker = new Walker(options);
   const normalized = walker.message(schema, json, []);
   let message: MessageShape<D> | undefined;
@@ -86,6 +95,17 @@ export function decodeOpenEnvJson<D extends DescMessage>(
   const errors = walker.sorted();
   if (errors.length > 0 || message === undefined) return { ok: false, errors };
   return { ok: true, message };
+}
+
+/** OpenEnv's MCP actions and observations have a JSON form of their own (see tool-json.ts). */
+function encodeToolJson(schema: DescMessage, message: MessageShape<DescMessage>, registry?: Registry): JsonObject {
+  return schema.typeName === "openenv.v1.ToolAction"
+    ? encodeToolActionJson(message as Parameters<typeof encodeToolActionJson>[0], registry)
+    : encodeToolObservationJson(message as Parameters<typeof encodeToolObservationJson>[0]);
+}
+
+function decodeToolJson(schema: DescMessage, json: unknown, options: OpenEnvDecodeOptions): OpenEnvDecodeResult<unknown> {
+  return schema.typeName === "openenv.v1.ToolAction" ? decodeToolActionJson(json, options.registry) : decodeToolObservationJson(json);
 }
 
 /** Pydantic's `'a', 'b' or 'c'`. */

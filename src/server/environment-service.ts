@@ -17,6 +17,8 @@ import type { EnvironmentSpec } from "./environment.js";
 import type { Session } from "./session.js";
 import type { SessionManager } from "./session-manager.js";
 import { stepStreamHandler } from "./step-stream.js";
+import type { ServerMode } from "./tools/define.js";
+import { describeTools, specMessages, toolsOf } from "./tools/tool-environment.js";
 
 /** Options of the EnvironmentService implementation. */
 export interface EnvironmentServiceOptions {
@@ -26,6 +28,8 @@ export interface EnvironmentServiceOptions {
   readonly maxMessageBytes: number;
   /** Protocols the server speaks (reported by Describe). */
   readonly protocols: readonly string[];
+  /** The server's mode: Describe lists the tools available in it. Default simulation. */
+  readonly mode?: ServerMode;
 }
 
 /** JSON Schemas of an environment's messages, computed once per spec. */
@@ -44,7 +48,8 @@ export function describeEnvironment(
   options: EnvironmentServiceOptions,
 ): () => DescribeResponse {
   const schemas = jsonSchemasOf(spec);
-  const descriptors = fileDescriptorSet([spec.action, spec.observation, spec.state, ...(spec.partial ? [spec.partial] : [])]);
+  const descriptors = fileDescriptorSet(specMessages(spec));
+  const tools = toolsOf(spec);
   const limits = manager.limits;
   return () =>
     create(DescribeResponseSchema, {
@@ -76,6 +81,7 @@ export function describeEnvironment(
         partialObservations: spec.partial !== undefined,
         rewardComponents: [...(spec.rewardComponents ?? [])],
       },
+      tools: tools === undefined ? [] : describeTools(tools, options.mode ?? "simulation"),
     });
 }
 

@@ -6,12 +6,13 @@ import { ServerReflection as ServerReflectionV1Alpha } from "../../gen/grpc/refl
 import { EnvironmentService } from "../../gen/openenv/v1/environment_service_pb.js";
 import { jsonRegistry } from "../protocol/descriptors.js";
 import type { EnvironmentSource, EnvironmentSpec } from "./environment.js";
-import { toFactory } from "./environment.js";
 import { environmentService } from "./environment-service.js";
 import { HealthStatus, healthService } from "./health.js";
 import type { SessionPlacement } from "./placement.js";
 import { DescriptorIndex, reflectionV1, reflectionV1Alpha } from "./reflection.js";
 import { type SessionLimits, SessionManager } from "./session-manager.js";
+import type { ServerMode } from "./tools/define.js";
+import { inMode, specMessages } from "./tools/tool-environment.js";
 
 /** Options of {@link createEnvironmentRouter}; every field has a default. */
 export interface EnvironmentRouterOptions extends Partial<SessionLimits> {
@@ -23,6 +24,8 @@ export interface EnvironmentRouterOptions extends Partial<SessionLimits> {
   readonly protocols?: readonly string[];
   /** Set by {@link serveCluster} in each worker process: session ids, routing and the shared limit. */
   readonly placement?: SessionPlacement;
+  /** The server's mode: a tool environment offers the tools declared for it (see `inMode`). Default simulation. */
+  readonly mode?: ServerMode;
 }
 
 /** An environment's services, ready to mount on a server or an in-process transport. */
@@ -45,26 +48,25 @@ export const defaultMaxMessageBytes = 100 * 1024 * 1024;
 
 /** Builds the services of one environment type over a fresh session manager. */
 export function createEnvironmentRouter(source: EnvironmentSource, options: EnvironmentRouterOptions = {}): EnvironmentRouter {
-  const factory = toFactory(source as EnvironmentSource<DescMessage, DescMessage, DescMessage, DescMessage>);
+  const mode = options.mode ?? "simulation";
+  const factory = inMode(source as EnvironmentSource<DescMessage, DescMessage, DescMessage, DescMessage>, mode);
   const spec = factory.spec;
   const sessions = new SessionManager(factory, options, options.placement);
   const health = new HealthStatus([EnvironmentService.typeName]);
   const maxMessageBytes = options.maxMessageBytes ?? defaultMaxMessageBytes;
-  const index = new DescriptorIndex(
-    [EnvironmentService, Health, ServerReflectionV1, ServerReflectionV1Alpha],
-    [spec.action, spec.observation, spec.state, ...(spec.partial ? [spec.partial] : [])],
-  );
+  const index = new DescriptorIndex([EnvironmentService, Health, ServerReflectionV1, ServerReflectionV1Alpha], specMessages(spec));
   const recordSize = options.recordSize ?? 256;
   const serviceOptions = {
     recordSize,
     maxMessageBytes,
     protocols: options.protocols ?? ["connect", "grpc", "grpc-web"],
+    mode,
   };
   return {
     spec,
     sessions,
     health,
-    registry: jsonRegistry([spec.action, spec.observation, spec.state, spec.partial]),
+    registry: jsonRegistry(specMessages(spec)),
     maxMessageBytes,
     recordSize,
     routes(router) {

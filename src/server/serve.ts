@@ -117,7 +117,8 @@ export interface EnvironmentServer extends AsyncDisposable {
 export async function serve(source: EnvironmentSource, options: ServeOptions = {}): Promise<EnvironmentServer> {
   const openenv = options.openenv ?? true;
   const protocols = options.protocols ?? ["connect", "grpc", "grpc-web", ...(openenv !== false ? ["openenv-http", "openenv-ws"] : [])];
-  const router = createEnvironmentRouter(source, { ...options, protocols });
+  const mode = typeof openenv === "object" ? openenv.mode : undefined;
+  const router = createEnvironmentRouter(source, { ...options, protocols, mode: options.mode ?? mode });
   const shutdown = new AbortController();
   // Every open fast-path Step stream listens for shutdown (and lets go when it ends): many
   // concurrent streams are normal, not the leak Node's warning after 10 listeners suspects.

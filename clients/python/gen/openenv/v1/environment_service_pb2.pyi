@@ -2,6 +2,7 @@ from google.protobuf import any_pb2 as _any_pb2
 from google.protobuf import descriptor_pb2 as _descriptor_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
+from openenv.v1 import tools_pb2 as _tools_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -34,7 +35,7 @@ class DescribeRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class DescribeResponse(_message.Message):
-    __slots__ = ["action_type", "capabilities", "descriptors", "json_schemas", "limits", "metadata", "observation_type", "partial_type", "state_type"]
+    __slots__ = ["action_type", "capabilities", "descriptors", "json_schemas", "limits", "metadata", "observation_type", "partial_type", "state_type", "tools"]
     ACTION_TYPE_FIELD_NUMBER: _ClassVar[int]
     CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTORS_FIELD_NUMBER: _ClassVar[int]
@@ -44,6 +45,7 @@ class DescribeResponse(_message.Message):
     OBSERVATION_TYPE_FIELD_NUMBER: _ClassVar[int]
     PARTIAL_TYPE_FIELD_NUMBER: _ClassVar[int]
     STATE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TOOLS_FIELD_NUMBER: _ClassVar[int]
     action_type: str
     capabilities: ServerCapabilities
     descriptors: _descriptor_pb2.FileDescriptorSet
@@ -53,7 +55,8 @@ class DescribeResponse(_message.Message):
     observation_type: str
     partial_type: str
     state_type: str
-    def __init__(self, metadata: _Optional[_Union[EnvironmentMetadata, _Mapping]] = ..., action_type: _Optional[str] = ..., observation_type: _Optional[str] = ..., state_type: _Optional[str] = ..., partial_type: _Optional[str] = ..., descriptors: _Optional[_Union[_descriptor_pb2.FileDescriptorSet, _Mapping]] = ..., json_schemas: _Optional[_Union[JsonSchemas, _Mapping]] = ..., limits: _Optional[_Union[ServerLimits, _Mapping]] = ..., capabilities: _Optional[_Union[ServerCapabilities, _Mapping]] = ...) -> None: ...
+    tools: _containers.RepeatedCompositeFieldContainer[_tools_pb2.Tool]
+    def __init__(self, metadata: _Optional[_Union[EnvironmentMetadata, _Mapping]] = ..., action_type: _Optional[str] = ..., observation_type: _Optional[str] = ..., state_type: _Optional[str] = ..., partial_type: _Optional[str] = ..., descriptors: _Optional[_Union[_descriptor_pb2.FileDescriptorSet, _Mapping]] = ..., json_schemas: _Optional[_Union[JsonSchemas, _Mapping]] = ..., limits: _Optional[_Union[ServerLimits, _Mapping]] = ..., capabilities: _Optional[_Union[ServerCapabilities, _Mapping]] = ..., tools: _Optional[_Iterable[_Union[_tools_pb2.Tool, _Mapping]]] = ...) -> None: ...
 
 class EnvironmentMetadata(_message.Message):
     __slots__ = ["author", "description", "documentation_url", "name", "readme", "version"]
