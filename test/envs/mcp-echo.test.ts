@@ -22,7 +22,11 @@ beforeAll(async () => {
 afterAll(() => server?.close());
 
 async function post(path: string, body: unknown): Promise<{ status: number; text: string }> {
-  const res = await fetch(server.url + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const res = await fetch(server.url + path, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, text: await res.text() };
 }
 
@@ -78,9 +82,9 @@ describe("mcp-echo over /ws, against OpenEnv's echo_env", () => {
       expect(withoutMetadata(await ws.ask({ type: "step", data: { type: "call_tool", tool_name: "echo_message", arguments: {} } }))).toBe(
         recordedMcp.ws.stepMissingArgument,
       );
-      expect(withoutMetadata(await ws.ask('{"type":"step","data":{"tool_name":"echo_message","arguments":{"message":"no type field"}}}'))).toBe(
-        recordedMcp.ws.stepNoType,
-      );
+      expect(
+        withoutMetadata(await ws.ask('{"type":"step","data":{"tool_name":"echo_message","arguments":{"message":"no type field"}}}')),
+      ).toBe(recordedMcp.ws.stepNoType);
       expect(await ws.ask({ type: "step", data: { message: "hi" } })).toBe(recorded.ws.stepInvalidAction);
     } finally {
       ws.close();

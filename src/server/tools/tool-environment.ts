@@ -160,7 +160,7 @@ export abstract class McpEnvironment<S extends DescMessage = DescMessage> extend
    * Adjusts a step's outcome before it is returned, e.g. to truncate the
    * episode at a turn limit. The default returns it unchanged.
    */
-  protected finishStep(outcome: StepOutcome<Obs>, _action: ToolAction): StepOutcome<Obs> {
+  protected finishStep(outcome: StepOutcome<Obs>, _action: ToolAction): Awaitable<StepOutcome<Obs>> {
     return outcome;
   }
 
@@ -239,7 +239,7 @@ export abstract class McpEnvironment<S extends DescMessage = DescMessage> extend
     });
   }
 
-  private finish(observation: CallToolObservation, scoring: Scoring, action: ToolAction): StepOutcome<Obs> {
+  private finish(observation: CallToolObservation, scoring: Scoring, action: ToolAction): Awaitable<StepOutcome<Obs>> {
     return this.finishStep(
       {
         observation: { kind: { case: "callTool", value: observation } },
