@@ -1,3 +1,4 @@
+export * from "./agent/index.js";
 export * from "./auto/index.js";
 export * from "./client/index.js";
 export { capacityMessage, findCapacity } from "./protocol/errors.js";

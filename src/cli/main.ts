@@ -1,4 +1,5 @@
 import { packageVersion } from "../auto/modules.js";
+import { collectCommand } from "./commands/collect.js";
 import { infoCommand } from "./commands/info.js";
 import { initCommand } from "./commands/init.js";
 import { installCommand } from "./commands/install.js";
@@ -19,6 +20,7 @@ const commands: readonly Command[] = [
   stepCommand,
   stateCommand,
   closeCommand,
+  collectCommand,
 ];
 
 const exitCodes = `Exit codes:
