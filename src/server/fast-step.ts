@@ -134,14 +134,6 @@ export function serveFastStep(
   stream.on("error", () => {});
 }
 
-/** Answers a Step request with an error and no messages (e.g. UNAUTHENTICATED). */
-export function rejectFastStep(stream: http2.ServerHttp2Stream, protocol: StepWireProtocol, err: ConnectError): void {
-  if (stream.destroyed) return;
-  respond(stream, protocol);
-  stream.resume(); // discard whatever the client sends
-  endStream(stream, protocol, err);
-}
-
 function respond(stream: http2.ServerHttp2Stream, protocol: StepWireProtocol): void {
   stream.respond({ ":status": 200, "content-type": contentTypes[protocol] }, { waitForTrailers: protocol === "grpc" });
 }
