@@ -4,10 +4,10 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import { EchoActionSchema } from "../gen/openenv/envs/echo/v1/echo_pb.js";
 import { StepRequestSchema, type StepResponse } from "../gen/openenv/v1/environment_service_pb.js";
+import { StepStream } from "../src/core/step-stream.js";
 import { EchoEnvironment } from "../src/envs/echo/environment.js";
 import { decodeStepRequest, encodeActionRequest, encodeStepResponse } from "../src/protocol/step-codec.js";
 import { createEnvironmentRouter } from "../src/server/router.js";
-import { StepStream } from "../src/server/step-stream.js";
 
 const router = createEnvironmentRouter(EchoEnvironment);
 let bytesOut = 0;

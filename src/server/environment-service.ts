@@ -10,13 +10,13 @@ import {
   ResetResponseSchema,
   StateResponseSchema,
 } from "../../gen/openenv/v1/environment_service_pb.js";
+import type { Session } from "../core/session.js";
+import type { SessionManager } from "../core/session-manager.js";
+import { msDuration, toStepResult } from "../core/step-messages.js";
+import { stepStreamHandler } from "../core/step-stream.js";
 import { fileDescriptorSet } from "../protocol/descriptors.js";
 import { messageJsonSchema, openEnvObservationExtras } from "../protocol/json-schema.js";
-import { msDuration, toStepResult } from "./connect-codec.js";
 import type { EnvironmentSpec } from "./environment.js";
-import type { Session } from "./session.js";
-import type { SessionManager } from "./session-manager.js";
-import { stepStreamHandler } from "./step-stream.js";
 
 /** Options of the EnvironmentService implementation. */
 export interface EnvironmentServiceOptions {

@@ -4,11 +4,11 @@ import { endStreamFlag, endStreamToJson } from "@connectrpc/connect/protocol-con
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { trailerFlag, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 import type { StepRequest, StepResponse } from "../../gen/openenv/v1/environment_service_pb.js";
+import { keepSessionHeader, type ReplySink, StepStream, wantsKeepSession } from "../core/step-stream.js";
 import { EnvelopeReader, encodeEnvelope } from "../protocol/envelope.js";
 import { toConnectError } from "../protocol/errors.js";
 import { decodeStepRequest, encodeStepResponse } from "../protocol/step-codec.js";
 import type { EnvironmentRouter } from "./router.js";
-import { keepSessionHeader, type ReplySink, StepStream, wantsKeepSession } from "./step-stream.js";
 
 /** The path of the bidi Step method. */
 export const STEP_PATH = "/openenv.v1.EnvironmentService/Step";

@@ -1,3 +1,4 @@
+export { defaultSessionLimits, type SessionLimits, SessionManager, type SessionStats } from "../core/session-manager.js";
 export type {
   ClusterEnvironment,
   ClusterEvent,
@@ -22,4 +23,3 @@ export type { ForwardedHeaders, RemoteSessions, SessionPlacement, StepRelay } fr
 export { createEnvironmentRouter, type EnvironmentRouter, type EnvironmentRouterOptions } from "./router.js";
 export * from "./rubrics/index.js";
 export { type EnvironmentServer, type HttpSurface, type ServeOptions, serve } from "./serve.js";
-export { defaultSessionLimits, type SessionLimits, SessionManager, type SessionStats } from "./session-manager.js";

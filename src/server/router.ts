@@ -4,6 +4,7 @@ import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health
 import { ServerReflection as ServerReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ServerReflectionV1Alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { EnvironmentService } from "../../gen/openenv/v1/environment_service_pb.js";
+import { type SessionLimits, SessionManager } from "../core/session-manager.js";
 import { jsonRegistry } from "../protocol/descriptors.js";
 import type { EnvironmentSource, EnvironmentSpec } from "./environment.js";
 import { toFactory } from "./environment.js";
@@ -11,7 +12,6 @@ import { environmentService } from "./environment-service.js";
 import { HealthStatus, healthService } from "./health.js";
 import type { SessionPlacement } from "./placement.js";
 import { DescriptorIndex, reflectionV1, reflectionV1Alpha } from "./reflection.js";
-import { type SessionLimits, SessionManager } from "./session-manager.js";
 
 /** Options of {@link createEnvironmentRouter}; every field has a default. */
 export interface EnvironmentRouterOptions extends Partial<SessionLimits> {

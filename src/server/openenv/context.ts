@@ -1,10 +1,10 @@
 import type { JsonObject, Message, Registry } from "@bufbuild/protobuf";
+import type { Session, StepParams, StepRecord } from "../../core/session.js";
+import type { SessionManager } from "../../core/session-manager.js";
 import type { EnvironmentSpec } from "../environment.js";
 import { jsonSchemasOf } from "../environment-service.js";
 import type { HealthStatus } from "../health.js";
 import type { EnvironmentRouter } from "../router.js";
-import type { Session, StepParams, StepRecord } from "../session.js";
-import type { SessionManager } from "../session-manager.js";
 import { buildOpenApi } from "./openapi.js";
 import { metadataJson } from "./wire.js";
 

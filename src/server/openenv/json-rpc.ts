@@ -1,10 +1,10 @@
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { Session } from "../../core/session.js";
+import type { SessionManager } from "../../core/session-manager.js";
 import { findCapacity, toConnectError } from "../../protocol/errors.js";
 import type { OpenEnvFieldError } from "../../protocol/openenv-json.js";
 import type { ForwardedHeaders } from "../placement.js";
-import type { Session } from "../session.js";
-import type { SessionManager } from "../session-manager.js";
 import { isObject } from "./envelope.js";
 import { pythonRepr, pythonTypeName } from "./wire.js";
 

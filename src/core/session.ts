@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { create, type DescMessage, isMessage, type JsonObject, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { toConnectError } from "../protocol/errors.js";
-import type { Environment, EnvironmentSpec, MessageOrInit, StepContext, StepOutcome } from "./environment.js";
+import type { Environment, EnvironmentSpec, MessageOrInit, StepContext, StepOutcome } from "../server/environment.js";
 
 /** A step's or reset's outcome, normalised: what every transport serialises. */
 export interface StepRecord {

@@ -5,7 +5,7 @@ import type { StepResult } from "../../gen/openenv/v1/environment_service_pb.js"
 import { typeNameOf, typeUrlOf } from "../protocol/descriptors.js";
 import { validationError } from "../protocol/errors.js";
 import { validateMessage } from "../protocol/validate.js";
-import type { EnvironmentSpec } from "./environment.js";
+import type { EnvironmentSpec } from "../server/environment.js";
 import type { StepRecord } from "./session.js";
 
 /** Encodes a step record as the wire `StepResult`. */

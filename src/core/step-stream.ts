@@ -9,11 +9,11 @@ import {
 } from "../../gen/openenv/v1/environment_service_pb.js";
 import { AsyncQueue } from "../protocol/async-queue.js";
 import { toConnectError, toStepError } from "../protocol/errors.js";
-import { decodeAction, durationMs, toStepResult } from "./connect-codec.js";
-import type { EnvironmentSpec } from "./environment.js";
-import type { ForwardedHeaders, StepRelay } from "./placement.js";
+import type { EnvironmentSpec } from "../server/environment.js";
+import type { ForwardedHeaders, StepRelay } from "../server/placement.js";
 import type { CloseReason, PartialRecord, Session, StepRecord } from "./session.js";
 import type { SessionManager } from "./session-manager.js";
+import { decodeAction, durationMs, toStepResult } from "./step-messages.js";
 
 /** Serves a Step stream for connect-node: requests from its iterable, replies through a queue. */
 export function stepStreamHandler(
