@@ -20,7 +20,7 @@ const sink = {
   end() {},
   fail() {},
 };
-const stream = new StepStream(router.sessions, router.spec, sink, new AbortController().signal, { recordSize: 256 });
+const stream = new StepStream(router.sessions, router.spec, sink);
 stream.feed(
   decodeStepRequest(toBinary(StepRequestSchema, create(StepRequestSchema, { requestId: "r", command: { case: "reset", value: {} } }))),
 );

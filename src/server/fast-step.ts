@@ -4,7 +4,7 @@ import { endStreamFlag, endStreamToJson } from "@connectrpc/connect/protocol-con
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { trailerFlag, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 import type { StepRequest, StepResponse } from "../../gen/openenv/v1/environment_service_pb.js";
-import { keepSessionHeader, type ReplySink, StepStream, wantsKeepSession } from "../core/step-stream.js";
+import { abortOn, keepSessionHeader, type ReplySink, wantsKeepSession } from "../core/step-stream.js";
 import { EnvelopeReader, encodeEnvelope } from "../protocol/envelope.js";
 import { toConnectError } from "../protocol/errors.js";
 import { decodeStepRequest, encodeStepResponse } from "../protocol/step-codec.js";
@@ -79,11 +79,9 @@ export function serveFastStep(
   };
   respond(stream, protocol);
   const keepSession = wantsKeepSession(headers[keepSessionHeader]);
-  const core = new StepStream(router.sessions, router.spec, sink, shutdown, {
-    recordSize: router.recordSize,
-    keepSession,
-    requestHeaders: headers,
-  });
+  const core = router.openStepStream(sink, { keepSession, requestHeaders: headers });
+  // A stream blocked waiting for the next request does not notice shutdown by itself.
+  const unlisten = abortOn(shutdown, core);
   const reader = new EnvelopeReader(router.maxMessageBytes);
   let inputEnded = false;
   stream.on("data", (chunk: Buffer) => {
@@ -126,6 +124,7 @@ export function serveFastStep(
     });
   });
   stream.on("close", () => {
+    unlisten();
     if (!finished) {
       finished = true;
       core.abort(new ConnectError("the client cancelled the stream", Code.Canceled));

@@ -10,7 +10,7 @@ import { describeJsonError } from "../../protocol/python-json.js";
 import type { ServerRequest, ServerResponse } from "../serve.js";
 import { type OpenEnvContext, SESSION_HEADER, stepStarted } from "./context.js";
 import { parseResetBody, parseStepBody } from "./envelope.js";
-import { handleJsonRpc, parseErrorResponse } from "./json-rpc.js";
+import { parseErrorResponse } from "./json-rpc.js";
 import { pydanticErrors, resultPayload, stateJson, statusOf } from "./wire.js";
 
 /**
@@ -143,7 +143,7 @@ export class OpenEnvHttpRoutes {
     } catch {
       return send(res, 200, JSON.stringify(parseErrorResponse()));
     }
-    send(res, 200, JSON.stringify(await handleJsonRpc(body, { manager: this.ctx.manager, headers: req.headers })));
+    send(res, 200, JSON.stringify(await this.ctx.jsonRpc(body, { headers: req.headers })));
   }
 
   /** OpenEnv's stateless call: a fresh environment for this request only. */

@@ -26,8 +26,7 @@ export const JsonRpcCode = {
 } as const;
 
 /** Where a JSON-RPC request arrived. */
-export interface JsonRpcContext {
-  readonly manager: SessionManager;
+export interface JsonRpcCall {
   /** The session of the WebSocket the request came on (`/ws` `mcp` frames, `WS /mcp`). */
   readonly session?: Session;
   /** The request's headers, forwarded with it when another process owns the session (serveCluster). */
@@ -44,8 +43,8 @@ export function parseErrorResponse(detail?: string): JsonObject {
   return jsonRpcError(null, JsonRpcCode.ParseError, detail === undefined ? "Parse error" : `Parse error: ${detail}`);
 }
 
-/** Handles one parsed JSON-RPC request and returns its response. Never throws. */
-export async function handleJsonRpc(body: unknown, ctx: JsonRpcContext): Promise<JsonObject> {
+/** Handles one parsed JSON-RPC request for this process's sessions and returns its response. Never throws. */
+export async function handleJsonRpc(manager: SessionManager, body: unknown, ctx: JsonRpcCall): Promise<JsonObject> {
   const invalid = validateRequest(body);
   const rawId = isObject(body) ? body.id : null;
   const id: JsonValue = typeof rawId === "string" || (typeof rawId === "number" && Number.isInteger(rawId)) ? rawId : null;
@@ -56,14 +55,9 @@ export async function handleJsonRpc(body: unknown, ctx: JsonRpcContext): Promise
   const params = req.params ?? {};
   try {
     const sessionId = params.session_id;
-    if (typeof sessionId === "string" && ctx.manager.find(sessionId) === undefined) {
-      // Several processes (serveCluster): the owner of the session answers.
-      const remote = ctx.manager.placement?.remote(sessionId);
-      if (remote !== undefined) return await remote.jsonRpc(body as JsonObject, ctx.headers);
-    }
     let session: Session | undefined = ctx.session;
     if (sessionId !== undefined && sessionId !== null && req.method !== "openenv/session/close") {
-      const found = typeof sessionId === "string" ? ctx.manager.find(sessionId) : undefined;
+      const found = typeof sessionId === "string" ? manager.find(sessionId) : undefined;
       if (found === undefined) return jsonRpcError(id, JsonRpcCode.InvalidParams, `Unknown session_id: ${String(sessionId)}`);
       session = found;
     }
@@ -74,7 +68,7 @@ export async function handleJsonRpc(body: unknown, ctx: JsonRpcContext): Promise
       case "openenv/session/create": {
         if (session !== undefined) return { jsonrpc: "2.0", id, result: { session_id: session.id } };
         try {
-          const created = await ctx.manager.open();
+          const created = await manager.open();
           return { jsonrpc: "2.0", id, result: { session_id: created.id } };
         } catch (e) {
           const err = toConnectError(e);
@@ -86,7 +80,7 @@ export async function handleJsonRpc(body: unknown, ctx: JsonRpcContext): Promise
             });
           }
           if (isFactoryError(err)) {
-            return jsonRpcError(id, JsonRpcCode.ServerError, err.rawMessage, { factory_name: ctx.manager.factory.spec.name });
+            return jsonRpcError(id, JsonRpcCode.ServerError, err.rawMessage, { factory_name: manager.factory.spec.name });
           }
           return jsonRpcError(id, JsonRpcCode.ServerError, err.rawMessage);
         }
@@ -95,9 +89,9 @@ export async function handleJsonRpc(body: unknown, ctx: JsonRpcContext): Promise
         if (sessionId === undefined || sessionId === null || sessionId === "") {
           return jsonRpcError(id, JsonRpcCode.InvalidParams, "Invalid params - 'session_id' is required");
         }
-        const target = typeof sessionId === "string" ? ctx.manager.find(sessionId) : undefined;
+        const target = typeof sessionId === "string" ? manager.find(sessionId) : undefined;
         if (target === undefined) return jsonRpcError(id, JsonRpcCode.InvalidParams, `Unknown session_id: ${String(sessionId)}`);
-        if (target.attachment !== undefined || target === ctx.session) {
+        if (target.attached || target === ctx.session) {
           return jsonRpcError(id, JsonRpcCode.InvalidRequest, "Cannot close active WebSocket-managed session via MCP method");
         }
         await target.close({ code: Code.NotFound, message: "closed by openenv/session/close" });
