@@ -4,8 +4,8 @@ import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import type { EnvironmentService, StepResult as WireStepResult } from "../../gen/openenv/v1/environment_service_pb.js";
 import { typeNameOf, typeUrlOf } from "../protocol/descriptors.js";
 import type { BackendReset, BackendResult, BackendStep, EnvBackend } from "./backend.js";
-import { type AnyStepChannel, openStepChannel } from "./channels.js";
-import type { ChannelRequest, FinalReply, StepChannel } from "./step-channel.js";
+import { type ChannelRequest, type FinalReply, StepChannel } from "./step-channel.js";
+import { connectStepStream, http2StepStream } from "./step-streams.js";
 import type { OwnedTransport } from "./transports.js";
 
 /** The message schemas a backend decodes with. */
@@ -64,7 +64,7 @@ export class RpcBackend implements EnvBackend {
   readonly transport: string;
   /** Streams re-opened after a break, since the backend started. */
   reconnects = 0;
-  private channel: AnyStepChannel | undefined;
+  private channel: StepChannel | undefined;
   private session: string | undefined;
   private readonly rpc: Client<typeof EnvironmentService>;
   private readonly schemas: BackendSchemas;
@@ -152,7 +152,8 @@ export class RpcBackend implements EnvBackend {
       let channel = this.channel;
       let request = init;
       if (channel === undefined || channel.broken !== undefined) {
-        channel = openStepChannel(this.rpc, this.connection, this.headers, this.fastPath);
+        const direct = this.fastPath ? this.connection?.direct : undefined;
+        channel = new StepChannel(direct !== undefined ? http2StepStream(direct, this.headers) : connectStepStream(this.rpc, this.headers));
         this.channel = channel;
       }
       // A new stream (after a break) re-attaches the session it served.

@@ -8,6 +8,7 @@ import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.js"
 import { type DescribeResponse, EnvironmentService } from "../../gen/openenv/v1/environment_service_pb.js";
 import { type EnvClientSpec, schemasFromDescribe } from "../client/env-client.js";
 import { StepChannel } from "../client/step-channel.js";
+import { connectStepStream } from "../client/step-streams.js";
 import { createTransport, type OwnedTransport, type RpcTransportKind } from "../client/transports.js";
 import { typeNameOf } from "../protocol/descriptors.js";
 import { type CheckResult, isUnreachable, report, type ValidationReport } from "./check.js";
@@ -164,7 +165,7 @@ async function grpcChecks(baseUrl: string, timeoutMs: number): Promise<CheckResu
     out.push(
       await runCheck("grpc", "step_stream", async () => {
         if (spec === undefined) return { status: "skip", detail: "needs a working Describe" };
-        const channel = new StepChannel(env);
+        const channel = new StepChannel(connectStepStream(env));
         try {
           const first = await withTimeout(channel.request({ command: { case: "reset", value: {} } }), timeoutMs, "in-stream reset");
           expect(first.case === "result", `in-stream reset answered ${first.case}`);
