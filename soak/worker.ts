@@ -5,14 +5,13 @@
 // drop this process's connections ("drop") or SIGKILL it at any moment.
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
-import { createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { EchoActionSchema, EchoObservationSchema, EchoStateSchema } from "../gen/openenv/envs/echo/v1/echo_pb.js";
 import { EnvironmentService } from "../gen/openenv/v1/environment_service_pb.js";
 import { StepChannel } from "../src/client/step-channel.js";
 import { connectStepStream, http2StepStream } from "../src/client/step-streams.js";
 import { createTransport, type OwnedTransport } from "../src/client/transports.js";
 import { jsonRegistry } from "../src/protocol/descriptors.js";
-import { toConnectError } from "../src/protocol/errors.js";
 import type { ClientCounters, ClientMessage, DriverMessage, SessionPlan, SessionProgress } from "./protocol.js";
 
 /** A request unanswered for this long is abandoned and retried on a new stream. */
@@ -137,7 +136,7 @@ class SoakSession {
         }
         return true;
       } catch (err) {
-        const e = toConnectError(err);
+        const e = ConnectError.from(err, Code.Internal);
         const name = codeName(e.code);
         counters.errors[name] = (counters.errors[name] ?? 0) + 1;
         counters.samples[name] ??= e.rawMessage.slice(0, 200);

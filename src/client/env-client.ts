@@ -13,7 +13,6 @@ import { type Client, Code, ConnectError, createClient, type Interceptor, type T
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { type DescribeResponse, EnvironmentService } from "../../gen/openenv/v1/environment_service_pb.js";
 import { jsonRegistry, registryFromFileSet } from "../protocol/descriptors.js";
-import { toConnectError } from "../protocol/errors.js";
 import type { EnvironmentSpec } from "../server/environment.js";
 import type { EnvironmentRouter } from "../server/router.js";
 import type { BackendResult, EnvBackend } from "./backend.js";
@@ -318,7 +317,7 @@ export class EnvClient<
       try {
         return await this.openRpc("connect", true);
       } catch (err) {
-        const e = toConnectError(err);
+        const e = ConnectError.from(err, Code.Internal);
         if (!FALL_BACK.includes(e.code)) throw e;
         this.releaseRpc();
         return this.openFallback(["websocket", "http"], [e]);
@@ -361,7 +360,7 @@ export class EnvClient<
     const timeoutMs = this.options.probeTimeoutMs ?? 5_000;
     const described = await describeOverHttp1(baseUrl, this.options, timeoutMs).then(
       (info) => info,
-      (err: unknown) => toConnectError(err),
+      (err: unknown) => ConnectError.from(err, Code.Internal),
     );
     if (!(described instanceof ConnectError)) {
       if (this.spec !== undefined || this.options.verify !== false) this.adoptInfo(described);
@@ -390,7 +389,7 @@ export class EnvClient<
         }
         return;
       } catch (err) {
-        const e = toConnectError(err);
+        const e = ConnectError.from(err, Code.Internal);
         if (e.code === Code.Unauthenticated || e.code === Code.PermissionDenied) throw e;
         errors.push(e);
       }

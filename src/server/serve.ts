@@ -4,7 +4,6 @@ import type * as http2 from "node:http2";
 import type { Duplex } from "node:stream";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { toConnectError } from "../protocol/errors.js";
 import { type AuthOptions, type Authorizer, authInterceptor, createAuthorizer } from "./auth.js";
 import { applyCors, type CorsOptions } from "./cors.js";
 import type { EnvironmentSource } from "./environment.js";
@@ -146,7 +145,7 @@ export async function serve(source: EnvironmentSource, options: ServeOptions = {
       if (authorizer === undefined || isOpenPath(req.url)) return route();
       authorizer.authorize(headerReader(req.headers)).then(route, (err: unknown) => {
         // OpenEnv's JSON error shape, with the status every HTTP client understands.
-        const body = JSON.stringify({ detail: toConnectError(err).rawMessage });
+        const body = JSON.stringify({ detail: ConnectError.from(err, Code.Internal).rawMessage });
         (res as http.ServerResponse).writeHead(401, {
           "content-type": "application/json",
           "content-length": Buffer.byteLength(body),
@@ -169,7 +168,7 @@ export async function serve(source: EnvironmentSource, options: ServeOptions = {
         } else {
           authorizer.authorize(headerReader(req.headers)).then(
             () => serveFastStep(stream, protocol, router, shutdown.signal, req.headers),
-            (err: unknown) => rejectFastStep(stream, protocol, toConnectError(err)),
+            (err: unknown) => rejectFastStep(stream, protocol, ConnectError.from(err, Code.Internal)),
           );
         }
         return;

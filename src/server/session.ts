@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { create, type DescMessage, isMessage, type JsonObject, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { toConnectError } from "../protocol/errors.js";
 import type { Environment, EnvironmentSpec, MessageOrInit, StepContext, StepOutcome } from "./environment.js";
 
 /** A step's or reset's outcome, normalised: what every transport serialises. */
@@ -336,7 +335,7 @@ export class Session {
       try {
         record = this.record(outcome, isStep);
       } catch (err) {
-        reject(toConnectError(err));
+        reject(ConnectError.from(err, Code.Internal));
         return;
       }
       resolve(record);
@@ -344,7 +343,7 @@ export class Session {
     const fail = (err: unknown): void => {
       if (finished) return;
       finished = true;
-      reject(toConnectError(err));
+      reject(ConnectError.from(err, Code.Internal));
     };
     let result: StepOutcome | PromiseLike<StepOutcome>;
     try {

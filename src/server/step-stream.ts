@@ -8,7 +8,7 @@ import {
   StepResponseSchema,
 } from "../../gen/openenv/v1/environment_service_pb.js";
 import { AsyncQueue } from "../protocol/async-queue.js";
-import { toConnectError, toStepError } from "../protocol/errors.js";
+import { toStepError } from "../protocol/errors.js";
 import { decodeAction, durationMs, toStepResult } from "./connect-codec.js";
 import type { EnvironmentSpec } from "./environment.js";
 import type { ForwardedHeaders, StepRelay } from "./placement.js";
@@ -144,7 +144,7 @@ export class StepStream {
     this.stopped = true;
     this.unlisten();
     this.backlog = [];
-    const cause = toConnectError(reason);
+    const cause = ConnectError.from(reason, Code.Internal);
     if (this.relay !== undefined) {
       if (this.isShutdown(cause)) this.relay.drain(cause);
       else this.relay.abort(cause);
@@ -475,5 +475,5 @@ function errorKind(err: ConnectError): Reply {
 }
 
 function errorKindFrom(err: unknown): Reply {
-  return errorKind(toConnectError(err));
+  return errorKind(ConnectError.from(err, Code.Internal));
 }

@@ -1,6 +1,6 @@
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { findCapacity, toConnectError } from "../../protocol/errors.js";
+import { findCapacity } from "../../protocol/errors.js";
 import type { OpenEnvFieldError } from "../../protocol/openenv-json.js";
 import type { ForwardedHeaders } from "../placement.js";
 import type { Session } from "../session.js";
@@ -77,7 +77,7 @@ export async function handleJsonRpc(body: unknown, ctx: JsonRpcContext): Promise
           const created = await ctx.manager.open();
           return { jsonrpc: "2.0", id, result: { session_id: created.id } };
         } catch (e) {
-          const err = toConnectError(e);
+          const err = ConnectError.from(e, Code.Internal);
           const capacity = findCapacity(err);
           if (capacity !== undefined) {
             return jsonRpcError(id, JsonRpcCode.ServerError, err.rawMessage, {

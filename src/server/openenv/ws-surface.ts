@@ -1,9 +1,9 @@
 import type * as http from "node:http";
 import type { Duplex } from "node:stream";
 import type { JsonObject } from "@bufbuild/protobuf";
-import { Code, type ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
-import { findCapacity, toConnectError } from "../../protocol/errors.js";
+import { findCapacity } from "../../protocol/errors.js";
 import { decodeOpenEnvJson, type OpenEnvFieldError } from "../../protocol/openenv-json.js";
 import { describeJsonError } from "../../protocol/python-json.js";
 import type { CloseReason, Session } from "../session.js";
@@ -90,7 +90,7 @@ class WsConnection {
       this.tail = this.tail.then(async () => {
         try {
           if (this.ending || !(await this.ready)) return;
-          await this.onFrame(data, isBinary).catch((err: unknown) => this.fatal(toConnectError(err).rawMessage));
+          await this.onFrame(data, isBinary).catch((err: unknown) => this.fatal(ConnectError.from(err, Code.Internal).rawMessage));
         } finally {
           if (--this.queued <= RESUME_AT && this.ws.isPaused) this.ws.resume();
         }
@@ -130,7 +130,7 @@ class WsConnection {
       };
       return true;
     } catch (e) {
-      this.setupFailed(toConnectError(e));
+      this.setupFailed(ConnectError.from(e, Code.Internal));
       return false;
     }
   }
@@ -207,7 +207,7 @@ class WsConnection {
       const record = await session.reset(kwargs.value);
       this.observation(resultPayload(this.ctx.spec, record, this.ctx.registry, this.payloadExtras(session)));
     } catch (err) {
-      this.executionError(toConnectError(err));
+      this.executionError(ConnectError.from(err, Code.Internal));
     }
   }
 
@@ -220,7 +220,7 @@ class WsConnection {
       const record = await stepStarted(session, decoded.message, {});
       this.observation(resultPayload(this.ctx.spec, record, this.ctx.registry, this.payloadExtras(session)));
     } catch (err) {
-      this.executionError(toConnectError(err));
+      this.executionError(ConnectError.from(err, Code.Internal));
     }
   }
 
@@ -231,7 +231,7 @@ class WsConnection {
       const state = await session.state();
       this.send(`{"type":"state","data":${JSON.stringify(stateJson(this.ctx.spec.state, state, this.ctx.registry))}}`);
     } catch (err) {
-      this.executionError(toConnectError(err));
+      this.executionError(ConnectError.from(err, Code.Internal));
     }
   }
 
