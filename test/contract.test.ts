@@ -12,6 +12,7 @@ import { createTransport } from "../src/client/transports.js";
 import { EchoEnvironment, echoSpec } from "../src/envs/echo/environment.js";
 import { createEnvironmentRouter } from "../src/server/router.js";
 import { type EnvironmentServer, serve } from "../src/server/serve.js";
+import { waitFor } from "./fixtures/wait-for.js";
 
 let server: EnvironmentServer;
 let generic: EnvironmentServer;
@@ -191,11 +192,3 @@ describe("in-process transport", () => {
     await router.close();
   });
 });
-
-async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -7,14 +7,7 @@ import { StepChannel } from "../src/client/step-channel.js";
 import { connectStepStream } from "../src/client/step-streams.js";
 import { createTransport, type OwnedTransport, type RpcTransportKind } from "../src/client/transports.js";
 
-/** Polls until `cond` holds (robust on a loaded machine, unlike fixed sleeps). */
-export async function waitFor(cond: () => boolean, ms = 10_000, what = "condition"): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`${what} not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+export { waitFor } from "./fixtures/wait-for.js";
 
 /** An `Any` holding an EchoAction. */
 export function echoAction(message: string) {

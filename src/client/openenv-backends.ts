@@ -1,5 +1,6 @@
 import type { DescMessage, JsonObject, JsonValue, Message, Registry } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { isJsonObject } from "../protocol/json-object.js";
 import { decodeOpenEnvJson, encodeOpenEnvJson } from "../protocol/openenv-json.js";
 import type { BackendReset, BackendResult, BackendStep, EnvBackend } from "./backend.js";
 import type { OpenEnvHttp, OpenEnvSocket } from "./openenv-connection.js";
@@ -7,8 +8,6 @@ import type { BackendSchemas } from "./rpc-backend.js";
 
 /** The stateful HTTP mode's header (see the server's OpenEnv surface). */
 const SESSION_HEADER = "openenv-session-id";
-
-const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** What the client tracks itself when the server does not report it (an OpenEnv Python server). */
 interface Episode {
@@ -49,11 +48,11 @@ export function decodeFromServer(schema: DescMessage, json: unknown, what: strin
 
 /** `{"observation", "reward", "done", "metadata", ...}` → the typed result, filling what an OpenEnv server leaves out. */
 export function resultFromPayload(schemas: BackendSchemas, data: unknown, episode: Episode, registry?: Registry): BackendResult {
-  if (!isObject(data)) throw new ConnectError("the server sent a step result that is not an object", Code.Internal);
+  if (!isJsonObject(data)) throw new ConnectError("the server sent a step result that is not an object", Code.Internal);
   const observation = decodeFromServer(schemas.observation, data.observation, "observation", registry);
   const done = data.done === true;
   const reward = typeof data.reward === "number" ? data.reward : typeof data.reward === "boolean" ? Number(data.reward) : undefined;
-  const nested = isObject(data.observation) && isObject(data.observation.metadata) ? data.observation.metadata : {};
+  const nested = isJsonObject(data.observation) && isJsonObject(data.observation.metadata) ? data.observation.metadata : {};
   if (typeof data.step_count === "number") episode.stepCount = data.step_count;
   if (typeof data.episode_id === "string") episode.episodeId = data.episode_id;
   return {
@@ -62,8 +61,8 @@ export function resultFromPayload(schemas: BackendSchemas, data: unknown, episod
     done,
     terminated: typeof data.terminated === "boolean" ? data.terminated : done,
     truncated: data.truncated === true,
-    metadata: isObject(data.metadata) ? data.metadata : nested,
-    rewardComponents: isObject(data.reward_components) ? (data.reward_components as Record<string, number>) : {},
+    metadata: isJsonObject(data.metadata) ? data.metadata : nested,
+    rewardComponents: isJsonObject(data.reward_components) ? (data.reward_components as Record<string, number>) : {},
     stepCount: episode.stepCount,
     episodeId: episode.episodeId,
   };
@@ -111,7 +110,7 @@ export class WebSocketBackend implements EnvBackend {
   private result(reply: JsonObject): BackendResult {
     if (reply.type !== "observation") throw new ConnectError(`expected an observation frame, got '${String(reply.type)}'`, Code.Internal);
     const data = reply.data;
-    if (isObject(data) && typeof data.session_id === "string") this.session = data.session_id;
+    if (isJsonObject(data) && typeof data.session_id === "string") this.session = data.session_id;
     return resultFromPayload(this.schemas, data, this.episode, this.registry);
   }
 }
@@ -143,7 +142,7 @@ export class HttpBackend implements EnvBackend {
 
   async reset(params: BackendReset): Promise<BackendResult> {
     const { body, headers } = await this.http.post("/reset?extensions=1", resetKwargs(params), { [SESSION_HEADER]: this.session ?? "new" });
-    const id = headers.get(SESSION_HEADER) ?? (isObject(body) && typeof body.session_id === "string" ? body.session_id : undefined);
+    const id = headers.get(SESSION_HEADER) ?? (isJsonObject(body) && typeof body.session_id === "string" ? body.session_id : undefined);
     if (id !== null && id !== undefined) this.session = id;
     this.episode.stepCount = 0;
     this.episode.episodeId = params.episodeId ?? "";

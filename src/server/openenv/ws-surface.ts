@@ -4,11 +4,12 @@ import type { JsonObject } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
 import { findCapacity } from "../../protocol/errors.js";
+import { isJsonObject } from "../../protocol/json-object.js";
 import { decodeOpenEnvJson, type OpenEnvFieldError } from "../../protocol/openenv-json.js";
 import { describeJsonError } from "../../protocol/python-json.js";
 import type { CloseReason, Session } from "../session.js";
 import { type OpenEnvContext, stepStarted } from "./context.js";
-import { extraKeys, isObject, parseResetKwargs } from "./envelope.js";
+import { extraKeys, parseResetKwargs } from "./envelope.js";
 import { handleJsonRpc, isFactoryError, JsonRpcCode, jsonRpcError } from "./json-rpc.js";
 import { pydanticErrors, pythonStr, pythonTypeName, resultPayload, stateJson, statusOf } from "./wire.js";
 
@@ -176,7 +177,7 @@ class WsConnection {
     const session = this.session;
     if (session === undefined) return this.fatal("the session is closed");
     if (this.kind === "mcp") return this.sendJson(await handleJsonRpc(message, { manager: this.ctx.manager, session }));
-    if (!isObject(message)) {
+    if (!isJsonObject(message)) {
       return this.fatal(`expected a JSON object with a "type" key, got a JSON ${pythonTypeName(message)}`);
     }
     const type = message.type ?? "";
@@ -199,7 +200,7 @@ class WsConnection {
   private async reset(session: Session, message: Record<string, unknown>): Promise<void> {
     const errors = extraKeys(message, ["type", "data"]);
     const data = message.data ?? {};
-    if (!isObject(data)) errors.unshift(dictType(data));
+    if (!isJsonObject(data)) errors.unshift(dictType(data));
     if (errors.length > 0) return this.validationError(errors);
     const kwargs = parseResetKwargs(data as Record<string, unknown>, ["data"]);
     if (!kwargs.ok) return this.validationError(kwargs.errors);
@@ -324,7 +325,7 @@ function envelopeWithDataErrors(message: Record<string, unknown>): ReturnType<ty
   const errors = extraKeys(message, ["type", "data"]);
   if (!Object.hasOwn(message, "data")) {
     errors.unshift({ type: "missing", loc: ["data"], msg: "Field required", input: message as JsonObject });
-  } else if (!isObject(message.data)) {
+  } else if (!isJsonObject(message.data)) {
     errors.unshift(dictType(message.data));
   }
   return errors;
