@@ -2,7 +2,7 @@ import type { DescMessage, JsonObject, JsonValue, Message, Registry } from "@buf
 import { Code, ConnectError } from "@connectrpc/connect";
 import { isJsonObject } from "../protocol/json-object.js";
 import { decodeOpenEnvJson, encodeOpenEnvJson } from "../protocol/openenv-json.js";
-import type { BackendReset, BackendResult, BackendStep, EnvBackend } from "./backend.js";
+import type { EnvBackend, EnvStepResult, ResetParams, StepParams } from "./backend.js";
 import type { OpenEnvHttp, OpenEnvSocket } from "./openenv-connection.js";
 import type { BackendSchemas } from "./rpc-backend.js";
 
@@ -16,7 +16,7 @@ interface Episode {
 }
 
 /** Reset parameters as OpenEnv reset kwargs. */
-export function resetKwargs(params: BackendReset): JsonObject {
+export function resetKwargs(params: ResetParams): JsonObject {
   const data: JsonObject = { ...(params.options ?? {}) };
   if (params.seed !== undefined) {
     const n = Number(params.seed);
@@ -47,7 +47,7 @@ export function decodeFromServer(schema: DescMessage, json: unknown, what: strin
 }
 
 /** `{"observation", "reward", "done", "metadata", ...}` → the typed result, filling what an OpenEnv server leaves out. */
-export function resultFromPayload(schemas: BackendSchemas, data: unknown, episode: Episode, registry?: Registry): BackendResult {
+export function resultFromPayload(schemas: BackendSchemas, data: unknown, episode: Episode, registry?: Registry): EnvStepResult {
   if (!isJsonObject(data)) throw new ConnectError("the server sent a step result that is not an object", Code.Internal);
   const observation = decodeFromServer(schemas.observation, data.observation, "observation", registry);
   const done = data.done === true;
@@ -84,14 +84,14 @@ export class WebSocketBackend implements EnvBackend {
     return this.session;
   }
 
-  async reset(params: BackendReset): Promise<BackendResult> {
+  async reset(params: ResetParams): Promise<EnvStepResult> {
     const reply = await this.socket.request({ type: "reset", data: resetKwargs(params) });
     this.episode.stepCount = 0;
     this.episode.episodeId = params.episodeId ?? "";
     return this.result(reply);
   }
 
-  async step(action: Message, _params: BackendStep): Promise<BackendResult> {
+  async step(action: Message, _params: StepParams): Promise<EnvStepResult> {
     const reply = await this.socket.request({ type: "step", data: actionJson(this.schemas.action, action, this.registry) });
     this.episode.stepCount++;
     return this.result(reply);
@@ -107,7 +107,7 @@ export class WebSocketBackend implements EnvBackend {
     return this.socket.close();
   }
 
-  private result(reply: JsonObject): BackendResult {
+  private result(reply: JsonObject): EnvStepResult {
     if (reply.type !== "observation") throw new ConnectError(`expected an observation frame, got '${String(reply.type)}'`, Code.Internal);
     const data = reply.data;
     if (isJsonObject(data) && typeof data.session_id === "string") this.session = data.session_id;
@@ -140,7 +140,7 @@ export class HttpBackend implements EnvBackend {
     return this.session === undefined;
   }
 
-  async reset(params: BackendReset): Promise<BackendResult> {
+  async reset(params: ResetParams): Promise<EnvStepResult> {
     const { body, headers } = await this.http.post("/reset?extensions=1", resetKwargs(params), { [SESSION_HEADER]: this.session ?? "new" });
     const id = headers.get(SESSION_HEADER) ?? (isJsonObject(body) && typeof body.session_id === "string" ? body.session_id : undefined);
     if (id !== null && id !== undefined) this.session = id;
@@ -149,7 +149,7 @@ export class HttpBackend implements EnvBackend {
     return resultFromPayload(this.schemas, body, this.episode, this.registry);
   }
 
-  async step(action: Message, params: BackendStep): Promise<BackendResult> {
+  async step(action: Message, params: StepParams): Promise<EnvStepResult> {
     const request: JsonObject = { action: actionJson(this.schemas.action, action, this.registry) };
     if (params.timeoutMs !== undefined) request.timeout_s = params.timeoutMs / 1000;
     const { body } = await this.http.post("/step?extensions=1", request, this.headers());

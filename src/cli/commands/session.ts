@@ -4,7 +4,8 @@ import { type DescMessage, fromBinary, fromJson, type JsonObject, type JsonValue
 import { type Any, anyPack, durationFromMs } from "@bufbuild/protobuf/wkt";
 import { type Client, createClient } from "@connectrpc/connect";
 import { EnvironmentService, type StepResult } from "../../../gen/openenv/v1/environment_service_pb.js";
-import { type EnvClientSpec, schemasFromDescribe } from "../../client/env-client.js";
+import { schemasFromDescribe } from "../../client/describe.js";
+import type { EnvClientSpec } from "../../client/env-client-options.js";
 import { StepChannel } from "../../client/step-channel.js";
 import { connectStepStream } from "../../client/step-streams.js";
 import { createTransport, type OwnedTransport, type RpcTransportKind } from "../../client/transports.js";
