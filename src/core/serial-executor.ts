@@ -1,5 +1,4 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { toConnectError } from "../protocol/errors.js";
 
 /**
  * One call into the environment (a reset or a step), run by a {@link SerialExecutor}.
@@ -92,7 +91,7 @@ export class SerialExecutor {
       } catch (err) {
         this.queued = 0;
         task.finished = true;
-        return Promise.reject(toConnectError(err));
+        return Promise.reject(ConnectError.from(err, Code.Internal));
       }
       if (!isThenable(result)) {
         this.queued = 0;
@@ -100,7 +99,7 @@ export class SerialExecutor {
         try {
           return task.finish(result);
         } catch (err) {
-          return Promise.reject(toConnectError(err));
+          return Promise.reject(ConnectError.from(err, Code.Internal));
         }
       }
       const answer = new Answer<R, T>(task);
@@ -203,7 +202,7 @@ class Answer<R, T> {
     try {
       value = this.task.finish(result);
     } catch (err) {
-      this.reject(toConnectError(err));
+      this.reject(ConnectError.from(err, Code.Internal));
       return;
     }
     this.resolve(value);
@@ -212,7 +211,7 @@ class Answer<R, T> {
   fail(err: unknown): void {
     if (this.task.finished) return;
     this.task.finished = true;
-    this.reject(toConnectError(err));
+    this.reject(ConnectError.from(err, Code.Internal));
   }
 }
 

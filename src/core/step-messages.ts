@@ -8,7 +8,7 @@ import {
   type StepResult,
 } from "../../gen/openenv/v1/environment_service_pb.js";
 import { typeNameOf, typeUrlOf } from "../protocol/descriptors.js";
-import { toConnectError, toStepError, validationError } from "../protocol/errors.js";
+import { toStepError, validationError } from "../protocol/errors.js";
 import { validateMessage } from "../protocol/validate.js";
 import type { EnvironmentSpec } from "../server/environment.js";
 import type { PartialRecord, StepRecord } from "./episode.js";
@@ -30,7 +30,7 @@ export function resultReply(spec: EnvironmentSpec, record: StepRecord): Reply {
 
 /** An error as an in-band reply (the stream goes on). */
 export function errorReply(err: unknown): Reply {
-  return { case: "error", value: toStepError(toConnectError(err)) };
+  return { case: "error", value: toStepError(ConnectError.from(err, Code.Internal)) };
 }
 
 /** The session's state as a reply, once read. */

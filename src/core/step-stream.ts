@@ -1,6 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { StepRequest, StepResponse } from "../../gen/openenv/v1/environment_service_pb.js";
-import { toConnectError } from "../protocol/errors.js";
 import type { EnvironmentSpec } from "../server/environment.js";
 import type { ForwardedHeaders } from "../server/placement.js";
 import type { CloseReason, PartialRecord, Session, SessionHolder } from "./session.js";
@@ -120,7 +119,7 @@ export class StepStream implements StepInput, SessionHolder {
     if (this.stopped) return;
     this.stopped = true;
     this.backlog = [];
-    const cause = toConnectError(reason);
+    const cause = ConnectError.from(reason, Code.Internal);
     if (this.ending === undefined && cause.code === Code.Unavailable) {
       // Graceful shutdown: let running steps finish and deliver their replies first.
       void this.drained().then(() => {

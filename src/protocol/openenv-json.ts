@@ -10,6 +10,7 @@ import {
   ScalarType,
   toJson,
 } from "@bufbuild/protobuf";
+import { isJsonObject } from "./json-object.js";
 import { findProtoKey, setOwn } from "./own-keys.js";
 import { type FieldViolation, validateMessage } from "./validate.js";
 
@@ -102,8 +103,6 @@ export function pythonNumber(n: number, integral: boolean): string {
 }
 
 const keyOf = (loc: Loc): string => JSON.stringify(loc);
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -211,7 +210,7 @@ class Walker {
           );
         } else {
           const fieldType = field?.fieldKind === "map" ? "Dictionary" : "List";
-          const actual = Array.isArray(present) ? present.length : isObject(present) ? Object.keys(present).length : 0;
+          const actual = Array.isArray(present) ? present.length : isJsonObject(present) ? Object.keys(present).length : 0;
           this.push(
             v.loc,
             min ? "too_short" : "too_long",
@@ -259,7 +258,7 @@ class Walker {
   }
 
   message(schema: DescMessage, json: unknown, loc: Loc): JsonObject | undefined {
-    if (!isObject(json)) {
+    if (!isJsonObject(json)) {
       this.error(loc, loc.length === 0 ? "model_attributes_type" : "model_type", modelTypeMessage(schema, loc), json, {
         class_name: schema.name,
       });
@@ -354,7 +353,7 @@ class Walker {
         return out;
       }
       case "map": {
-        if (!isObject(value)) {
+        if (!isJsonObject(value)) {
           this.error(loc, "dict_type", "Input should be a valid dictionary", value);
           return undefined;
         }
@@ -475,7 +474,7 @@ class Walker {
 
   private messageValue(desc: DescMessage, value: unknown, loc: Loc): JsonValue | undefined {
     if (!desc.typeName.startsWith("google.protobuf.")) return this.message(desc, value, loc);
-    if (desc.typeName === "google.protobuf.Struct" && !isObject(value)) {
+    if (desc.typeName === "google.protobuf.Struct" && !isJsonObject(value)) {
       this.error(loc, "dict_type", "Input should be a valid dictionary", value);
       return undefined;
     }
@@ -562,7 +561,7 @@ function reshapeField(field: DescField, v: JsonValue): JsonValue {
       if (field.listKind === "message") return v.map((item) => reshapeMessage(field.message, item));
       return v;
     case "map": {
-      if (!isObject(v)) return v;
+      if (!isJsonObject(v)) return v;
       const out: JsonObject = {};
       for (const [k, item] of Object.entries(v as JsonObject)) {
         setOwn(
@@ -584,7 +583,7 @@ function reshapeField(field: DescField, v: JsonValue): JsonValue {
 
 function reshapeMessage(desc: DescMessage, v: JsonValue): JsonValue {
   if (desc.typeName === "google.protobuf.Int64Value" || desc.typeName === "google.protobuf.UInt64Value") return safeNumber(v);
-  if (desc.typeName.startsWith("google.protobuf.") || !isObject(v)) return v;
+  if (desc.typeName.startsWith("google.protobuf.") || !isJsonObject(v)) return v;
   return reshape(desc, v as JsonObject);
 }
 

@@ -8,7 +8,6 @@ import { encodeEnvelope } from "@connectrpc/connect/protocol";
 import { contentTypeStreamRegExp, endStreamFlag, endStreamToJson, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { contentTypeRegExp as grpcContentType, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { contentTypeRegExp as grpcWebContentType, trailerFlag, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
-import { toConnectError } from "../protocol/errors.js";
 import type { DualHandler, OnePortServer } from "./listener.js";
 
 /** Reads one request header by (lower-case) name. */
@@ -117,7 +116,7 @@ export class AuthGate {
           this.trusted.add(connection);
           next(req, res);
         },
-        (err: unknown) => refuse(req, res, toConnectError(err)),
+        (err: unknown) => refuse(req, res, ConnectError.from(err, Code.Internal)),
       );
     };
   }

@@ -6,7 +6,6 @@ import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { EnvironmentService, StepRequest } from "../../../gen/openenv/v1/environment_service_pb.js";
 import { errorReply } from "../../core/step-messages.js";
 import type { ReplySink, StepInput, StepStream } from "../../core/step-stream.js";
-import { toConnectError } from "../../protocol/errors.js";
 import type { ForwardedHeaders, SessionPlacement, StepRelay } from "../placement.js";
 
 /** The unary RPCs for another worker's session go to the owner; Describe counts the sessions of every worker. */
@@ -116,7 +115,7 @@ export class ForwardingStepStream implements StepInput {
       this.local.abort(reason);
     } else if (!this.done) {
       this.done = true;
-      const cause = toConnectError(reason);
+      const cause = ConnectError.from(reason, Code.Internal);
       // Shutting down: the owner still answers what was sent; otherwise the client went away.
       if (cause.code === Code.Unavailable) this.relay.drain(cause);
       else this.relay.abort(cause);

@@ -4,7 +4,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import { HealthCheckResponse_ServingStatus } from "../../../gen/grpc/health/v1/health_pb.js";
 import type { Session } from "../../core/session.js";
-import { findCapacity, toConnectError } from "../../protocol/errors.js";
+import { findCapacity } from "../../protocol/errors.js";
 import { decodeOpenEnvJson } from "../../protocol/openenv-json.js";
 import { describeJsonError } from "../../protocol/python-json.js";
 import type { ServerRequest, ServerResponse } from "../serve.js";
@@ -49,7 +49,7 @@ export class OpenEnvHttpRoutes {
       return true;
     }
     route.run(req, res, url).catch((err: unknown) => {
-      if (!res.headersSent) sendError(res, toConnectError(err));
+      if (!res.headersSent) sendError(res, ConnectError.from(err, Code.Internal));
       else res.end();
     });
     return true;
@@ -84,7 +84,7 @@ export class OpenEnvHttpRoutes {
       });
     } catch (err) {
       if (opened) await session.close({ code: Code.NotFound, message: "reset failed" });
-      sendError(res, toConnectError(err));
+      sendError(res, ConnectError.from(err, Code.Internal));
     }
   }
 
@@ -112,7 +112,7 @@ export class OpenEnvHttpRoutes {
         [SESSION_HEADER]: session.id,
       });
     } catch (err) {
-      sendError(res, toConnectError(err));
+      sendError(res, ConnectError.from(err, Code.Internal));
     }
   }
 
@@ -130,7 +130,7 @@ export class OpenEnvHttpRoutes {
       const state = await session.state();
       send(res, 200, JSON.stringify(stateJson(this.ctx.spec.state, state, this.ctx.registry)), { [SESSION_HEADER]: session.id });
     } catch (err) {
-      sendError(res, toConnectError(err));
+      sendError(res, ConnectError.from(err, Code.Internal));
     }
   }
 
@@ -153,7 +153,7 @@ export class OpenEnvHttpRoutes {
     try {
       send(res, 200, await work(session));
     } catch (err) {
-      sendError(res, toConnectError(err));
+      sendError(res, ConnectError.from(err, Code.Internal));
     } finally {
       await session.close({ code: Code.NotFound, message: "stateless HTTP request finished" });
     }
@@ -163,7 +163,7 @@ export class OpenEnvHttpRoutes {
     try {
       return await this.ctx.manager.open();
     } catch (err) {
-      sendError(res, toConnectError(err));
+      sendError(res, ConnectError.from(err, Code.Internal));
       return undefined;
     }
   }

@@ -2,10 +2,10 @@ import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Session } from "../../core/session.js";
 import type { SessionManager } from "../../core/session-manager.js";
-import { findCapacity, toConnectError } from "../../protocol/errors.js";
+import { findCapacity } from "../../protocol/errors.js";
+import { isJsonObject } from "../../protocol/json-object.js";
 import type { OpenEnvFieldError } from "../../protocol/openenv-json.js";
 import type { ForwardedHeaders } from "../placement.js";
-import { isObject } from "./envelope.js";
 import { pythonRepr, pythonTypeName } from "./wire.js";
 
 /**
@@ -46,7 +46,7 @@ export function parseErrorResponse(detail?: string): JsonObject {
 /** Handles one parsed JSON-RPC request for this process's sessions and returns its response. Never throws. */
 export async function handleJsonRpc(manager: SessionManager, body: unknown, ctx: JsonRpcCall): Promise<JsonObject> {
   const invalid = validateRequest(body);
-  const rawId = isObject(body) ? body.id : null;
+  const rawId = isJsonObject(body) ? body.id : null;
   const id: JsonValue = typeof rawId === "string" || (typeof rawId === "number" && Number.isInteger(rawId)) ? rawId : null;
   if (invalid.length > 0) {
     return jsonRpcError(id, JsonRpcCode.InvalidRequest, `Invalid request: ${pydanticText("JsonRpcRequest", invalid)}`);
@@ -71,7 +71,7 @@ export async function handleJsonRpc(manager: SessionManager, body: unknown, ctx:
           const created = await manager.open();
           return { jsonrpc: "2.0", id, result: { session_id: created.id } };
         } catch (e) {
-          const err = toConnectError(e);
+          const err = ConnectError.from(e, Code.Internal);
           const capacity = findCapacity(err);
           if (capacity !== undefined) {
             return jsonRpcError(id, JsonRpcCode.ServerError, err.rawMessage, {
@@ -112,7 +112,7 @@ export function isFactoryError(err: ConnectError): boolean {
 
 /** `JsonRpcRequest`: `jsonrpc: Literal["2.0"]`, `method: str`, `params: dict = {}`, `id: str | int | None`, extra keys forbidden. */
 function validateRequest(body: unknown): OpenEnvFieldError[] {
-  if (!isObject(body)) {
+  if (!isJsonObject(body)) {
     return [
       {
         type: "model_type",
@@ -137,7 +137,7 @@ function validateRequest(body: unknown): OpenEnvFieldError[] {
   if (!Object.hasOwn(body, "method")) errors.push({ type: "missing", loc: ["method"], msg: "Field required", input });
   else if (typeof body.method !== "string")
     errors.push({ type: "string_type", loc: ["method"], msg: "Input should be a valid string", input: body.method as JsonValue });
-  if (body.params !== undefined && !isObject(body.params))
+  if (body.params !== undefined && !isJsonObject(body.params))
     errors.push({ type: "dict_type", loc: ["params"], msg: "Input should be a valid dictionary", input: body.params as JsonValue });
   const id = body.id;
   if (id !== undefined && id !== null && typeof id !== "string" && !(typeof id === "number" && Number.isInteger(id))) {

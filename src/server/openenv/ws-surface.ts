@@ -1,14 +1,15 @@
 import type * as http from "node:http";
 import type { Duplex } from "node:stream";
 import type { JsonObject } from "@bufbuild/protobuf";
-import { Code, type ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
 import type { CloseReason, Session, SessionHolder } from "../../core/session.js";
-import { findCapacity, toConnectError } from "../../protocol/errors.js";
+import { findCapacity } from "../../protocol/errors.js";
+import { isJsonObject } from "../../protocol/json-object.js";
 import { decodeOpenEnvJson, type OpenEnvFieldError } from "../../protocol/openenv-json.js";
 import { describeJsonError } from "../../protocol/python-json.js";
 import { type OpenEnvContext, stepStarted } from "./context.js";
-import { extraKeys, isObject, parseResetKwargs } from "./envelope.js";
+import { extraKeys, parseResetKwargs } from "./envelope.js";
 import { isFactoryError, JsonRpcCode, jsonRpcError } from "./json-rpc.js";
 import { pydanticErrors, pythonStr, pythonTypeName, resultPayload, stateJson, statusOf } from "./wire.js";
 
@@ -90,7 +91,7 @@ class WsConnection implements SessionHolder {
       this.tail = this.tail.then(async () => {
         try {
           if (this.ending || !(await this.ready)) return;
-          await this.onFrame(data, isBinary).catch((err: unknown) => this.fatal(toConnectError(err).rawMessage));
+          await this.onFrame(data, isBinary).catch((err: unknown) => this.fatal(ConnectError.from(err, Code.Internal).rawMessage));
         } finally {
           if (--this.queued <= RESUME_AT && this.ws.isPaused) this.ws.resume();
         }
@@ -121,7 +122,7 @@ class WsConnection implements SessionHolder {
       session.attach(this);
       return true;
     } catch (e) {
-      this.setupFailed(toConnectError(e));
+      this.setupFailed(ConnectError.from(e, Code.Internal));
       return false;
     }
   }
@@ -176,7 +177,7 @@ class WsConnection implements SessionHolder {
     const session = this.session;
     if (session === undefined) return this.fatal("the session is closed");
     if (this.kind === "mcp") return this.sendJson(await this.ctx.jsonRpc(message, { session }));
-    if (!isObject(message)) {
+    if (!isJsonObject(message)) {
       return this.fatal(`expected a JSON object with a "type" key, got a JSON ${pythonTypeName(message)}`);
     }
     const type = message.type ?? "";
@@ -199,7 +200,7 @@ class WsConnection implements SessionHolder {
   private async reset(session: Session, message: Record<string, unknown>): Promise<void> {
     const errors = extraKeys(message, ["type", "data"]);
     const data = message.data ?? {};
-    if (!isObject(data)) errors.unshift(dictType(data));
+    if (!isJsonObject(data)) errors.unshift(dictType(data));
     if (errors.length > 0) return this.validationError(errors);
     const kwargs = parseResetKwargs(data as Record<string, unknown>, ["data"]);
     if (!kwargs.ok) return this.validationError(kwargs.errors);
@@ -207,7 +208,7 @@ class WsConnection implements SessionHolder {
       const record = await session.reset(kwargs.value);
       this.observation(resultPayload(this.ctx.spec, record, this.ctx.registry, this.payloadExtras(session)));
     } catch (err) {
-      this.executionError(toConnectError(err));
+      this.executionError(ConnectError.from(err, Code.Internal));
     }
   }
 
@@ -220,7 +221,7 @@ class WsConnection implements SessionHolder {
       const record = await stepStarted(session, decoded.message, {});
       this.observation(resultPayload(this.ctx.spec, record, this.ctx.registry, this.payloadExtras(session)));
     } catch (err) {
-      this.executionError(toConnectError(err));
+      this.executionError(ConnectError.from(err, Code.Internal));
     }
   }
 
@@ -231,7 +232,7 @@ class WsConnection implements SessionHolder {
       const state = await session.state();
       this.send(`{"type":"state","data":${JSON.stringify(stateJson(this.ctx.spec.state, state, this.ctx.registry))}}`);
     } catch (err) {
-      this.executionError(toConnectError(err));
+      this.executionError(ConnectError.from(err, Code.Internal));
     }
   }
 
@@ -324,7 +325,7 @@ function envelopeWithDataErrors(message: Record<string, unknown>): ReturnType<ty
   const errors = extraKeys(message, ["type", "data"]);
   if (!Object.hasOwn(message, "data")) {
     errors.unshift({ type: "missing", loc: ["data"], msg: "Field required", input: message as JsonObject });
-  } else if (!isObject(message.data)) {
+  } else if (!isJsonObject(message.data)) {
     errors.unshift(dictType(message.data));
   }
   return errors;
