@@ -68,10 +68,10 @@ export class SerialExecutor {
     return this.queued === 0 ? Promise.resolve() : this.tail;
   }
 
-  /** Refuses calls from now on with `error`, and aborts the running one. */
-  close(error: ConnectError): void {
-    this.closed ??= error;
-    this.running?.abort(error);
+  /** Refuses calls from now on with `refusal`, and aborts the running one with `reason`. */
+  close(refusal: ConnectError, reason: ConnectError): void {
+    this.closed ??= refusal;
+    this.running?.abort(reason);
   }
 
   /**
