@@ -4,12 +4,12 @@ import type * as http2 from "node:http2";
 import type { Duplex } from "node:stream";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { type OpenEnvSurfaceOptions, openEnvSurface } from "../openenv/server/index.js";
 import { AuthGate, type AuthOptions, type Authorizer, createAuthorizer } from "./auth.js";
 import { applyCors, type CorsOptions } from "./cors.js";
 import type { EnvironmentSource } from "./environment.js";
 import { fastStepProtocol, STEP_PATH, serveFastStep } from "./fast-step.js";
 import { type DualHandler, listenOnePort, type OnePortServer } from "./listener.js";
-import { type OpenEnvSurfaceOptions, openEnvSurface } from "./openenv/index.js";
 import { createEnvironmentRouter, type EnvironmentRouter, type EnvironmentRouterOptions } from "./router.js";
 
 /** An HTTP request of either protocol version. */

@@ -10,9 +10,9 @@ import {
   ScalarType,
   toJson,
 } from "@bufbuild/protobuf";
-import { isJsonObject } from "./json-object.js";
-import { findProtoKey, setOwn } from "./own-keys.js";
-import { type FieldViolation, validateMessage } from "./validate.js";
+import { isJsonObject } from "../../protocol/json-object.js";
+import { findProtoKey, setOwn } from "../../protocol/own-keys.js";
+import { type FieldViolation, validateMessage } from "../../protocol/validate.js";
 
 /**
  * OpenEnv's JSON form of protobuf messages, both ways.

@@ -1,7 +1,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { isJsonObject } from "../../protocol/json-object.js";
-import type { Loc, OpenEnvFieldError } from "../../protocol/openenv-json.js";
 import { setOwn } from "../../protocol/own-keys.js";
+import type { Loc, OpenEnvFieldError } from "../json/decode.js";
 
 /**
  * OpenEnv's request envelopes (`ResetRequest`, `StepRequest` and the WebSocket

@@ -5,13 +5,13 @@ import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import { HealthCheckResponse_ServingStatus } from "../../../gen/grpc/health/v1/health_pb.js";
 import type { Session } from "../../core/session.js";
 import { findCapacity } from "../../protocol/errors.js";
-import { decodeOpenEnvJson } from "../../protocol/openenv-json.js";
-import { describeJsonError } from "../../protocol/python-json.js";
-import type { ServerRequest, ServerResponse } from "../serve.js";
+import type { ServerRequest, ServerResponse } from "../../server/serve.js";
+import { decodeOpenEnvJson } from "../json/decode.js";
+import { describeJsonError } from "../python-json.js";
 import { type OpenEnvContext, SESSION_HEADER, stepStarted } from "./context.js";
-import { parseResetBody, parseStepBody } from "./envelope.js";
 import { parseErrorResponse } from "./json-rpc.js";
-import { pydanticErrors, resultPayload, stateJson, statusOf } from "./wire.js";
+import { parseResetBody, parseStepBody } from "./request-models.js";
+import { pydanticErrors, resultPayload, stateJson, statusOf } from "./result-json.js";
 
 /**
  * OpenEnv's HTTP routes: `POST /reset`, `POST /step`, `GET /state`,

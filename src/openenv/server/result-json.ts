@@ -2,9 +2,9 @@ import type { DescMessage, JsonObject, JsonValue, Message, Registry } from "@buf
 import type { ConnectError } from "@connectrpc/connect";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
 import type { StepRecord } from "../../core/session.js";
-import { encodeOpenEnvJson, type OpenEnvFieldError } from "../../protocol/openenv-json.js";
 import { setOwn } from "../../protocol/own-keys.js";
-import type { EnvironmentSpec } from "../environment.js";
+import type { EnvironmentSpec } from "../../server/environment.js";
+import { encodeOpenEnvJson, type OpenEnvFieldError } from "../json/decode.js";
 
 /** Keys OpenEnv's `serialize_observation` moves out of the observation object. */
 const LIFTED = ["reward", "done", "metadata"] as const;

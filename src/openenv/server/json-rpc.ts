@@ -4,9 +4,9 @@ import type { Session } from "../../core/session.js";
 import type { SessionManager } from "../../core/session-manager.js";
 import { findCapacity } from "../../protocol/errors.js";
 import { isJsonObject } from "../../protocol/json-object.js";
-import type { OpenEnvFieldError } from "../../protocol/openenv-json.js";
-import type { ForwardedHeaders } from "../placement.js";
-import { pythonRepr, pythonTypeName } from "./wire.js";
+import type { ForwardedHeaders } from "../../server/placement.js";
+import type { OpenEnvFieldError } from "../json/decode.js";
+import { pythonRepr, pythonTypeName } from "./result-json.js";
 
 /**
  * OpenEnv's MCP JSON-RPC endpoint (`POST /mcp`, `WS /mcp`, and `type: "mcp"`

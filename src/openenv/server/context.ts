@@ -1,14 +1,14 @@
 import type { JsonObject, Message, Registry } from "@bufbuild/protobuf";
 import type { Session, StepArgs, StepRecord } from "../../core/session.js";
 import type { SessionManager } from "../../core/session-manager.js";
-import { forwardingJsonRpc, type JsonRpcHandler } from "../cluster/forwarding.js";
-import type { EnvironmentSpec } from "../environment.js";
-import { jsonSchemasOf } from "../environment-service.js";
-import type { HealthStatus } from "../health.js";
-import type { EnvironmentRouter } from "../router.js";
+import { forwardingJsonRpc, type JsonRpcHandler } from "../../server/cluster/forwarding.js";
+import type { EnvironmentSpec } from "../../server/environment.js";
+import { jsonSchemasOf } from "../../server/environment-service.js";
+import type { HealthStatus } from "../../server/health.js";
+import type { EnvironmentRouter } from "../../server/router.js";
 import { handleJsonRpc, type JsonRpcCall } from "./json-rpc.js";
 import { buildOpenApi } from "./openapi.js";
-import { metadataJson } from "./wire.js";
+import { metadataJson } from "./result-json.js";
 
 /** Options of the OpenEnv HTTP/WebSocket surface; every field has a default. */
 export interface OpenEnvSurfaceOptions {
