@@ -1,6 +1,7 @@
 import type { DescMessage, JsonObject, JsonValue, Message, Registry } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { decodeOpenEnvJson, encodeOpenEnvJson } from "../openenv/json/decode.js";
+import { decodeOpenEnvJson } from "../openenv/json/decode.js";
+import { encodeOpenEnvJson } from "../openenv/json/encode.js";
 import { isJsonObject } from "../protocol/json-object.js";
 import type { EnvBackend, EnvStepResult, ResetParams, StepParams } from "./backend.js";
 import type { OpenEnvHttp, OpenEnvSocket } from "./openenv-connection.js";

@@ -7,11 +7,12 @@ import type { Session } from "../../core/session.js";
 import { findCapacity } from "../../protocol/errors.js";
 import type { ServerRequest, ServerResponse } from "../../server/serve.js";
 import { decodeOpenEnvJson } from "../json/decode.js";
+import { pydanticErrors } from "../pydantic-errors.js";
 import { describeJsonError } from "../python-json.js";
 import { type OpenEnvContext, SESSION_HEADER, stepStarted } from "./context.js";
 import { parseErrorResponse } from "./json-rpc.js";
 import { parseResetBody, parseStepBody } from "./request-models.js";
-import { pydanticErrors, resultPayload, stateJson, statusOf } from "./result-json.js";
+import { resultPayload, stateJson, statusOf } from "./result-json.js";
 
 /**
  * OpenEnv's HTTP routes: `POST /reset`, `POST /step`, `GET /state`,

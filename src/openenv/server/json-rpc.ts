@@ -5,8 +5,7 @@ import type { SessionManager } from "../../core/session-manager.js";
 import { findCapacity } from "../../protocol/errors.js";
 import { isJsonObject } from "../../protocol/json-object.js";
 import type { ForwardedHeaders } from "../../server/placement.js";
-import type { OpenEnvFieldError } from "../json/decode.js";
-import { pythonRepr, pythonTypeName } from "./result-json.js";
+import { type OpenEnvFieldError, pydanticText } from "../pydantic-errors.js";
 
 /**
  * OpenEnv's MCP JSON-RPC endpoint (`POST /mcp`, `WS /mcp`, and `type: "mcp"`
@@ -159,17 +158,4 @@ function validateRequest(body: unknown): OpenEnvFieldError[] {
     }
   }
   return errors;
-}
-
-/** `str(ValidationError)` as Pydantic words it. */
-export function pydanticText(model: string, errors: readonly OpenEnvFieldError[]): string {
-  const lines = [`${errors.length} validation error${errors.length === 1 ? "" : "s"} for ${model}`];
-  for (const e of errors) {
-    let repr = pythonRepr(e.input);
-    if (repr.length > 50) repr = `${repr.slice(0, 25)}...${repr.slice(-24)}`;
-    lines.push(e.loc.length > 0 ? e.loc.join(".") : model);
-    lines.push(`  ${e.msg} [type=${e.type}, input_value=${repr}, input_type=${pythonTypeName(e.input)}]`);
-    lines.push(`    For further information visit https://errors.pydantic.dev/2.14/v/${e.type}`);
-  }
-  return lines.join("\n");
 }

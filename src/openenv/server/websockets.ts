@@ -6,12 +6,13 @@ import { type RawData, type WebSocket, WebSocketServer } from "ws";
 import type { CloseReason, Session, SessionHolder } from "../../core/session.js";
 import { findCapacity } from "../../protocol/errors.js";
 import { isJsonObject } from "../../protocol/json-object.js";
-import { decodeOpenEnvJson, type OpenEnvFieldError } from "../json/decode.js";
+import { decodeOpenEnvJson } from "../json/decode.js";
+import { type OpenEnvFieldError, pydanticErrors, pythonStr, pythonTypeName } from "../pydantic-errors.js";
 import { describeJsonError } from "../python-json.js";
 import { type OpenEnvContext, stepStarted } from "./context.js";
 import { isFactoryError, JsonRpcCode, jsonRpcError } from "./json-rpc.js";
 import { extraKeys, parseResetKwargs } from "./request-models.js";
-import { pydanticErrors, pythonStr, pythonTypeName, resultPayload, stateJson, statusOf } from "./result-json.js";
+import { resultPayload, stateJson, statusOf } from "./result-json.js";
 
 /** WebSocket close code of a normal close (what OpenEnv sends after a fatal error frame). */
 const NORMAL = 1000;
