@@ -7,10 +7,12 @@ import { EchoActionSchema, EchoStateSchema } from "../gen/openenv/envs/echo/v1/e
 import { EnvironmentService } from "../gen/openenv/v1/environment_service_pb.js";
 import { EnvClient } from "../src/client/env-client.js";
 import { StepChannel } from "../src/client/step-channel.js";
+import { connectStepStream } from "../src/client/step-streams.js";
 import { createTransport } from "../src/client/transports.js";
 import { EchoEnvironment, echoSpec } from "../src/envs/echo/environment.js";
 import { createEnvironmentRouter } from "../src/server/router.js";
 import { type EnvironmentServer, serve } from "../src/server/serve.js";
+import { waitFor } from "./fixtures/wait-for.js";
 
 let server: EnvironmentServer;
 let generic: EnvironmentServer;
@@ -70,7 +72,7 @@ describe.each(matrix)("echo over $transport (h2c, $label)", ({ transport, fastPa
 describe("Step stream", () => {
   it("echoes request ids, even when requests are pipelined", async () => {
     const rpc = createTransport({ kind: "connect", baseUrl: server.url });
-    const channel = new StepChannel(createClient(EnvironmentService, rpc.transport));
+    const channel = new StepChannel(connectStepStream(createClient(EnvironmentService, rpc.transport)));
     const reset = await channel.request({ command: { case: "reset", value: {} } }, undefined, "my-reset");
     expect(reset.case).toBe("result");
     const pipelined = await Promise.all(
@@ -190,11 +192,3 @@ describe("in-process transport", () => {
     await router.close();
   });
 });
-
-async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -1,6 +1,6 @@
 import type { DescMessage, JsonObject, JsonValue } from "@bufbuild/protobuf";
 import type { Tool } from "../../gen/openenv/v1/tools_pb.js";
-import type { EnvClient, ResetParams, StepResult } from "../client/env-client.js";
+import type { EnvClient, EnvStepResult, ResetParams } from "../client/env-client.js";
 import type { ToolCallResult } from "../client/tools.js";
 import type { ChatClient, ChatMessage, ChatTool } from "./chat.js";
 
@@ -85,7 +85,7 @@ export interface AgentEpisodeOptions {
    * The first user message. Default: the reset metadata's `instruction` (the
    * task, as tool environments such as `workspace` give it), else a generic request.
    */
-  readonly prompt?: string | ((first: StepResult) => string);
+  readonly prompt?: string | ((first: EnvStepResult) => string);
   /** Parameters of the episode's reset (seed, episode id, options). */
   readonly reset?: ResetParams;
   readonly temperature?: number;
@@ -146,7 +146,7 @@ export async function runAgentEpisode(
   const trace: ToolTraceEntry[] = [];
   const maxTurns = options.maxTurns ?? 8;
   let reward = 0;
-  let last: StepResult | undefined;
+  let last: EnvStepResult | undefined;
   let turns = 0;
   let promptTokens = 0;
   let completionTokens = 0;
@@ -191,7 +191,7 @@ export async function runAgentEpisode(
         continue;
       }
       const result = await timed(env.callTool(call.function.name, args), (ms) => (envMs += ms));
-      last = result.step as StepResult;
+      last = result.step as EnvStepResult;
       if (result.step.reward !== undefined) reward += result.step.reward;
       if (result.error !== undefined || result.isError) errors++;
       chat.push({ role: "tool", tool_call_id: call.id, content: toolMessage(result) });

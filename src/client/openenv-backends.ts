@@ -1,14 +1,14 @@
 import type { DescMessage, JsonObject, JsonValue, Message, Registry } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { decodeOpenEnvJson, encodeOpenEnvJson } from "../protocol/openenv-json.js";
-import type { BackendReset, BackendResult, BackendStep, EnvBackend } from "./backend.js";
+import { decodeOpenEnvJson } from "../openenv/json/decode.js";
+import { encodeOpenEnvJson } from "../openenv/json/encode.js";
+import { isJsonObject } from "../protocol/json-object.js";
+import type { EnvBackend, EnvStepResult, ResetParams, StepParams } from "./backend.js";
 import type { OpenEnvHttp, OpenEnvSocket } from "./openenv-connection.js";
 import type { BackendSchemas } from "./rpc-backend.js";
 
 /** The stateful HTTP mode's header (see the server's OpenEnv surface). */
 const SESSION_HEADER = "openenv-session-id";
-
-const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** What the client tracks itself when the server does not report it (an OpenEnv Python server). */
 interface Episode {
@@ -17,7 +17,7 @@ interface Episode {
 }
 
 /** Reset parameters as OpenEnv reset kwargs. */
-export function resetKwargs(params: BackendReset): JsonObject {
+export function resetKwargs(params: ResetParams): JsonObject {
   const data: JsonObject = { ...(params.options ?? {}) };
   if (params.seed !== undefined) {
     const n = Number(params.seed);
@@ -48,12 +48,12 @@ export function decodeFromServer(schema: DescMessage, json: unknown, what: strin
 }
 
 /** `{"observation", "reward", "done", "metadata", ...}` → the typed result, filling what an OpenEnv server leaves out. */
-export function resultFromPayload(schemas: BackendSchemas, data: unknown, episode: Episode, registry?: Registry): BackendResult {
-  if (!isObject(data)) throw new ConnectError("the server sent a step result that is not an object", Code.Internal);
+export function resultFromPayload(schemas: BackendSchemas, data: unknown, episode: Episode, registry?: Registry): EnvStepResult {
+  if (!isJsonObject(data)) throw new ConnectError("the server sent a step result that is not an object", Code.Internal);
   const observation = decodeFromServer(schemas.observation, data.observation, "observation", registry);
   const done = data.done === true;
   const reward = typeof data.reward === "number" ? data.reward : typeof data.reward === "boolean" ? Number(data.reward) : undefined;
-  const nested = isObject(data.observation) && isObject(data.observation.metadata) ? data.observation.metadata : {};
+  const nested = isJsonObject(data.observation) && isJsonObject(data.observation.metadata) ? data.observation.metadata : {};
   if (typeof data.step_count === "number") episode.stepCount = data.step_count;
   if (typeof data.episode_id === "string") episode.episodeId = data.episode_id;
   return {
@@ -62,8 +62,8 @@ export function resultFromPayload(schemas: BackendSchemas, data: unknown, episod
     done,
     terminated: typeof data.terminated === "boolean" ? data.terminated : done,
     truncated: data.truncated === true,
-    metadata: isObject(data.metadata) ? data.metadata : nested,
-    rewardComponents: isObject(data.reward_components) ? (data.reward_components as Record<string, number>) : {},
+    metadata: isJsonObject(data.metadata) ? data.metadata : nested,
+    rewardComponents: isJsonObject(data.reward_components) ? (data.reward_components as Record<string, number>) : {},
     stepCount: episode.stepCount,
     episodeId: episode.episodeId,
   };
@@ -85,14 +85,14 @@ export class WebSocketBackend implements EnvBackend {
     return this.session;
   }
 
-  async reset(params: BackendReset): Promise<BackendResult> {
+  async reset(params: ResetParams): Promise<EnvStepResult> {
     const reply = await this.socket.request({ type: "reset", data: resetKwargs(params) });
     this.episode.stepCount = 0;
     this.episode.episodeId = params.episodeId ?? "";
     return this.result(reply);
   }
 
-  async step(action: Message, _params: BackendStep): Promise<BackendResult> {
+  async step(action: Message, _params: StepParams): Promise<EnvStepResult> {
     const reply = await this.socket.request({ type: "step", data: actionJson(this.schemas.action, action, this.registry) });
     this.episode.stepCount++;
     return this.result(reply);
@@ -108,10 +108,10 @@ export class WebSocketBackend implements EnvBackend {
     return this.socket.close();
   }
 
-  private result(reply: JsonObject): BackendResult {
+  private result(reply: JsonObject): EnvStepResult {
     if (reply.type !== "observation") throw new ConnectError(`expected an observation frame, got '${String(reply.type)}'`, Code.Internal);
     const data = reply.data;
-    if (isObject(data) && typeof data.session_id === "string") this.session = data.session_id;
+    if (isJsonObject(data) && typeof data.session_id === "string") this.session = data.session_id;
     return resultFromPayload(this.schemas, data, this.episode, this.registry);
   }
 }
@@ -141,16 +141,16 @@ export class HttpBackend implements EnvBackend {
     return this.session === undefined;
   }
 
-  async reset(params: BackendReset): Promise<BackendResult> {
+  async reset(params: ResetParams): Promise<EnvStepResult> {
     const { body, headers } = await this.http.post("/reset?extensions=1", resetKwargs(params), { [SESSION_HEADER]: this.session ?? "new" });
-    const id = headers.get(SESSION_HEADER) ?? (isObject(body) && typeof body.session_id === "string" ? body.session_id : undefined);
+    const id = headers.get(SESSION_HEADER) ?? (isJsonObject(body) && typeof body.session_id === "string" ? body.session_id : undefined);
     if (id !== null && id !== undefined) this.session = id;
     this.episode.stepCount = 0;
     this.episode.episodeId = params.episodeId ?? "";
     return resultFromPayload(this.schemas, body, this.episode, this.registry);
   }
 
-  async step(action: Message, params: BackendStep): Promise<BackendResult> {
+  async step(action: Message, params: StepParams): Promise<EnvStepResult> {
     const request: JsonObject = { action: actionJson(this.schemas.action, action, this.registry) };
     if (params.timeoutMs !== undefined) request.timeout_s = params.timeoutMs / 1000;
     const { body } = await this.http.post("/step?extensions=1", request, this.headers());

@@ -1,7 +1,8 @@
-import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
+import type { JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { codeFromHttpStatus, codeFromString } from "@connectrpc/connect/protocol-connect";
 import { capacityError, validationError } from "../protocol/errors.js";
+import { isJsonObject } from "../protocol/json-object.js";
 import type { FieldViolation } from "../protocol/validate.js";
 
 /**
@@ -10,8 +11,6 @@ import type { FieldViolation } from "../protocol/validate.js";
  * transport it uses: VALIDATION_ERROR → INVALID_ARGUMENT with field
  * violations, CAPACITY_REACHED → RESOURCE_EXHAUSTED with the capacity detail.
  */
-
-const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Pydantic's `loc` as a field path: `moves[2].column`. */
 export function locPath(loc: readonly JsonValue[]): string {
@@ -26,7 +25,7 @@ export function locPath(loc: readonly JsonValue[]): string {
 /** Pydantic errors → field violations (`rule` = the Pydantic type, e.g. `string_too_long`). */
 export function violationsOf(errors: unknown): FieldViolation[] {
   if (!Array.isArray(errors)) return [];
-  return errors.filter(isObject).map((e) => {
+  return errors.filter(isJsonObject).map((e) => {
     const loc = Array.isArray(e.loc) ? (e.loc as (string | number)[]) : [];
     return {
       field: locPath(loc),
@@ -40,7 +39,7 @@ export function violationsOf(errors: unknown): FieldViolation[] {
 
 /** A WebSocket `error` frame's `data` as a ConnectError. */
 export function fromErrorFrame(data: unknown): ConnectError {
-  const d = isObject(data) ? data : {};
+  const d = isJsonObject(data) ? data : {};
   const message = typeof d.message === "string" ? d.message : "the server sent an error";
   switch (d.code) {
     case "VALIDATION_ERROR": {
@@ -64,7 +63,7 @@ export function fromErrorFrame(data: unknown): ConnectError {
 
 /** An HTTP error response of an OpenEnv route as a ConnectError. */
 export function fromHttpError(status: number, body: unknown): ConnectError {
-  const b = isObject(body) ? body : {};
+  const b = isJsonObject(body) ? body : {};
   if (status === 422 && Array.isArray(b.detail)) {
     const violations = violationsOf(b.detail);
     return validationError(violations.some((v) => v.loc[0] === "body") ? "request" : "action", violations);

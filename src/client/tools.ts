@@ -18,10 +18,11 @@ import {
   type ToolContent,
   type ToolObservation,
 } from "../../gen/openenv/v1/tools_pb.js";
-import { decodeOpenEnvJson, encodeOpenEnvJson } from "../protocol/openenv-json.js";
-import { toolErrorName, valueJson } from "../protocol/tool-json.js";
+import { decodeOpenEnvJson } from "../openenv/json/decode.js";
+import { encodeOpenEnvJson } from "../openenv/json/encode.js";
+import { toolErrorName, valueJson } from "../openenv/json/tools.js";
 import type { ToolErrorKind } from "../server/tools/define.js";
-import type { BackendResult } from "./backend.js";
+import type { EnvStepResult } from "./backend.js";
 
 /** A tool a typed client can call: a tool declared with `defineTool` (its name and message types). */
 export interface ToolRef<
@@ -52,7 +53,7 @@ export interface ToolCallResult<O extends DescMessage | undefined = undefined> {
   /** The typed result, for a typed call of a tool with an output message. */
   readonly output: O extends DescMessage ? MessageShape<O> | undefined : undefined;
   /** The step: reward, done, terminated, truncated, metadata, step count. */
-  readonly step: BackendResult;
+  readonly step: EnvStepResult;
 }
 
 /** The action that lists the tools. */
@@ -96,7 +97,7 @@ export function toolsFrom(observation: ToolObservation): Tool[] {
 
 /** A call_tool step as a {@link ToolCallResult}, decoding the typed result when the tool declares an output message. */
 export function toolCallResult<O extends DescMessage | undefined>(
-  step: BackendResult,
+  step: EnvStepResult,
   tool: string | ToolRef<DescMessage | undefined, O>,
 ): ToolCallResult<O> {
   const observation = step.observation as ToolObservation;

@@ -8,7 +8,7 @@ import {
   ScalarType,
 } from "@bufbuild/protobuf";
 import { rules as rulesExtension } from "../../gen/openenv/v1/options_pb.js";
-import { toolJsonSchema } from "./tool-json.js";
+import { toolJsonSchema } from "../openenv/json/tools.js";
 
 /** How a schema is shaped for OpenEnv's `/schema`. */
 export interface JsonSchemaOptions {

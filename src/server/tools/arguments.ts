@@ -2,9 +2,9 @@ import { createRegistry, type DescMessage, type JsonObject, type JsonValue, type
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import { type CallToolAction, ToolErrorType } from "../../../gen/openenv/v1/tools_pb.js";
-import { decodeOpenEnvJson, type OpenEnvFieldError } from "../../protocol/openenv-json.js";
+import { decodeOpenEnvJson } from "../../openenv/json/decode.js";
+import { type OpenEnvFieldError, pydanticText } from "../../openenv/pydantic-errors.js";
 import { validateMessage } from "../../protocol/validate.js";
-import { pydanticText } from "../openenv/json-rpc.js";
 import { type ToolDefinition, ToolError } from "./define.js";
 
 /**

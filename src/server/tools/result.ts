@@ -7,9 +7,9 @@ import {
   ToolContentSchema,
   ToolErrorType,
 } from "../../../gen/openenv/v1/tools_pb.js";
-import { encodeOpenEnvJson } from "../../protocol/openenv-json.js";
-import { jsonValue } from "../../protocol/tool-json.js";
-import { toMessage } from "../session.js";
+import { toMessage } from "../../core/episode.js";
+import { encodeOpenEnvJson } from "../../openenv/json/encode.js";
+import { jsonValue } from "../../openenv/json/tools.js";
 import { type ToolDefinition, ToolError } from "./define.js";
 
 /** A text content block. */

@@ -12,8 +12,8 @@ import {
   ToolProgressSchema,
   ToolSchema,
 } from "../../../gen/openenv/v1/tools_pb.js";
+import { pythonNumber } from "../../openenv/pydantic-errors.js";
 import { messageJsonSchema } from "../../protocol/json-schema.js";
-import { pythonNumber } from "../../protocol/openenv-json.js";
 import {
   type Awaitable,
   Environment,

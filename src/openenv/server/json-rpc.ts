@@ -1,12 +1,11 @@
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { findCapacity, toConnectError } from "../../protocol/errors.js";
-import type { OpenEnvFieldError } from "../../protocol/openenv-json.js";
-import type { ForwardedHeaders } from "../placement.js";
-import type { Session } from "../session.js";
-import type { SessionManager } from "../session-manager.js";
-import { isObject } from "./envelope.js";
-import { pythonRepr, pythonTypeName } from "./wire.js";
+import type { Session } from "../../core/session.js";
+import type { SessionManager } from "../../core/session-manager.js";
+import { findCapacity } from "../../protocol/errors.js";
+import { isJsonObject } from "../../protocol/json-object.js";
+import type { ForwardedHeaders } from "../../server/placement.js";
+import { type OpenEnvFieldError, pydanticText } from "../pydantic-errors.js";
 
 /**
  * OpenEnv's MCP JSON-RPC endpoint (`POST /mcp`, `WS /mcp`, and `type: "mcp"`
@@ -26,8 +25,7 @@ export const JsonRpcCode = {
 } as const;
 
 /** Where a JSON-RPC request arrived. */
-export interface JsonRpcContext {
-  readonly manager: SessionManager;
+export interface JsonRpcCall {
   /** The session of the WebSocket the request came on (`/ws` `mcp` frames, `WS /mcp`). */
   readonly session?: Session;
   /** The request's headers, forwarded with it when another process owns the session (serveCluster). */
@@ -44,10 +42,10 @@ export function parseErrorResponse(detail?: string): JsonObject {
   return jsonRpcError(null, JsonRpcCode.ParseError, detail === undefined ? "Parse error" : `Parse error: ${detail}`);
 }
 
-/** Handles one parsed JSON-RPC request and returns its response. Never throws. */
-export async function handleJsonRpc(body: unknown, ctx: JsonRpcContext): Promise<JsonObject> {
+/** Handles one parsed JSON-RPC request for this process's sessions and returns its response. Never throws. */
+export async function handleJsonRpc(manager: SessionManager, body: unknown, ctx: JsonRpcCall): Promise<JsonObject> {
   const invalid = validateRequest(body);
-  const rawId = isObject(body) ? body.id : null;
+  const rawId = isJsonObject(body) ? body.id : null;
   const id: JsonValue = typeof rawId === "string" || (typeof rawId === "number" && Number.isInteger(rawId)) ? rawId : null;
   if (invalid.length > 0) {
     return jsonRpcError(id, JsonRpcCode.InvalidRequest, `Invalid request: ${pydanticText("JsonRpcRequest", invalid)}`);
@@ -56,14 +54,9 @@ export async function handleJsonRpc(body: unknown, ctx: JsonRpcContext): Promise
   const params = req.params ?? {};
   try {
     const sessionId = params.session_id;
-    if (typeof sessionId === "string" && ctx.manager.find(sessionId) === undefined) {
-      // Several processes (serveCluster): the owner of the session answers.
-      const remote = ctx.manager.placement?.remote(sessionId);
-      if (remote !== undefined) return await remote.jsonRpc(body as JsonObject, ctx.headers);
-    }
     let session: Session | undefined = ctx.session;
     if (sessionId !== undefined && sessionId !== null && req.method !== "openenv/session/close") {
-      const found = typeof sessionId === "string" ? ctx.manager.find(sessionId) : undefined;
+      const found = typeof sessionId === "string" ? manager.find(sessionId) : undefined;
       if (found === undefined) return jsonRpcError(id, JsonRpcCode.InvalidParams, `Unknown session_id: ${String(sessionId)}`);
       session = found;
     }
@@ -74,10 +67,10 @@ export async function handleJsonRpc(body: unknown, ctx: JsonRpcContext): Promise
       case "openenv/session/create": {
         if (session !== undefined) return { jsonrpc: "2.0", id, result: { session_id: session.id } };
         try {
-          const created = await ctx.manager.open();
+          const created = await manager.open();
           return { jsonrpc: "2.0", id, result: { session_id: created.id } };
         } catch (e) {
-          const err = toConnectError(e);
+          const err = ConnectError.from(e, Code.Internal);
           const capacity = findCapacity(err);
           if (capacity !== undefined) {
             return jsonRpcError(id, JsonRpcCode.ServerError, err.rawMessage, {
@@ -86,7 +79,7 @@ export async function handleJsonRpc(body: unknown, ctx: JsonRpcContext): Promise
             });
           }
           if (isFactoryError(err)) {
-            return jsonRpcError(id, JsonRpcCode.ServerError, err.rawMessage, { factory_name: ctx.manager.factory.spec.name });
+            return jsonRpcError(id, JsonRpcCode.ServerError, err.rawMessage, { factory_name: manager.factory.spec.name });
           }
           return jsonRpcError(id, JsonRpcCode.ServerError, err.rawMessage);
         }
@@ -95,9 +88,9 @@ export async function handleJsonRpc(body: unknown, ctx: JsonRpcContext): Promise
         if (sessionId === undefined || sessionId === null || sessionId === "") {
           return jsonRpcError(id, JsonRpcCode.InvalidParams, "Invalid params - 'session_id' is required");
         }
-        const target = typeof sessionId === "string" ? ctx.manager.find(sessionId) : undefined;
+        const target = typeof sessionId === "string" ? manager.find(sessionId) : undefined;
         if (target === undefined) return jsonRpcError(id, JsonRpcCode.InvalidParams, `Unknown session_id: ${String(sessionId)}`);
-        if (target.attachment !== undefined || target === ctx.session) {
+        if (target.attached || target === ctx.session) {
           return jsonRpcError(id, JsonRpcCode.InvalidRequest, "Cannot close active WebSocket-managed session via MCP method");
         }
         await target.close({ code: Code.NotFound, message: "closed by openenv/session/close" });
@@ -118,7 +111,7 @@ export function isFactoryError(err: ConnectError): boolean {
 
 /** `JsonRpcRequest`: `jsonrpc: Literal["2.0"]`, `method: str`, `params: dict = {}`, `id: str | int | None`, extra keys forbidden. */
 function validateRequest(body: unknown): OpenEnvFieldError[] {
-  if (!isObject(body)) {
+  if (!isJsonObject(body)) {
     return [
       {
         type: "model_type",
@@ -143,7 +136,7 @@ function validateRequest(body: unknown): OpenEnvFieldError[] {
   if (!Object.hasOwn(body, "method")) errors.push({ type: "missing", loc: ["method"], msg: "Field required", input });
   else if (typeof body.method !== "string")
     errors.push({ type: "string_type", loc: ["method"], msg: "Input should be a valid string", input: body.method as JsonValue });
-  if (body.params !== undefined && !isObject(body.params))
+  if (body.params !== undefined && !isJsonObject(body.params))
     errors.push({ type: "dict_type", loc: ["params"], msg: "Input should be a valid dictionary", input: body.params as JsonValue });
   const id = body.id;
   if (id !== undefined && id !== null && typeof id !== "string" && !(typeof id === "number" && Number.isInteger(id))) {
@@ -165,17 +158,4 @@ function validateRequest(body: unknown): OpenEnvFieldError[] {
     }
   }
   return errors;
-}
-
-/** `str(ValidationError)` as Pydantic words it. */
-export function pydanticText(model: string, errors: readonly OpenEnvFieldError[]): string {
-  const lines = [`${errors.length} validation error${errors.length === 1 ? "" : "s"} for ${model}`];
-  for (const e of errors) {
-    let repr = pythonRepr(e.input);
-    if (repr.length > 50) repr = `${repr.slice(0, 25)}...${repr.slice(-24)}`;
-    lines.push(e.loc.length > 0 ? e.loc.join(".") : model);
-    lines.push(`  ${e.msg} [type=${e.type}, input_value=${repr}, input_type=${pythonTypeName(e.input)}]`);
-    lines.push(`    For further information visit https://errors.pydantic.dev/2.14/v/${e.type}`);
-  }
-  return lines.join("\n");
 }

@@ -3,15 +3,16 @@ import type { JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import { HealthCheckResponse_ServingStatus } from "../../../gen/grpc/health/v1/health_pb.js";
-import { findCapacity, toConnectError } from "../../protocol/errors.js";
-import { decodeOpenEnvJson } from "../../protocol/openenv-json.js";
-import { describeJsonError } from "../../protocol/python-json.js";
-import type { ServerRequest, ServerResponse } from "../serve.js";
-import type { Session } from "../session.js";
+import type { Session } from "../../core/session.js";
+import { findCapacity } from "../../protocol/errors.js";
+import type { ServerRequest, ServerResponse } from "../../server/serve.js";
+import { decodeOpenEnvJson } from "../json/decode.js";
+import { pydanticErrors } from "../pydantic-errors.js";
+import { describeJsonError } from "../python-json.js";
 import { type OpenEnvContext, SESSION_HEADER, stepStarted } from "./context.js";
-import { parseResetBody, parseStepBody } from "./envelope.js";
-import { handleJsonRpc, parseErrorResponse } from "./json-rpc.js";
-import { pydanticErrors, resultPayload, stateJson, statusOf } from "./wire.js";
+import { parseErrorResponse } from "./json-rpc.js";
+import { parseResetBody, parseStepBody } from "./request-models.js";
+import { resultPayload, stateJson, statusOf } from "./result-json.js";
 
 /**
  * OpenEnv's HTTP routes: `POST /reset`, `POST /step`, `GET /state`,
@@ -49,7 +50,7 @@ export class OpenEnvHttpRoutes {
       return true;
     }
     route.run(req, res, url).catch((err: unknown) => {
-      if (!res.headersSent) sendError(res, toConnectError(err));
+      if (!res.headersSent) sendError(res, ConnectError.from(err, Code.Internal));
       else res.end();
     });
     return true;
@@ -84,7 +85,7 @@ export class OpenEnvHttpRoutes {
       });
     } catch (err) {
       if (opened) await session.close({ code: Code.NotFound, message: "reset failed" });
-      sendError(res, toConnectError(err));
+      sendError(res, ConnectError.from(err, Code.Internal));
     }
   }
 
@@ -112,7 +113,7 @@ export class OpenEnvHttpRoutes {
         [SESSION_HEADER]: session.id,
       });
     } catch (err) {
-      sendError(res, toConnectError(err));
+      sendError(res, ConnectError.from(err, Code.Internal));
     }
   }
 
@@ -130,7 +131,7 @@ export class OpenEnvHttpRoutes {
       const state = await session.state();
       send(res, 200, JSON.stringify(stateJson(this.ctx.spec.state, state, this.ctx.registry)), { [SESSION_HEADER]: session.id });
     } catch (err) {
-      sendError(res, toConnectError(err));
+      sendError(res, ConnectError.from(err, Code.Internal));
     }
   }
 
@@ -143,7 +144,7 @@ export class OpenEnvHttpRoutes {
     } catch {
       return send(res, 200, JSON.stringify(parseErrorResponse()));
     }
-    send(res, 200, JSON.stringify(await handleJsonRpc(body, { manager: this.ctx.manager, headers: req.headers })));
+    send(res, 200, JSON.stringify(await this.ctx.jsonRpc(body, { headers: req.headers })));
   }
 
   /** OpenEnv's stateless call: a fresh environment for this request only. */
@@ -153,7 +154,7 @@ export class OpenEnvHttpRoutes {
     try {
       send(res, 200, await work(session));
     } catch (err) {
-      sendError(res, toConnectError(err));
+      sendError(res, ConnectError.from(err, Code.Internal));
     } finally {
       await session.close({ code: Code.NotFound, message: "stateless HTTP request finished" });
     }
@@ -163,7 +164,7 @@ export class OpenEnvHttpRoutes {
     try {
       return await this.ctx.manager.open();
     } catch (err) {
-      sendError(res, toConnectError(err));
+      sendError(res, ConnectError.from(err, Code.Internal));
       return undefined;
     }
   }

@@ -1,6 +1,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
-import type { Loc, OpenEnvFieldError } from "../../protocol/openenv-json.js";
+import { isJsonObject } from "../../protocol/json-object.js";
 import { setOwn } from "../../protocol/own-keys.js";
+import { fieldError as err, type Loc, type OpenEnvFieldError } from "../pydantic-errors.js";
 
 /**
  * OpenEnv's request envelopes (`ResetRequest`, `StepRequest` and the WebSocket
@@ -27,13 +28,6 @@ export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok
 
 const UINT64_MAX = 2n ** 64n - 1n;
 const MAX_ID_CHARS = 255;
-
-export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-
-function err(loc: Loc, type: string, msg: string, input: unknown, ctx?: JsonObject): OpenEnvFieldError {
-  const e: OpenEnvFieldError = { type, loc, msg, input: (input ?? null) as OpenEnvFieldError["input"] };
-  return ctx === undefined ? e : { ...e, ctx };
-}
 
 /** `seed: Optional[int] = Field(ge=0)`, `episode_id: Optional[str] = Field(max_length=255)`, extra keys allowed. */
 export function parseResetKwargs(data: Record<string, unknown>, prefix: Loc): Parsed<ResetKwargs> {
@@ -65,7 +59,7 @@ export function parseResetKwargs(data: Record<string, unknown>, prefix: Loc): Pa
 /** FastAPI's validation of a `/reset` body (optional; an object when given). */
 export function parseResetBody(body: unknown): Parsed<ResetKwargs> {
   if (body === undefined || body === null) return { ok: true, value: { seed: undefined, episodeId: undefined, options: {} } };
-  if (!isObject(body)) {
+  if (!isJsonObject(body)) {
     return {
       ok: false,
       errors: [err(["body"], "model_attributes_type", "Input should be a valid dictionary or object to extract fields from", body)],
@@ -77,7 +71,7 @@ export function parseResetBody(body: unknown): Parsed<ResetKwargs> {
 /** FastAPI's validation of a `/step` body: `action` required, `timeout_s > 0`, `request_id` up to 255 characters. */
 export function parseStepBody(body: unknown): Parsed<StepEnvelope> {
   if (body === undefined) return { ok: false, errors: [err(["body"], "missing", "Field required", null)] };
-  if (!isObject(body)) {
+  if (!isJsonObject(body)) {
     return {
       ok: false,
       errors: [err(["body"], "model_attributes_type", "Input should be a valid dictionary or object to extract fields from", body)],
@@ -86,7 +80,7 @@ export function parseStepBody(body: unknown): Parsed<StepEnvelope> {
   const errors: OpenEnvFieldError[] = [];
   const action = body.action;
   if (!Object.hasOwn(body, "action")) errors.push(err(["body", "action"], "missing", "Field required", body));
-  else if (!isObject(action)) errors.push(err(["body", "action"], "dict_type", "Input should be a valid dictionary", action));
+  else if (!isJsonObject(action)) errors.push(err(["body", "action"], "dict_type", "Input should be a valid dictionary", action));
   let timeoutMs: number | undefined;
   const t = body.timeout_s;
   if (t !== undefined && t !== null) {

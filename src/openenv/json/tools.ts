@@ -5,6 +5,7 @@ import {
   type JsonObject,
   type JsonValue,
   type MessageInitShape,
+  type MessageShape,
   type Registry,
   toJson,
 } from "@bufbuild/protobuf";
@@ -21,9 +22,10 @@ import {
   ToolErrorType,
   type ToolObservation,
   ToolObservationSchema,
-} from "../../gen/openenv/v1/tools_pb.js";
-import { openEnvObservationExtras } from "./json-schema.js";
-import { decodeOpenEnvJson, type OpenEnvDecodeResult, type OpenEnvFieldError } from "./openenv-json.js";
+} from "../../../gen/openenv/v1/tools_pb.js";
+import { openEnvObservationExtras } from "../../protocol/json-schema.js";
+import type { OpenEnvFieldError } from "../pydantic-errors.js";
+import { decodeOpenEnvJson, type OpenEnvDecodeResult } from "./decode.js";
 
 /**
  * OpenEnv's JSON form of the tool messages (`openenv.v1.ToolAction` and
@@ -38,6 +40,18 @@ import { decodeOpenEnvJson, type OpenEnvDecodeResult, type OpenEnvFieldError } f
 /** True for the schemas whose OpenEnv JSON is the tool form. */
 export function isToolMessage(schema: DescMessage): boolean {
   return schema.typeName === ToolActionSchema.typeName || schema.typeName === ToolObservationSchema.typeName;
+}
+
+/** Encodes a tool message (ToolAction or ToolObservation) in OpenEnv's JSON form. */
+export function encodeToolJson(schema: DescMessage, message: MessageShape<DescMessage>, registry?: Registry): JsonObject {
+  return schema.typeName === ToolActionSchema.typeName
+    ? encodeToolActionJson(message as ToolAction, registry)
+    : encodeToolObservationJson(message as ToolObservation);
+}
+
+/** Decodes a tool message (ToolAction or ToolObservation) from OpenEnv's JSON form. */
+export function decodeToolJson(schema: DescMessage, json: unknown, registry?: Registry): OpenEnvDecodeResult<ToolAction | ToolObservation> {
+  return schema.typeName === ToolActionSchema.typeName ? decodeToolActionJson(json, registry) : decodeToolObservationJson(json);
 }
 
 const TOOL_ERROR_NAMES: Record<number, string> = {

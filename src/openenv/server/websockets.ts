@@ -1,16 +1,18 @@
 import type * as http from "node:http";
 import type { Duplex } from "node:stream";
 import type { JsonObject } from "@bufbuild/protobuf";
-import { Code, type ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
-import { findCapacity, toConnectError } from "../../protocol/errors.js";
-import { decodeOpenEnvJson, type OpenEnvFieldError } from "../../protocol/openenv-json.js";
-import { describeJsonError } from "../../protocol/python-json.js";
-import type { CloseReason, Session } from "../session.js";
+import type { CloseReason, Session, SessionHolder } from "../../core/session.js";
+import { findCapacity } from "../../protocol/errors.js";
+import { isJsonObject } from "../../protocol/json-object.js";
+import { decodeOpenEnvJson } from "../json/decode.js";
+import { type OpenEnvFieldError, pydanticErrors, pythonStr, pythonTypeName } from "../pydantic-errors.js";
+import { describeJsonError } from "../python-json.js";
 import { type OpenEnvContext, stepStarted } from "./context.js";
-import { extraKeys, isObject, parseResetKwargs } from "./envelope.js";
-import { handleJsonRpc, isFactoryError, JsonRpcCode, jsonRpcError } from "./json-rpc.js";
-import { pydanticErrors, pythonStr, pythonTypeName, resultPayload, stateJson, statusOf } from "./wire.js";
+import { isFactoryError, JsonRpcCode, jsonRpcError } from "./json-rpc.js";
+import { extraKeys, parseResetKwargs } from "./request-models.js";
+import { resultPayload, stateJson, statusOf } from "./result-json.js";
 
 /** WebSocket close code of a normal close (what OpenEnv sends after a fatal error frame). */
 const NORMAL = 1000;
@@ -65,7 +67,7 @@ export class OpenEnvWebSockets {
   }
 }
 
-class WsConnection {
+class WsConnection implements SessionHolder {
   private session: Session | undefined;
   private tail: Promise<void> = Promise.resolve();
   private ending = false;
@@ -90,7 +92,7 @@ class WsConnection {
       this.tail = this.tail.then(async () => {
         try {
           if (this.ending || !(await this.ready)) return;
-          await this.onFrame(data, isBinary).catch((err: unknown) => this.fatal(toConnectError(err).rawMessage));
+          await this.onFrame(data, isBinary).catch((err: unknown) => this.fatal(ConnectError.from(err, Code.Internal).rawMessage));
         } finally {
           if (--this.queued <= RESUME_AT && this.ws.isPaused) this.ws.resume();
         }
@@ -118,20 +120,20 @@ class WsConnection {
         return false;
       }
       this.session = session;
-      session.attachment = {
-        // The session ended underneath the socket (idle reaper, shutdown, another stream took it over).
-        detach: (reason) => {
-          if (this.session === session) this.session = undefined;
-          if (!this.ending) {
-            this.ending = true;
-            this.closeSocket(GOING_AWAY, reason.message);
-          }
-        },
-      };
+      session.attach(this);
       return true;
     } catch (e) {
-      this.setupFailed(toConnectError(e));
+      this.setupFailed(ConnectError.from(e, Code.Internal));
       return false;
+    }
+  }
+
+  /** The session ended underneath the socket (idle reaper, shutdown, another stream took it over). */
+  detached(reason: CloseReason): void {
+    this.session = undefined;
+    if (!this.ending) {
+      this.ending = true;
+      this.closeSocket(GOING_AWAY, reason.message);
     }
   }
 
@@ -175,8 +177,8 @@ class WsConnection {
     }
     const session = this.session;
     if (session === undefined) return this.fatal("the session is closed");
-    if (this.kind === "mcp") return this.sendJson(await handleJsonRpc(message, { manager: this.ctx.manager, session }));
-    if (!isObject(message)) {
+    if (this.kind === "mcp") return this.sendJson(await this.ctx.jsonRpc(message, { session }));
+    if (!isJsonObject(message)) {
       return this.fatal(`expected a JSON object with a "type" key, got a JSON ${pythonTypeName(message)}`);
     }
     const type = message.type ?? "";
@@ -199,7 +201,7 @@ class WsConnection {
   private async reset(session: Session, message: Record<string, unknown>): Promise<void> {
     const errors = extraKeys(message, ["type", "data"]);
     const data = message.data ?? {};
-    if (!isObject(data)) errors.unshift(dictType(data));
+    if (!isJsonObject(data)) errors.unshift(dictType(data));
     if (errors.length > 0) return this.validationError(errors);
     const kwargs = parseResetKwargs(data as Record<string, unknown>, ["data"]);
     if (!kwargs.ok) return this.validationError(kwargs.errors);
@@ -207,7 +209,7 @@ class WsConnection {
       const record = await session.reset(kwargs.value);
       this.observation(resultPayload(this.ctx.spec, record, this.ctx.registry, this.payloadExtras(session)));
     } catch (err) {
-      this.executionError(toConnectError(err));
+      this.executionError(ConnectError.from(err, Code.Internal));
     }
   }
 
@@ -220,7 +222,7 @@ class WsConnection {
       const record = await stepStarted(session, decoded.message, {});
       this.observation(resultPayload(this.ctx.spec, record, this.ctx.registry, this.payloadExtras(session)));
     } catch (err) {
-      this.executionError(toConnectError(err));
+      this.executionError(ConnectError.from(err, Code.Internal));
     }
   }
 
@@ -231,7 +233,7 @@ class WsConnection {
       const state = await session.state();
       this.send(`{"type":"state","data":${JSON.stringify(stateJson(this.ctx.spec.state, state, this.ctx.registry))}}`);
     } catch (err) {
-      this.executionError(toConnectError(err));
+      this.executionError(ConnectError.from(err, Code.Internal));
     }
   }
 
@@ -246,7 +248,7 @@ class WsConnection {
   private async mcp(session: Session, message: Record<string, unknown>): Promise<void> {
     const errors = envelopeWithDataErrors(message);
     if (errors.length > 0) return this.validationError(errors);
-    const response = await handleJsonRpc(message.data, { manager: this.ctx.manager, session });
+    const response = await this.ctx.jsonRpc(message.data, { session });
     this.send(`{"type":"mcp","data":${JSON.stringify(response)}}`);
   }
 
@@ -296,7 +298,7 @@ class WsConnection {
     const session = this.session;
     this.session = undefined;
     if (session === undefined) return;
-    session.attachment = undefined;
+    session.release(this);
     await session.close(reason);
   }
 }
@@ -324,7 +326,7 @@ function envelopeWithDataErrors(message: Record<string, unknown>): ReturnType<ty
   const errors = extraKeys(message, ["type", "data"]);
   if (!Object.hasOwn(message, "data")) {
     errors.unshift({ type: "missing", loc: ["data"], msg: "Field required", input: message as JsonObject });
-  } else if (!isObject(message.data)) {
+  } else if (!isJsonObject(message.data)) {
     errors.unshift(dictType(message.data));
   }
   return errors;
