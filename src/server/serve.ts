@@ -10,7 +10,9 @@ import { applyCors, type CorsOptions } from "./cors.js";
 import type { EnvironmentSource } from "./environment.js";
 import { fastStepProtocol, STEP_PATH, serveFastStep } from "./fast-step.js";
 import { type DualHandler, listenOnePort, type OnePortServer } from "./listener.js";
+import { type McpSurfaceOptions, mcpStreamableHttpSurface } from "./mcp/streamable-http.js";
 import { createEnvironmentRouter, type EnvironmentRouter, type EnvironmentRouterOptions } from "./router.js";
+import { toolsOf } from "./tools/tool-environment.js";
 
 /** An HTTP request of either protocol version. */
 export type ServerRequest = http.IncomingMessage | http2.Http2ServerRequest;
@@ -67,6 +69,12 @@ export interface ServeOptions extends EnvironmentRouterOptions {
    * same port. Default true; `false` turns it off; an object configures it.
    */
   readonly openenv?: boolean | OpenEnvSurfaceOptions;
+  /**
+   * For a tool environment: real MCP over Streamable HTTP (MCP SDK) on `/mcp`,
+   * next to OpenEnv's JSON-RPC there. Default true; `false` turns it off; an
+   * object configures it.
+   */
+  readonly mcp?: boolean | McpSurfaceOptions;
   /** Serve cleartext HTTP/2 (bidi streaming). Default true; false serves HTTP/1.1 only. */
   readonly http2?: boolean;
 }
@@ -111,6 +119,12 @@ export async function serve(source: EnvironmentSource, options: ServeOptions = {
   // concurrent streams are normal, not the leak Node's warning after 10 listeners suspects.
   setMaxListeners(0, shutdown.signal);
   const surfaces = options.surfaces?.(router) ?? [];
+  // A tool environment speaks MCP over Streamable HTTP on /mcp, ahead of OpenEnv's JSON-RPC there.
+  if (options.mcp !== false && toolsOf(router.spec) !== undefined) {
+    surfaces.push(
+      mcpStreamableHttpSurface(router, { mode: options.mode ?? mode, ...(typeof options.mcp === "object" ? options.mcp : {}) }),
+    );
+  }
   if (openenv !== false) surfaces.push(openEnvSurface(router, openenv === true ? {} : openenv));
   const notFound = (res: ServerResponse): void => {
     const body = JSON.stringify({ detail: "Not Found" });
