@@ -1,10 +1,11 @@
 // A benchmark server in its own process, so client and server costs are measured
-// apart. Modes: `echo`, `frames` (the real server), `ws-floor`, `h2-floor` (bare
+// apart. Modes: `echo`, `mcp-echo`, `frames` (the real server), `ws-floor`, `h2-floor` (bare
 // Node, no framework). Prints `port=N`, answers IPC {type:"stats"} with CPU and RSS.
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer } from "ws";
 import { EchoEnvironment } from "../src/envs/echo/environment.js";
+import { McpEchoEnvironment } from "../src/envs/mcp_echo/environment.js";
 import { serve } from "../src/server/serve.js";
 import { FramesEnvironment } from "./frames-env.js";
 
@@ -30,7 +31,7 @@ if (mode === "ws-floor") {
   port = (server.address() as AddressInfo).port;
   stop = () => new Promise((r) => server.close(() => r()));
 } else {
-  const env = mode === "frames" ? FramesEnvironment : EchoEnvironment;
+  const env = mode === "frames" ? FramesEnvironment : mode === "mcp-echo" ? McpEchoEnvironment : EchoEnvironment;
   const server = await serve(env, { port: 0, maxSessions: 20_000, idleTimeoutMs: 0, resumeGraceMs: 0 });
   port = server.port;
   stop = () => server.close();
