@@ -91,3 +91,35 @@ describe("mcp-echo over /ws, against OpenEnv's echo_env", () => {
     }
   });
 });
+
+describe("mcp-echo over OpenEnv's WS /mcp (JSON-RPC over a WebSocket, one session per connection)", () => {
+  it("lists and calls the tools as echo_env does, each call a step of the connection's session", async () => {
+    const ws = await RawWs.open(`${server.url.replace("http", "ws")}/mcp`);
+    try {
+      const listed = JSON.parse(await ws.ask({ jsonrpc: "2.0", method: "tools/list", id: 1 })) as {
+        result: { tools: Record<string, unknown>[] };
+      };
+      const theirs = JSON.parse(recordedMcp.ws.mcpToolsList) as { data: { result: { tools: Record<string, unknown>[] } } };
+      // FastMCP adds its own `meta` ({"fastmcp": {"tags": []}}); everything else is the same.
+      const withoutMeta = (tools: Record<string, unknown>[]) => tools.map(({ meta: _meta, ...rest }) => rest);
+      expect(withoutMeta(listed.result.tools)).toEqual(withoutMeta(theirs.data.result.tools));
+      const call = await ws.ask({
+        jsonrpc: "2.0",
+        method: "tools/call",
+        params: { name: "echo_message", arguments: { message: "x" } },
+        id: "a",
+      });
+      expect(JSON.stringify({ type: "mcp", data: JSON.parse(call) })).toBe(recordedMcp.ws.mcpToolsCall);
+      const sessionId = (
+        JSON.parse(await ws.ask({ jsonrpc: "2.0", method: "openenv/session/create", id: 2 })) as { result: { session_id: string } }
+      ).result.session_id;
+      expect(server.router.sessions.find(sessionId)?.stepCount).toBe(1);
+      const missing = JSON.parse(await ws.ask({ jsonrpc: "2.0", method: "tools/call", params: {}, id: 3 })) as {
+        error: { code: number; message: string };
+      };
+      expect(missing.error).toEqual({ code: -32602, message: "Missing 'name' in params", data: null });
+    } finally {
+      ws.close();
+    }
+  });
+});

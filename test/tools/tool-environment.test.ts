@@ -26,7 +26,7 @@ describe("tool declarations", () => {
   });
 });
 
-for (const transport of ["connect", "websocket"] as const) {
+for (const transport of ["connect", "grpc-web", "websocket", "http"] as const) {
   describe(`tool calls as steps over ${transport}`, () => {
     let server: EnvironmentServer;
     let env: EnvClient<typeof spec.action, typeof spec.observation, typeof spec.state, typeof spec.partial & object>;
@@ -46,7 +46,7 @@ for (const transport of ["connect", "websocket"] as const) {
       expect(tools.map((t) => t.name)).toEqual(["add", "typed_length", "slow", "boom", "refuse", "progress", "finish", "sim_only"]);
       const typed = tools.find((t) => t.name === "typed_length");
       expect(typed?.inputSchema?.properties).toHaveProperty("message");
-      if (transport === "connect") {
+      if (transport === "connect" || transport === "grpc-web") {
         expect(typed?.inputType).toBe("openenv.envs.mcp_echo.v1.EchoArgs");
         expect(typed?.outputType).toBe("openenv.envs.mcp_echo.v1.EchoWithLengthResult");
         expect(tools.find((t) => t.name === "slow")?.timeoutS).toBe(0.2);
@@ -106,16 +106,19 @@ for (const transport of ["connect", "websocket"] as const) {
       expect(bad.error?.message).toContain("message\n  Input should be a valid string [type=string_type, input_value=5, input_type=int]");
     });
 
-    it.skipIf(transport !== "connect")("streams a tool's progress as ToolProgress partial observations", async () => {
-      const parts: { p: ToolProgress; progress: number | undefined }[] = [];
-      const r = await env.callTool("progress", {}, { onPartial: (p, progress) => parts.push({ p: p as ToolProgress, progress }) });
-      expect(r.data).toBe("done");
-      expect(parts.map((x) => [x.p.$typeName, x.p.progress, x.p.total, x.p.message, x.progress])).toEqual([
-        [ToolProgressSchema.typeName, 1, 3, "part 1", 1 / 3],
-        [ToolProgressSchema.typeName, 2, 3, "part 2", 2 / 3],
-        [ToolProgressSchema.typeName, 3, 3, "part 3", 1],
-      ]);
-    });
+    it.skipIf(transport === "websocket" || transport === "http")(
+      "streams a tool's progress as ToolProgress partial observations",
+      async () => {
+        const parts: { p: ToolProgress; progress: number | undefined }[] = [];
+        const r = await env.callTool("progress", {}, { onPartial: (p, progress) => parts.push({ p: p as ToolProgress, progress }) });
+        expect(r.data).toBe("done");
+        expect(parts.map((x) => [x.p.$typeName, x.p.progress, x.p.total, x.p.message, x.progress])).toEqual([
+          [ToolProgressSchema.typeName, 1, 3, "part 1", 1 / 3],
+          [ToolProgressSchema.typeName, 2, 3, "part 2", 2 / 3],
+          [ToolProgressSchema.typeName, 3, 3, "part 3", 1],
+        ]);
+      },
+    );
 
     it("lets a tool set the reward and end the episode; later calls need a reset", async () => {
       const r = await env.callTool("finish");
