@@ -83,6 +83,46 @@ async function streamableHttpSessions(url: string, n: number): Promise<Sessions>
   };
 }
 
+/**
+ * Streamable HTTP with a plain keep-alive HTTP/1.1 client (POST with `Accept: application/json,
+ * text/event-stream`, the result read from the SSE event): the server's cost without the SDK client's.
+ */
+async function rawStreamableSessions(url: string, n: number): Promise<Sessions> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: n });
+  const sse = { accept: "application/json, text/event-stream", "mcp-protocol-version": "2025-06-18" };
+  const sessions: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const init = await postFull(
+      agent,
+      url,
+      {
+        jsonrpc: "2.0",
+        id: 0,
+        method: "initialize",
+        params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "bench", version: "1" } },
+      },
+      sse,
+    );
+    const sid = String(init.headers["mcp-session-id"]);
+    await postFull(agent, url, { jsonrpc: "2.0", method: "notifications/initialized" }, { ...sse, "mcp-session-id": sid });
+    sessions.push(sid);
+  }
+  return {
+    steps: sessions.map((sid) => {
+      let id = 0;
+      const headers = { ...sse, "mcp-session-id": sid };
+      return async () => {
+        const body = { jsonrpc: "2.0", id: ++id, method: "tools/call", params: { name: "echo_message", arguments: { message: "ping" } } };
+        const r = await postFull(agent, url, body, headers);
+        if (!r.body.includes('"result"')) throw new Error(r.body.slice(0, 200));
+      };
+    }),
+    async close() {
+      agent.destroy();
+    },
+  };
+}
+
 /** OpenEnv's JSON-RPC on POST /mcp in a session (its MCPToolClient's production path), keep-alive HTTP/1.1. */
 async function jsonRpcSessions(url: string, n: number): Promise<Sessions> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: n });
@@ -145,7 +185,16 @@ async function httpFloorSessions(n: number): Promise<Sessions & { server: http.S
   };
 }
 
-function post(agent: http.Agent, url: string, body: unknown): Promise<string> {
+async function post(agent: http.Agent, url: string, body: unknown): Promise<string> {
+  return (await postFull(agent, url, body, {})).body;
+}
+
+function postFull(
+  agent: http.Agent,
+  url: string,
+  body: unknown,
+  headers: Record<string, string>,
+): Promise<{ headers: http.IncomingHttpHeaders; body: string }> {
   const data = JSON.stringify(body);
   const u = new URL("/mcp", url);
   return new Promise((resolve, reject) => {
@@ -156,12 +205,12 @@ function post(agent: http.Agent, url: string, body: unknown): Promise<string> {
         path: u.pathname,
         method: "POST",
         agent,
-        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(data) },
+        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(data), ...headers },
       },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve(Buffer.concat(chunks).toString()));
+        res.on("end", () => resolve({ headers: res.headers, body: Buffer.concat(chunks).toString() }));
       },
     );
     req.on("error", reject);
@@ -232,6 +281,12 @@ try {
       "tool call, MCP Streamable HTTP (SDK client)",
       n,
       () => streamableHttpSessions(mcpServer.url, n),
+      "floor: raw HTTP/1.1 POST (keep-alive)",
+    );
+    await measure(
+      "tool call, MCP Streamable HTTP (plain HTTP client)",
+      n,
+      () => rawStreamableSessions(mcpServer.url, n),
       "floor: raw HTTP/1.1 POST (keep-alive)",
     );
     await measure(

@@ -1,3 +1,4 @@
+import * as http2 from "node:http2";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
@@ -114,6 +115,57 @@ describe("real MCP over Streamable HTTP (the MCP SDK's client)", () => {
     );
     expect(String(after)).toMatch(/is over; reset to start a new one/);
     await client.close();
+  });
+
+  it("serves Streamable HTTP over cleartext HTTP/2 too (the one port speaks both)", async () => {
+    const session = http2.connect(echo.url);
+    const post = (
+      body: unknown,
+      headers: Record<string, string> = {},
+    ): Promise<{ status: number; headers: http2.IncomingHttpHeaders; text: string }> =>
+      new Promise((resolve, reject) => {
+        const req = session.request({
+          ":method": "POST",
+          ":path": "/mcp",
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          ...headers,
+        });
+        let status = 0;
+        let responseHeaders: http2.IncomingHttpHeaders = {};
+        let text = "";
+        req.on("response", (h) => {
+          status = Number(h[":status"]);
+          responseHeaders = h;
+        });
+        req.setEncoding("utf8");
+        req.on("data", (d: string) => (text += d));
+        req.on("end", () => resolve({ status, headers: responseHeaders, text }));
+        req.on("error", reject);
+        req.end(JSON.stringify(body));
+      });
+    try {
+      const init = await post({
+        jsonrpc: "2.0",
+        id: 0,
+        method: "initialize",
+        params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "h2", version: "1" } },
+      });
+      expect(init.status).toBe(200);
+      const sid = String(init.headers["mcp-session-id"]);
+      const h = { "mcp-session-id": sid, "mcp-protocol-version": "2025-06-18" };
+      await post({ jsonrpc: "2.0", method: "notifications/initialized" }, h);
+      const call = await post(
+        { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo_message", arguments: { message: "h2" } } },
+        h,
+      );
+      expect(call.headers["content-type"]).toBe("text/event-stream");
+      const data = JSON.parse(/^data: (.*)$/m.exec(call.text)?.[1] ?? "null") as { result: { content: unknown } };
+      expect(data.result.content).toEqual([{ type: "text", text: "h2" }]);
+      await echo.router.sessions.close(sid);
+    } finally {
+      session.close();
+    }
   });
 
   it("leaves OpenEnv's JSON-RPC on the same path to OpenEnv's clients", async () => {

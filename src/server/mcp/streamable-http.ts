@@ -2,7 +2,7 @@ import type * as http from "node:http";
 import type { JsonObject } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import {
   CallToolRequestSchema,
   type CallToolResult,
@@ -43,7 +43,7 @@ export function isStreamableHttpRequest(req: ServerRequest): boolean {
 }
 
 interface Binding {
-  readonly transport: StreamableHTTPServerTransport;
+  readonly transport: WebStandardStreamableHTTPServerTransport;
   readonly server: Server;
   readonly session: Session;
 }
@@ -89,7 +89,7 @@ export function mcpStreamableHttpSurface(router: EnvironmentRouter, options: Mcp
     if (sessionId !== undefined) {
       const binding = bindings.get(sessionId);
       if (binding === undefined) return rpcError(res, 404, -32001, "Session not found");
-      return binding.transport.handleRequest(req as http.IncomingMessage, res as http.ServerResponse, body);
+      return respond(binding.transport, req, res, body);
     }
     if (req.method !== "POST" || !isInitializeRequest(body)) {
       return rpcError(res, 400, ErrorCode.InvalidRequest, "Bad Request: No valid session ID provided");
@@ -105,7 +105,7 @@ export function mcpStreamableHttpSurface(router: EnvironmentRouter, options: Mcp
       return rpcError(res, capacity === undefined ? 500 : 503, -32000, err.rawMessage, data);
     }
     const binding = bind(session);
-    await binding.transport.handleRequest(req as http.IncomingMessage, res as http.ServerResponse, body);
+    await respond(binding.transport, req, res, body);
     // An initialize the SDK refused (e.g. an unsupported protocol version) leaves no MCP session behind it.
     if (binding.transport.sessionId === undefined) await session.close({ code: Code.NotFound, message: "MCP initialize failed" });
   };
@@ -116,7 +116,7 @@ export function mcpStreamableHttpSurface(router: EnvironmentRouter, options: Mcp
       { name: router.spec.name, version: router.spec.version ?? "1.0.0" },
       { capabilities: { tools: { listChanged: false } }, instructions: router.spec.description },
     );
-    const transport = new StreamableHTTPServerTransport({
+    const transport = new WebStandardStreamableHTTPServerTransport({
       // The MCP session id is the server's session id: the session is one, whatever surface drives it.
       sessionIdGenerator: () => session.id,
       onsessioninitialized: (id) => {
@@ -207,6 +207,65 @@ export function mcpStreamableHttpSurface(router: EnvironmentRouter, options: Mcp
 /** The tools a spec would list on the MCP surface (exported for tests and docs). */
 export function mcpSurfaceTools(tools: readonly ToolDefinition[], mode: ServerMode): McpTool[] {
   return describeTools(tools, mode).map((t) => mcpToolJson(t, false) as McpTool);
+}
+
+/**
+ * Hands a Node request to the SDK's web-standard transport and writes its
+ * `Response` back, streaming an SSE body chunk by chunk as it is produced. (The
+ * SDK's Node wrapper polls a streamed body with timers, which costs each call
+ * milliseconds, more on a busy machine; it also takes HTTP/1.1 requests only.)
+ */
+async function respond(
+  transport: WebStandardStreamableHTTPServerTransport,
+  req: ServerRequest,
+  res: ServerResponse,
+  parsedBody: unknown,
+): Promise<void> {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (name.startsWith(":") || value === undefined) continue; // HTTP/2 pseudo-headers
+    for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
+  }
+  const host = headers.get("host") ?? String(req.headers[":authority"] ?? "localhost");
+  const abort = new AbortController();
+  res.on("close", () => abort.abort());
+  const request = new Request(`http://${host}${req.url ?? "/"}`, { method: req.method, headers, signal: abort.signal });
+  const response = await transport.handleRequest(request, { parsedBody });
+  const out: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    out[name] = value;
+  });
+  (res as http.ServerResponse).writeHead(response.status, out);
+  if (response.body === null) {
+    res.end();
+    return;
+  }
+  const reader = response.body.getReader();
+  abort.signal.addEventListener("abort", () => void reader.cancel().catch(() => {}), { once: true });
+  // A chunk is written when the next one is not ready by the next turn of the event loop, so a
+  // one-event response goes out with its headers and its end in one write (one wake-up of the
+  // client), and a progress notification of a running call goes out at once.
+  const turn = (): Promise<"turn"> => new Promise((r) => setImmediate(() => r("turn")));
+  let pending: Uint8Array | undefined;
+  let next = reader.read();
+  try {
+    for (;;) {
+      const first = pending === undefined ? await next : await Promise.race([next, turn()]);
+      if (first === "turn") {
+        (res as http.ServerResponse).write(pending);
+        pending = undefined;
+        continue;
+      }
+      if (first.done) break;
+      if (pending !== undefined) (res as http.ServerResponse).write(pending);
+      pending = first.value;
+      next = reader.read();
+    }
+  } catch {
+    // The client went away mid-stream.
+  }
+  if (pending === undefined) res.end();
+  else res.end(pending);
 }
 
 function header(req: ServerRequest, name: string): string | undefined {
