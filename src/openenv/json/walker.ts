@@ -30,9 +30,25 @@ export class Walker {
   private readonly decodeErrors = new Set<string>();
   private counter = 0;
 
-  constructor(private readonly options: OpenEnvDecodeOptions) {}
+  /** Set when an error was found (the only record a quick walk keeps). */
+  failed = false;
+
+  /**
+   * @param detailed record every location, so errors can be sorted in Pydantic's order and
+   *   rule violations can quote their input; a quick walk (false) only finds out whether there is an error.
+   */
+  constructor(
+    private readonly options: OpenEnvDecodeOptions,
+    private readonly detailed = true,
+  ) {}
+
+  /** The location of a child: a quick walk does not build locations. */
+  private at(loc: Loc, key: string | number): Loc {
+    return this.detailed ? [...loc, key] : loc;
+  }
 
   private visit(loc: Loc, value: unknown, field?: DescField): void {
+    if (!this.detailed) return;
     const key = keyOf(loc);
     if (!this.order.has(key)) this.order.set(key, this.counter++);
     this.raw.set(key, value);
@@ -40,6 +56,8 @@ export class Walker {
   }
 
   error(loc: Loc, type: string, msg: string, input: unknown, ctx?: JsonObject): void {
+    this.failed = true;
+    if (!this.detailed) return;
     this.push(loc, type, msg, input, ctx);
     this.decodeErrors.add(keyOf(loc));
   }
@@ -79,7 +97,7 @@ export class Walker {
     const used = new Set<string>();
     const oneofs = new Map<string, string>();
     for (const field of schema.fields) {
-      const floc = [...loc, field.name];
+      const floc = this.at(loc, field.name);
       let key: string | undefined = Object.hasOwn(json, field.name) ? field.name : undefined;
       if (field.jsonName !== field.name && Object.hasOwn(json, field.jsonName)) {
         used.add(field.jsonName);
@@ -128,7 +146,7 @@ export class Walker {
     }
     for (const key of Object.keys(json)) {
       if (used.has(key) || this.options.ignoreUnknownFields) continue;
-      const floc = [...loc, key];
+      const floc = this.at(loc, key);
       this.visit(floc, json[key]);
       this.error(floc, "extra_forbidden", "Extra inputs are not permitted", json[key]);
     }
@@ -150,7 +168,7 @@ export class Walker {
         }
         const out: JsonValue[] = [];
         value.forEach((item: unknown, i) => {
-          const iloc = [...loc, i];
+          const iloc = this.at(loc, i);
           this.visit(iloc, item, field);
           const v = this.element(field, item, iloc);
           if (v !== undefined) out.push(v);
@@ -164,7 +182,7 @@ export class Walker {
         }
         const out: JsonObject = {};
         for (const [k, item] of Object.entries(value)) {
-          const kloc = [...loc, k];
+          const kloc = this.at(loc, k);
           this.visit(kloc, item);
           if (!this.mapKey(field.mapKey, k, [...loc, `${k}`, "[key]"])) continue;
           if (k === "__proto__") {
