@@ -9,7 +9,7 @@ import type {
   StateResponse,
   StepRequest,
 } from "../../gen/openenv/v1/environment_service_pb.js";
-import type { ReplySink } from "../core/step-stream.js";
+import type { ReplySink } from "../core/step-input.js";
 import type { Capacity } from "../protocol/errors.js";
 
 /**

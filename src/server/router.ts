@@ -5,7 +5,8 @@ import { ServerReflection as ServerReflectionV1 } from "../../gen/grpc/reflectio
 import { ServerReflection as ServerReflectionV1Alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { EnvironmentService } from "../../gen/openenv/v1/environment_service_pb.js";
 import { SessionManager, type SessionManagerOptions } from "../core/session-manager.js";
-import { type OpenStepStream, StepStream } from "../core/step-stream.js";
+import type { OpenStepStream } from "../core/step-input.js";
+import { StepStream } from "../core/step-stream.js";
 import { jsonRegistry } from "../protocol/descriptors.js";
 import { ForwardingStepStream, forwardingService } from "./cluster/forwarding.js";
 import type { EnvironmentSource, EnvironmentSpec } from "./environment.js";

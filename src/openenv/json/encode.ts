@@ -9,7 +9,7 @@ import {
 } from "@bufbuild/protobuf";
 import { isJsonObject } from "../../protocol/json-object.js";
 import { setOwn } from "../../protocol/own-keys.js";
-import { is64 } from "./scalars.js";
+import { is64 } from "./values.js";
 
 /**
  * Encodes a message in OpenEnv's JSON form: Pydantic `model_dump()` output, with

@@ -4,7 +4,7 @@ import type { FieldViolation } from "../../protocol/validate.js";
 import { expectedList, type Loc, type OpenEnvFieldError } from "../pydantic-errors.js";
 import type { OpenEnvDecodeOptions } from "./decode.js";
 import { ruleError } from "./rule-errors.js";
-import { INT_BOUNDS, is64 } from "./scalars.js";
+import { findUnsupported, INT_BOUNDS, is64 } from "./values.js";
 
 const keyOf = (loc: Loc): string => JSON.stringify(loc);
 
@@ -329,25 +329,6 @@ export class Walker {
       return undefined;
     }
   }
-}
-
-/** Where a JSON value holds what protobuf-es cannot take: a `__proto__` key, or a number that is not finite. */
-function findUnsupported(value: unknown, path: Loc = []): { readonly path: Loc; readonly infinite: boolean } | undefined {
-  if (typeof value === "number") return Number.isFinite(value) ? undefined : { path, infinite: true };
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const found = findUnsupported(value[i], [...path, i]);
-      if (found !== undefined) return found;
-    }
-    return undefined;
-  }
-  if (value === null || typeof value !== "object") return undefined;
-  for (const [k, v] of Object.entries(value)) {
-    if (k === "__proto__") return { path: [...path, k], infinite: false };
-    const found = findUnsupported(v, [...path, k]);
-    if (found !== undefined) return found;
-  }
-  return undefined;
 }
 
 function modelTypeMessage(schema: DescMessage, loc: Loc): string {

@@ -9,7 +9,8 @@ import {
   type StepResponse,
 } from "../../../gen/openenv/v1/environment_service_pb.js";
 import { SessionManager } from "../../core/session-manager.js";
-import { type ReplySink, StepStream } from "../../core/step-stream.js";
+import type { ReplySink } from "../../core/step-input.js";
+import { StepStream } from "../../core/step-stream.js";
 import { EchoEnvironment, echoSpec } from "../../envs/echo/environment.js";
 import type { RemoteSessions, SessionPlacement, StepRelay } from "../placement.js";
 import { ForwardingStepStream, forwardingJsonRpc, forwardingService } from "./forwarding.js";
