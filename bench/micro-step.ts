@@ -7,10 +7,10 @@ import { anyPack } from "@bufbuild/protobuf/wkt";
 import { encodeEnvelope } from "@connectrpc/connect/protocol";
 import { EchoActionSchema, EchoObservationSchema } from "../gen/openenv/envs/echo/v1/echo_pb.js";
 import { type StepRequest, StepRequestSchema, type StepResponse, StepResponseSchema } from "../gen/openenv/v1/environment_service_pb.js";
+import { StepStream } from "../src/core/step-stream.js";
 import { EchoEnvironment } from "../src/envs/echo/environment.js";
 import { encodeStepRequest, encodeStepResponse } from "../src/protocol/step-codec.js";
 import { createEnvironmentRouter } from "../src/server/router.js";
-import { StepStream } from "../src/server/step-stream.js";
 
 const router = createEnvironmentRouter(EchoEnvironment);
 let bytesOut = 0;
@@ -23,7 +23,7 @@ const sink = {
   end() {},
   fail() {},
 };
-const stream = new StepStream(router.sessions, router.spec, sink, new AbortController().signal, { recordSize: 256 });
+const stream = new StepStream(router.sessions, router.spec, sink);
 stream.feed(create(StepRequestSchema, { requestId: "r", command: { case: "reset", value: {} } }));
 await new Promise((r) => setTimeout(r, 10));
 // Unique request ids (a repeated id would be answered from the session's record instead),

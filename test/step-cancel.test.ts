@@ -79,7 +79,7 @@ describe.each(["proto", "json"] as const)("Step stream over gRPC+%s", (codec) =>
       expect(session).toBeDefined();
       dropped.destroy();
       // The server saw it once the session lost its stream (resume timer) or was closed.
-      await waitFor(() => session?.resumeTimer !== undefined || session?.closed !== undefined);
+      await waitFor(() => session?.attached === false || session?.closed !== undefined);
       expect(session?.closed?.message).toBeUndefined();
       const second = openStep(h2, codec);
       second.send({ requestId: "r2", sessionId, state: {} });

@@ -1,7 +1,8 @@
 import type { DescMessage, JsonObject, JsonValue, Message, Registry } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { decodeOpenEnvJson } from "../openenv/json/decode.js";
+import { encodeOpenEnvJson } from "../openenv/json/encode.js";
 import { isJsonObject } from "../protocol/json-object.js";
-import { decodeOpenEnvJson, encodeOpenEnvJson } from "../protocol/openenv-json.js";
 import type { EnvBackend, EnvStepResult, ResetParams, StepParams } from "./backend.js";
 import type { OpenEnvHttp, OpenEnvSocket } from "./openenv-connection.js";
 import type { BackendSchemas } from "./rpc-backend.js";

@@ -2,10 +2,10 @@ import type * as http2 from "node:http2";
 import { fromBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type StepRequest, StepRequestSchema, type StepResponse } from "../../gen/openenv/v1/environment_service_pb.js";
+import { abortOn, keepSessionHeader, type ReplySink, wantsKeepSession } from "../core/step-stream.js";
 import { encodeStepResponse } from "../protocol/step-codec.js";
 import { EnvelopeReader, endOfStream, STEP_CONTENT_TYPES, type StepWireProtocol, stepProtocolOf } from "../protocol/step-wire.js";
 import type { EnvironmentRouter } from "./router.js";
-import { keepSessionHeader, type ReplySink, StepStream, wantsKeepSession } from "./step-stream.js";
 
 export { STEP_PATH, type StepWireProtocol } from "../protocol/step-wire.js";
 
@@ -50,11 +50,9 @@ export function serveFastStep(
   };
   respond(stream, protocol);
   const keepSession = wantsKeepSession(headers[keepSessionHeader]);
-  const core = new StepStream(router.sessions, router.spec, sink, shutdown, {
-    recordSize: router.recordSize,
-    keepSession,
-    requestHeaders: headers,
-  });
+  const core = router.openStepStream(sink, { keepSession, requestHeaders: headers });
+  // A stream blocked waiting for the next request does not notice shutdown by itself.
+  const unlisten = abortOn(shutdown, core);
   const reader = new EnvelopeReader(router.maxMessageBytes);
   let inputEnded = false;
   stream.on("data", (chunk: Buffer) => {
@@ -93,20 +91,13 @@ export function serveFastStep(
     });
   });
   stream.on("close", () => {
+    unlisten();
     if (!finished) {
       finished = true;
       core.abort(new ConnectError("the client cancelled the stream", Code.Canceled));
     }
   });
   stream.on("error", () => {});
-}
-
-/** Answers a Step request with an error and no messages (e.g. UNAUTHENTICATED). */
-export function rejectFastStep(stream: http2.ServerHttp2Stream, protocol: StepWireProtocol, err: ConnectError): void {
-  if (stream.destroyed) return;
-  respond(stream, protocol);
-  stream.resume(); // discard whatever the client sends
-  endStream(stream, protocol, err);
 }
 
 function respond(stream: http2.ServerHttp2Stream, protocol: StepWireProtocol): void {

@@ -9,8 +9,8 @@ import type { EnvClientSpec } from "../../client/env-client-options.js";
 import { StepChannel } from "../../client/step-channel.js";
 import { connectStepStream } from "../../client/step-streams.js";
 import { createTransport, type OwnedTransport, type RpcTransportKind } from "../../client/transports.js";
+import { keepSessionHeader } from "../../core/step-stream.js";
 import { jsonRegistry } from "../../protocol/descriptors.js";
-import { keepSessionHeader } from "../../server/step-stream.js";
 import { type CliIO, type Command, ExitCode, intOption, jsonArgument, secondsOption, UsageError } from "../common.js";
 
 const protocols = ["connect", "connect-json", "grpc", "grpc-web"] as const;

@@ -1,12 +1,11 @@
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { Session } from "../../core/session.js";
+import type { SessionManager } from "../../core/session-manager.js";
 import { findCapacity } from "../../protocol/errors.js";
 import { isJsonObject } from "../../protocol/json-object.js";
-import type { OpenEnvFieldError } from "../../protocol/openenv-json.js";
-import type { ForwardedHeaders } from "../placement.js";
-import type { Session } from "../session.js";
-import type { SessionManager } from "../session-manager.js";
-import { pythonRepr, pythonTypeName } from "./wire.js";
+import type { ForwardedHeaders } from "../../server/placement.js";
+import { type OpenEnvFieldError, pydanticText } from "../pydantic-errors.js";
 
 /**
  * OpenEnv's MCP JSON-RPC endpoint (`POST /mcp`, `WS /mcp`, and `type: "mcp"`
@@ -26,8 +25,7 @@ export const JsonRpcCode = {
 } as const;
 
 /** Where a JSON-RPC request arrived. */
-export interface JsonRpcContext {
-  readonly manager: SessionManager;
+export interface JsonRpcCall {
   /** The session of the WebSocket the request came on (`/ws` `mcp` frames, `WS /mcp`). */
   readonly session?: Session;
   /** The request's headers, forwarded with it when another process owns the session (serveCluster). */
@@ -44,8 +42,8 @@ export function parseErrorResponse(detail?: string): JsonObject {
   return jsonRpcError(null, JsonRpcCode.ParseError, detail === undefined ? "Parse error" : `Parse error: ${detail}`);
 }
 
-/** Handles one parsed JSON-RPC request and returns its response. Never throws. */
-export async function handleJsonRpc(body: unknown, ctx: JsonRpcContext): Promise<JsonObject> {
+/** Handles one parsed JSON-RPC request for this process's sessions and returns its response. Never throws. */
+export async function handleJsonRpc(manager: SessionManager, body: unknown, ctx: JsonRpcCall): Promise<JsonObject> {
   const invalid = validateRequest(body);
   const rawId = isJsonObject(body) ? body.id : null;
   const id: JsonValue = typeof rawId === "string" || (typeof rawId === "number" && Number.isInteger(rawId)) ? rawId : null;
@@ -56,14 +54,9 @@ export async function handleJsonRpc(body: unknown, ctx: JsonRpcContext): Promise
   const params = req.params ?? {};
   try {
     const sessionId = params.session_id;
-    if (typeof sessionId === "string" && ctx.manager.find(sessionId) === undefined) {
-      // Several processes (serveCluster): the owner of the session answers.
-      const remote = ctx.manager.placement?.remote(sessionId);
-      if (remote !== undefined) return await remote.jsonRpc(body as JsonObject, ctx.headers);
-    }
     let session: Session | undefined = ctx.session;
     if (sessionId !== undefined && sessionId !== null && req.method !== "openenv/session/close") {
-      const found = typeof sessionId === "string" ? ctx.manager.find(sessionId) : undefined;
+      const found = typeof sessionId === "string" ? manager.find(sessionId) : undefined;
       if (found === undefined) return jsonRpcError(id, JsonRpcCode.InvalidParams, `Unknown session_id: ${String(sessionId)}`);
       session = found;
     }
@@ -74,7 +67,7 @@ export async function handleJsonRpc(body: unknown, ctx: JsonRpcContext): Promise
       case "openenv/session/create": {
         if (session !== undefined) return { jsonrpc: "2.0", id, result: { session_id: session.id } };
         try {
-          const created = await ctx.manager.open();
+          const created = await manager.open();
           return { jsonrpc: "2.0", id, result: { session_id: created.id } };
         } catch (e) {
           const err = ConnectError.from(e, Code.Internal);
@@ -86,7 +79,7 @@ export async function handleJsonRpc(body: unknown, ctx: JsonRpcContext): Promise
             });
           }
           if (isFactoryError(err)) {
-            return jsonRpcError(id, JsonRpcCode.ServerError, err.rawMessage, { factory_name: ctx.manager.factory.spec.name });
+            return jsonRpcError(id, JsonRpcCode.ServerError, err.rawMessage, { factory_name: manager.factory.spec.name });
           }
           return jsonRpcError(id, JsonRpcCode.ServerError, err.rawMessage);
         }
@@ -95,9 +88,9 @@ export async function handleJsonRpc(body: unknown, ctx: JsonRpcContext): Promise
         if (sessionId === undefined || sessionId === null || sessionId === "") {
           return jsonRpcError(id, JsonRpcCode.InvalidParams, "Invalid params - 'session_id' is required");
         }
-        const target = typeof sessionId === "string" ? ctx.manager.find(sessionId) : undefined;
+        const target = typeof sessionId === "string" ? manager.find(sessionId) : undefined;
         if (target === undefined) return jsonRpcError(id, JsonRpcCode.InvalidParams, `Unknown session_id: ${String(sessionId)}`);
-        if (target.attachment !== undefined || target === ctx.session) {
+        if (target.attached || target === ctx.session) {
           return jsonRpcError(id, JsonRpcCode.InvalidRequest, "Cannot close active WebSocket-managed session via MCP method");
         }
         await target.close({ code: Code.NotFound, message: "closed by openenv/session/close" });
@@ -165,17 +158,4 @@ function validateRequest(body: unknown): OpenEnvFieldError[] {
     }
   }
   return errors;
-}
-
-/** `str(ValidationError)` as Pydantic words it. */
-export function pydanticText(model: string, errors: readonly OpenEnvFieldError[]): string {
-  const lines = [`${errors.length} validation error${errors.length === 1 ? "" : "s"} for ${model}`];
-  for (const e of errors) {
-    let repr = pythonRepr(e.input);
-    if (repr.length > 50) repr = `${repr.slice(0, 25)}...${repr.slice(-24)}`;
-    lines.push(e.loc.length > 0 ? e.loc.join(".") : model);
-    lines.push(`  ${e.msg} [type=${e.type}, input_value=${repr}, input_type=${pythonTypeName(e.input)}]`);
-    lines.push(`    For further information visit https://errors.pydantic.dev/2.14/v/${e.type}`);
-  }
-  return lines.join("\n");
 }

@@ -3,15 +3,16 @@ import type { JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import { HealthCheckResponse_ServingStatus } from "../../../gen/grpc/health/v1/health_pb.js";
+import type { Session } from "../../core/session.js";
 import { findCapacity } from "../../protocol/errors.js";
-import { decodeOpenEnvJson } from "../../protocol/openenv-json.js";
-import { describeJsonError } from "../../protocol/python-json.js";
-import type { ServerRequest, ServerResponse } from "../serve.js";
-import type { Session } from "../session.js";
+import type { ServerRequest, ServerResponse } from "../../server/serve.js";
+import { decodeOpenEnvJson } from "../json/decode.js";
+import { pydanticErrors } from "../pydantic-errors.js";
+import { describeJsonError } from "../python-json.js";
 import { type OpenEnvContext, SESSION_HEADER, stepStarted } from "./context.js";
-import { parseResetBody, parseStepBody } from "./envelope.js";
-import { handleJsonRpc, parseErrorResponse } from "./json-rpc.js";
-import { pydanticErrors, resultPayload, stateJson, statusOf } from "./wire.js";
+import { parseErrorResponse } from "./json-rpc.js";
+import { parseResetBody, parseStepBody } from "./request-models.js";
+import { resultPayload, stateJson, statusOf } from "./result-json.js";
 
 /**
  * OpenEnv's HTTP routes: `POST /reset`, `POST /step`, `GET /state`,
@@ -143,7 +144,7 @@ export class OpenEnvHttpRoutes {
     } catch {
       return send(res, 200, JSON.stringify(parseErrorResponse()));
     }
-    send(res, 200, JSON.stringify(await handleJsonRpc(body, { manager: this.ctx.manager, headers: req.headers })));
+    send(res, 200, JSON.stringify(await this.ctx.jsonRpc(body, { headers: req.headers })));
   }
 
   /** OpenEnv's stateless call: a fresh environment for this request only. */

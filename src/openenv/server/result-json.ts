@@ -1,19 +1,12 @@
-import type { DescMessage, JsonObject, JsonValue, Message, Registry } from "@bufbuild/protobuf";
+import type { DescMessage, JsonObject, Message, Registry } from "@bufbuild/protobuf";
 import type { ConnectError } from "@connectrpc/connect";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
-import { encodeOpenEnvJson, type OpenEnvFieldError } from "../../protocol/openenv-json.js";
-import { setOwn } from "../../protocol/own-keys.js";
-import type { EnvironmentSpec } from "../environment.js";
-import type { StepRecord } from "../session.js";
+import type { StepRecord } from "../../core/session.js";
+import type { EnvironmentSpec } from "../../server/environment.js";
+import { encodeOpenEnvJson } from "../json/encode.js";
 
 /** Keys OpenEnv's `serialize_observation` moves out of the observation object. */
 const LIFTED = ["reward", "done", "metadata"] as const;
-
-/** Pydantic's documentation link, part of the error shape OpenEnv sends for model errors. */
-const PYDANTIC_URL = "https://errors.pydantic.dev/2.14/v/";
-
-/** Longest string kept in an error's `input`: errors must not echo a 100 MB frame back. */
-const MAX_INPUT_CHARS = 4096;
 
 /** What goes into a step result payload besides OpenEnv's own keys. */
 export interface PayloadExtras {
@@ -93,76 +86,7 @@ export function metadataJson(spec: EnvironmentSpec): JsonObject {
   };
 }
 
-/**
- * Errors as Pydantic's `errors()` list: `url` is added for model errors (what
- * OpenEnv returns for actions and WebSocket frames) and left out for FastAPI's
- * request-body errors; long strings in `input` are cut.
- */
-export function pydanticErrors(errors: readonly OpenEnvFieldError[], withUrl: boolean): JsonObject[] {
-  return errors.map((e) => {
-    const out: JsonObject = { type: e.type, loc: [...e.loc], msg: e.msg, input: clip(e.input) };
-    if (e.ctx !== undefined) out.ctx = e.ctx;
-    if (withUrl) out.url = `${PYDANTIC_URL}${e.type}`;
-    return out;
-  });
-}
-
-function clip(v: JsonValue): JsonValue {
-  if (typeof v === "string") return v.length > MAX_INPUT_CHARS ? `${v.slice(0, MAX_INPUT_CHARS)}...` : v;
-  if (Array.isArray(v)) return v.length > 100 ? [...v.slice(0, 100).map(clip), "..."] : v.map(clip);
-  if (v !== null && typeof v === "object") {
-    const out: JsonObject = {};
-    for (const [k, item] of Object.entries(v)) setOwn(out, k, clip(item as JsonValue));
-    return out;
-  }
-  return v;
-}
-
 /** The Connect code of an error as a string, e.g. `failed_precondition`. */
 export function statusOf(err: ConnectError): string {
   return codeToString(err.code);
-}
-
-/** Python's `type(x).__name__` of a JSON value, for messages that name a wrong type. */
-export function pythonTypeName(v: unknown): string {
-  if (v === null) return "NoneType";
-  if (Array.isArray(v)) return "list";
-  switch (typeof v) {
-    case "string":
-      return "str";
-    case "boolean":
-      return "bool";
-    case "number":
-      return Number.isInteger(v) ? "int" : "float";
-    default:
-      return "dict";
-  }
-}
-
-/** Python's `str(x)` of a JSON value, as in `f"Unknown message type: {x}"`. */
-export function pythonStr(v: unknown): string {
-  if (typeof v === "string") return v;
-  return pythonRepr(v);
-}
-
-/** Python's `repr(x)` of a JSON value. */
-export function pythonRepr(v: unknown): string {
-  if (v === null || v === undefined) return "None";
-  if (v === true) return "True";
-  if (v === false) return "False";
-  if (typeof v === "number") return Number.isFinite(v) ? String(v) : v > 0 ? "inf" : v < 0 ? "-inf" : "nan";
-  if (typeof v === "string") {
-    const q = v.includes("'") && !v.includes('"') ? '"' : "'";
-    const body = v
-      .replace(/\\/g, "\\\\")
-      .replace(/\n/g, "\\n")
-      .replace(/\r/g, "\\r")
-      .replace(/\t/g, "\\t")
-      .replace(new RegExp(q, "g"), `\\${q}`);
-    return `${q}${body}${q}`;
-  }
-  if (Array.isArray(v)) return `[${v.map(pythonRepr).join(", ")}]`;
-  return `{${Object.entries(v as object)
-    .map(([k, item]) => `${pythonRepr(k)}: ${pythonRepr(item)}`)
-    .join(", ")}}`;
 }

@@ -1,7 +1,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { isJsonObject } from "../../protocol/json-object.js";
-import type { Loc, OpenEnvFieldError } from "../../protocol/openenv-json.js";
 import { setOwn } from "../../protocol/own-keys.js";
+import { fieldError as err, type Loc, type OpenEnvFieldError } from "../pydantic-errors.js";
 
 /**
  * OpenEnv's request envelopes (`ResetRequest`, `StepRequest` and the WebSocket
@@ -28,11 +28,6 @@ export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok
 
 const UINT64_MAX = 2n ** 64n - 1n;
 const MAX_ID_CHARS = 255;
-
-function err(loc: Loc, type: string, msg: string, input: unknown, ctx?: JsonObject): OpenEnvFieldError {
-  const e: OpenEnvFieldError = { type, loc, msg, input: (input ?? null) as OpenEnvFieldError["input"] };
-  return ctx === undefined ? e : { ...e, ctx };
-}
 
 /** `seed: Optional[int] = Field(ge=0)`, `episode_id: Optional[str] = Field(max_length=255)`, extra keys allowed. */
 export function parseResetKwargs(data: Record<string, unknown>, prefix: Loc): Parsed<ResetKwargs> {

@@ -1,12 +1,61 @@
-import { type DescMessage, fromBinary, type Message, toBinary } from "@bufbuild/protobuf";
-import type { Any, Duration } from "@bufbuild/protobuf/wkt";
+import { create, type DescMessage, fromBinary, type Message, toBinary } from "@bufbuild/protobuf";
+import { type Any, anyPack, type Duration } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { StepResult } from "../../gen/openenv/v1/environment_service_pb.js";
+import {
+  StateResponseSchema,
+  type StepResponse,
+  StepResponseSchema,
+  type StepResult,
+} from "../../gen/openenv/v1/environment_service_pb.js";
 import { typeNameOf, typeUrlOf } from "../protocol/descriptors.js";
-import { validationError } from "../protocol/errors.js";
+import { toStepError, validationError } from "../protocol/errors.js";
 import { validateMessage } from "../protocol/validate.js";
-import type { EnvironmentSpec } from "./environment.js";
-import type { StepRecord } from "./session.js";
+import type { EnvironmentSpec } from "../server/environment.js";
+import type { PartialRecord, StepRecord } from "./episode.js";
+import type { Session } from "./session.js";
+
+/**
+ * The Step stream's messages, both ways: actions unpacked and validated from
+ * their `Any`, and the session's records, states and errors as `StepResponse`
+ * replies. The unary RPCs use the same conversions.
+ */
+
+/** The answer to one Step request: `StepResponse.kind`. */
+export type Reply = StepResponse["kind"];
+
+/** A step's or reset's record as a reply. */
+export function resultReply(spec: EnvironmentSpec, record: StepRecord): Reply {
+  return { case: "result", value: toStepResult(spec, record) };
+}
+
+/** An error as an in-band reply (the stream goes on). */
+export function errorReply(err: unknown): Reply {
+  return { case: "error", value: toStepError(ConnectError.from(err, Code.Internal)) };
+}
+
+/** The session's state as a reply, once read. */
+export function stateReply(spec: EnvironmentSpec, session: Session): Promise<Reply> {
+  return session.state().then((state): Reply => ({ case: "state", value: stateResponse(spec, session, state) }), errorReply);
+}
+
+/** The `StateResponse` of a session whose state was read. */
+export function stateResponse(spec: EnvironmentSpec, session: Session, state: Message) {
+  return create(StateResponseSchema, {
+    sessionId: session.id,
+    state: anyPack(spec.state, state),
+    episodeId: session.episodeId,
+    stepCount: session.stepCount,
+  });
+}
+
+/** A partial observation of the step with this request id. */
+export function partialResponse(spec: EnvironmentSpec, requestId: string, sessionId: string, p: PartialRecord): StepResponse {
+  return create(StepResponseSchema, {
+    requestId,
+    sessionId,
+    kind: { case: "partial", value: { observation: anyPack(spec.partial ?? spec.observation, p.observation), progress: p.progress } },
+  });
+}
 
 /** Encodes a step record as the wire `StepResult`. */
 export function toStepResult(spec: EnvironmentSpec, record: StepRecord): StepResult {

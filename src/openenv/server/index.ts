@@ -1,8 +1,8 @@
-import type { EnvironmentRouter } from "../router.js";
-import type { HttpSurface } from "../serve.js";
+import type { EnvironmentRouter } from "../../server/router.js";
+import type { HttpSurface } from "../../server/serve.js";
 import { createContext, type OpenEnvSurfaceOptions } from "./context.js";
-import { OpenEnvHttpRoutes } from "./http-surface.js";
-import { OpenEnvWebSockets } from "./ws-surface.js";
+import { OpenEnvHttpRoutes } from "./http-routes.js";
+import { OpenEnvWebSockets } from "./websockets.js";
 
 export type { OpenEnvSurfaceOptions } from "./context.js";
 export { SESSION_HEADER } from "./context.js";

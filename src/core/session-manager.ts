@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { capacityError } from "../protocol/errors.js";
-import type { EnvironmentFactory } from "./environment.js";
-import type { SessionPlacement } from "./placement.js";
+import type { EnvironmentFactory } from "../server/environment.js";
+import type { SessionPlacement } from "../server/placement.js";
 import { type CloseReason, Session, type SessionTiming } from "./session.js";
 
 /** Limits of a {@link SessionManager}; every field has a default. */
@@ -11,8 +11,12 @@ export interface SessionLimits extends SessionTiming {
   readonly maxSessions: number;
   /** Close a session after this long without a reset or step; 0 disables. */
   readonly idleTimeoutMs: number;
-  /** How long a session whose stream dropped stays open for a new stream to resume it; 0 closes at once. */
-  readonly resumeGraceMs: number;
+}
+
+/** Options of a {@link SessionManager}: its limits, and how many replies each session remembers. */
+export interface SessionManagerOptions extends Partial<SessionLimits> {
+  /** Replies remembered per session for request-id deduplication. Default 256. */
+  readonly recordSize?: number;
 }
 
 /** The defaults: documented in the README's "Limits" table. */
@@ -38,6 +42,7 @@ export interface SessionStats {
  */
 export class SessionManager {
   readonly limits: SessionLimits;
+  private readonly recordSize: number;
   private readonly sessions = new Map<string, Session>();
   private pending = 0;
   private opened = 0;
@@ -51,10 +56,12 @@ export class SessionManager {
    */
   constructor(
     readonly factory: EnvironmentFactory,
-    limits: Partial<SessionLimits> = {},
-    readonly placement?: SessionPlacement,
+    options: SessionManagerOptions = {},
+    private readonly placement?: SessionPlacement,
   ) {
+    const { recordSize, ...limits } = options;
     this.limits = { ...defaultSessionLimits, ...limits };
+    this.recordSize = recordSize ?? 256;
     const spec = factory.spec;
     if (this.limits.maxSessions < 1) throw new RangeError("maxSessions must be at least 1");
     if (spec.supportsConcurrentSessions === false && this.limits.maxSessions > 1) {
@@ -111,11 +118,15 @@ export class SessionManager {
       this.pending--;
     }
     const id = placement === undefined ? randomUUID() : placement.idPrefix + randomUUID();
-    const session = new Session(id, env, this.factory.spec, this.limits, (s) => {
-      if (this.sessions.delete(s.id)) {
-        this.closedCount++;
-        placement?.releaseSlot();
-      }
+    const session = new Session(id, env, this.factory.spec, {
+      timing: this.limits,
+      recordSize: this.recordSize,
+      onClosed: (s) => {
+        if (this.sessions.delete(s.id)) {
+          this.closedCount++;
+          placement?.releaseSlot();
+        }
+      },
     });
     this.sessions.set(session.id, session);
     this.opened++;
@@ -147,13 +158,13 @@ export class SessionManager {
     return true;
   }
 
-  /** Closes sessions idle for longer than `idleTimeoutMs`. */
+  /** Closes sessions idle for longer than `idleTimeoutMs` (a session running a call is not idle). */
   reap(now = Date.now()): number {
     const limit = this.limits.idleTimeoutMs;
     if (limit <= 0) return 0;
     let n = 0;
     for (const session of this.sessions.values()) {
-      if (now - session.lastActivity > limit) {
+      if (now - session.lastActivity > limit && !session.busy) {
         n++;
         void session.close({ code: Code.Aborted, message: `session idle for more than ${limit} ms` });
       }

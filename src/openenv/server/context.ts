@@ -1,12 +1,14 @@
 import type { JsonObject, Message, Registry } from "@bufbuild/protobuf";
-import type { EnvironmentSpec } from "../environment.js";
-import { jsonSchemasOf } from "../environment-service.js";
-import type { HealthStatus } from "../health.js";
-import type { EnvironmentRouter } from "../router.js";
-import type { Session, StepParams, StepRecord } from "../session.js";
-import type { SessionManager } from "../session-manager.js";
+import type { Session, StepArgs, StepRecord } from "../../core/session.js";
+import type { SessionManager } from "../../core/session-manager.js";
+import { forwardingJsonRpc, type JsonRpcHandler } from "../../server/cluster/forwarding.js";
+import type { EnvironmentSpec } from "../../server/environment.js";
+import { jsonSchemasOf } from "../../server/environment-service.js";
+import type { HealthStatus } from "../../server/health.js";
+import type { EnvironmentRouter } from "../../server/router.js";
+import { handleJsonRpc, type JsonRpcCall } from "./json-rpc.js";
 import { buildOpenApi } from "./openapi.js";
-import { metadataJson } from "./wire.js";
+import { metadataJson } from "./result-json.js";
 
 /** Options of the OpenEnv HTTP/WebSocket surface; every field has a default. */
 export interface OpenEnvSurfaceOptions {
@@ -36,6 +38,8 @@ export interface OpenEnvContext {
   readonly schemaBody: string;
   readonly metadataBody: string;
   readonly openapiBody: string;
+  /** Answers a JSON-RPC request (`/mcp`, `mcp` frames); another process's session answers for itself. */
+  readonly jsonRpc: JsonRpcHandler<JsonRpcCall>;
 }
 
 /** The header of the stateful HTTP mode. */
@@ -47,6 +51,9 @@ export function createContext(router: EnvironmentRouter, options: OpenEnvSurface
     throw new RangeError(`Invalid mode: '${String(mode)}'. Must be one of: ['simulation', 'production']`);
   }
   const schemas: JsonObject = { ...jsonSchemasOf(router.spec) };
+  const manager = router.sessions;
+  const local: JsonRpcHandler<JsonRpcCall> = (body, call) => handleJsonRpc(manager, body, call);
+  const placement = router.placement;
   return {
     spec: router.spec,
     manager: router.sessions,
@@ -58,6 +65,7 @@ export function createContext(router: EnvironmentRouter, options: OpenEnvSurface
     schemaBody: JSON.stringify(schemas),
     metadataBody: JSON.stringify(metadataJson(router.spec)),
     openapiBody: JSON.stringify(buildOpenApi(router.spec, mode, schemas)),
+    jsonRpc: placement === undefined ? local : forwardingJsonRpc(local, placement, (id) => manager.find(id) !== undefined),
   };
 }
 
@@ -65,7 +73,7 @@ export function createContext(router: EnvironmentRouter, options: OpenEnvSurface
  * Steps a session, first starting an episode if it has none: OpenEnv steps a
  * fresh instance without a reset, our sessions need one.
  */
-export async function stepStarted(session: Session, action: Message, params: StepParams): Promise<StepRecord> {
+export async function stepStarted(session: Session, action: Message, args: StepArgs): Promise<StepRecord> {
   if (!session.started) await session.reset({});
-  return session.step(action, params);
+  return session.step(action, args);
 }

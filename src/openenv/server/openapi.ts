@@ -1,5 +1,5 @@
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
-import type { EnvironmentSpec } from "../environment.js";
+import type { EnvironmentSpec } from "../../server/environment.js";
 
 /**
  * `/openapi.json` of the OpenEnv surface. `openenv validate --url` reads

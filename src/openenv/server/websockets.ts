@@ -3,15 +3,16 @@ import type { Duplex } from "node:stream";
 import type { JsonObject } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
+import type { CloseReason, Session, SessionHolder } from "../../core/session.js";
 import { findCapacity } from "../../protocol/errors.js";
 import { isJsonObject } from "../../protocol/json-object.js";
-import { decodeOpenEnvJson, type OpenEnvFieldError } from "../../protocol/openenv-json.js";
-import { describeJsonError } from "../../protocol/python-json.js";
-import type { CloseReason, Session } from "../session.js";
+import { decodeOpenEnvJson } from "../json/decode.js";
+import { type OpenEnvFieldError, pydanticErrors, pythonStr, pythonTypeName } from "../pydantic-errors.js";
+import { describeJsonError } from "../python-json.js";
 import { type OpenEnvContext, stepStarted } from "./context.js";
-import { extraKeys, parseResetKwargs } from "./envelope.js";
-import { handleJsonRpc, isFactoryError, JsonRpcCode, jsonRpcError } from "./json-rpc.js";
-import { pydanticErrors, pythonStr, pythonTypeName, resultPayload, stateJson, statusOf } from "./wire.js";
+import { isFactoryError, JsonRpcCode, jsonRpcError } from "./json-rpc.js";
+import { extraKeys, parseResetKwargs } from "./request-models.js";
+import { resultPayload, stateJson, statusOf } from "./result-json.js";
 
 /** WebSocket close code of a normal close (what OpenEnv sends after a fatal error frame). */
 const NORMAL = 1000;
@@ -66,7 +67,7 @@ export class OpenEnvWebSockets {
   }
 }
 
-class WsConnection {
+class WsConnection implements SessionHolder {
   private session: Session | undefined;
   private tail: Promise<void> = Promise.resolve();
   private ending = false;
@@ -119,20 +120,20 @@ class WsConnection {
         return false;
       }
       this.session = session;
-      session.attachment = {
-        // The session ended underneath the socket (idle reaper, shutdown, another stream took it over).
-        detach: (reason) => {
-          if (this.session === session) this.session = undefined;
-          if (!this.ending) {
-            this.ending = true;
-            this.closeSocket(GOING_AWAY, reason.message);
-          }
-        },
-      };
+      session.attach(this);
       return true;
     } catch (e) {
       this.setupFailed(ConnectError.from(e, Code.Internal));
       return false;
+    }
+  }
+
+  /** The session ended underneath the socket (idle reaper, shutdown, another stream took it over). */
+  detached(reason: CloseReason): void {
+    this.session = undefined;
+    if (!this.ending) {
+      this.ending = true;
+      this.closeSocket(GOING_AWAY, reason.message);
     }
   }
 
@@ -176,7 +177,7 @@ class WsConnection {
     }
     const session = this.session;
     if (session === undefined) return this.fatal("the session is closed");
-    if (this.kind === "mcp") return this.sendJson(await handleJsonRpc(message, { manager: this.ctx.manager, session }));
+    if (this.kind === "mcp") return this.sendJson(await this.ctx.jsonRpc(message, { session }));
     if (!isJsonObject(message)) {
       return this.fatal(`expected a JSON object with a "type" key, got a JSON ${pythonTypeName(message)}`);
     }
@@ -247,7 +248,7 @@ class WsConnection {
   private async mcp(session: Session, message: Record<string, unknown>): Promise<void> {
     const errors = envelopeWithDataErrors(message);
     if (errors.length > 0) return this.validationError(errors);
-    const response = await handleJsonRpc(message.data, { manager: this.ctx.manager, session });
+    const response = await this.ctx.jsonRpc(message.data, { session });
     this.send(`{"type":"mcp","data":${JSON.stringify(response)}}`);
   }
 
@@ -297,7 +298,7 @@ class WsConnection {
     const session = this.session;
     this.session = undefined;
     if (session === undefined) return;
-    session.attachment = undefined;
+    session.release(this);
     await session.close(reason);
   }
 }

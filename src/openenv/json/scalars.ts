@@ -1,0 +1,33 @@
+import { type DescField, type JsonValue, ScalarType } from "@bufbuild/protobuf";
+
+/** The range of each protobuf integer type. */
+export const INT_BOUNDS: Partial<Record<ScalarType, readonly [bigint, bigint]>> = {
+  [ScalarType.INT32]: [-(2n ** 31n), 2n ** 31n - 1n],
+  [ScalarType.SINT32]: [-(2n ** 31n), 2n ** 31n - 1n],
+  [ScalarType.SFIXED32]: [-(2n ** 31n), 2n ** 31n - 1n],
+  [ScalarType.UINT32]: [0n, 2n ** 32n - 1n],
+  [ScalarType.FIXED32]: [0n, 2n ** 32n - 1n],
+  [ScalarType.INT64]: [-(2n ** 63n), 2n ** 63n - 1n],
+  [ScalarType.SINT64]: [-(2n ** 63n), 2n ** 63n - 1n],
+  [ScalarType.SFIXED64]: [-(2n ** 63n), 2n ** 63n - 1n],
+  [ScalarType.UINT64]: [0n, 2n ** 64n - 1n],
+  [ScalarType.FIXED64]: [0n, 2n ** 64n - 1n],
+};
+
+/** True for the 64-bit integer types (proto JSON writes them as strings). */
+export const is64 = (t: ScalarType): boolean =>
+  t === ScalarType.INT64 || t === ScalarType.UINT64 || t === ScalarType.SINT64 || t === ScalarType.FIXED64 || t === ScalarType.SFIXED64;
+
+/** True for scalar types whose rule bounds print as integers. */
+export function isIntegral(field: DescField): boolean {
+  const t = field.fieldKind === "scalar" || (field.fieldKind === "list" && field.listKind === "scalar") ? field.scalar : undefined;
+  return t !== undefined && INT_BOUNDS[t] !== undefined;
+}
+
+/** A field value as JSON (for error inputs): 64-bit integers as numbers while exact, bytes as base64. */
+export function jsonOf(v: unknown): JsonValue {
+  if (typeof v === "bigint") return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+  if (v instanceof Uint8Array) return Buffer.from(v).toString("base64");
+  if (v === undefined) return null;
+  return v as JsonValue;
+}
