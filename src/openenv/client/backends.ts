@@ -1,11 +1,11 @@
 import type { DescMessage, JsonObject, JsonValue, Message, Registry } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { decodeOpenEnvJson } from "../openenv/json/decode.js";
-import { encodeOpenEnvJson } from "../openenv/json/encode.js";
-import { isJsonObject } from "../protocol/json-object.js";
-import type { EnvBackend, EnvStepResult, ResetParams, StepParams } from "./backend.js";
-import type { OpenEnvHttp, OpenEnvSocket } from "./openenv-connection.js";
-import type { BackendSchemas } from "./rpc-backend.js";
+import type { EnvBackend, EnvStepResult, ResetParams, StepParams } from "../../client/backend.js";
+import type { BackendSchemas } from "../../client/rpc-backend.js";
+import { isJsonObject } from "../../protocol/json-object.js";
+import { decodeOpenEnvJson } from "../json/decode.js";
+import { encodeOpenEnvJson } from "../json/encode.js";
+import type { OpenEnvHttp, OpenEnvSocket } from "./connection.js";
 
 /** The stateful HTTP mode's header (see the server's OpenEnv surface). */
 const SESSION_HEADER = "openenv-session-id";
