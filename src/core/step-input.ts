@@ -1,6 +1,6 @@
 import type { ConnectError } from "@connectrpc/connect";
 import type { StepRequest, StepResponse } from "../../gen/openenv/v1/environment_service_pb.js";
-import type { ForwardedHeaders } from "../server/placement.js";
+import type { ForwardedHeaders } from "./placement.js";
 import type { Session } from "./session.js";
 
 /**

@@ -4,6 +4,7 @@ import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health
 import { ServerReflection as ServerReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ServerReflectionV1Alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { EnvironmentService } from "../../gen/openenv/v1/environment_service_pb.js";
+import type { SessionPlacement } from "../core/placement.js";
 import { SessionManager, type SessionManagerOptions } from "../core/session-manager.js";
 import type { OpenStepStream } from "../core/step-input.js";
 import { StepStream } from "../core/step-stream.js";
@@ -13,7 +14,6 @@ import type { EnvironmentSource, EnvironmentSpec } from "./environment.js";
 import { toFactory } from "./environment.js";
 import { environmentService } from "./environment-service.js";
 import { HealthStatus, healthService } from "./health.js";
-import type { SessionPlacement } from "./placement.js";
 import { DescriptorIndex, reflectionV1, reflectionV1Alpha } from "./reflection.js";
 
 /** Options of {@link createEnvironmentRouter}; every field has a default. */
