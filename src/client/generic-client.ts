@@ -1,7 +1,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { type OpenEnvConnectionOptions, OpenEnvHttp, OpenEnvSocket, webSocketUrl } from "../openenv/client/connection.js";
 import { isJsonObject } from "../protocol/json-object.js";
-import { type OpenEnvConnectionOptions, OpenEnvHttp, OpenEnvSocket, webSocketUrl } from "./openenv-connection.js";
 
 /** Options of {@link GenericEnvClient}. */
 export interface GenericEnvClientOptions extends OpenEnvConnectionOptions {

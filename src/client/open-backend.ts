@@ -1,13 +1,13 @@
 import type { Registry } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { type DescribeResponse, EnvironmentService } from "../../gen/openenv/v1/environment_service_pb.js";
+import { HttpBackend, WebSocketBackend } from "../openenv/client/backends.js";
+import { OpenEnvHttp, OpenEnvSocket, webSocketUrl } from "../openenv/client/connection.js";
 import { jsonRegistry } from "../protocol/descriptors.js";
 import type { EnvBackend } from "./backend.js";
 import { describeOverHttp1, schemasFromDescribe } from "./describe.js";
 import type { EnvClientOptions, EnvClientSpec, EnvTransportKind } from "./env-client-options.js";
 import { speaksHttp2 } from "./http2-probe.js";
-import { HttpBackend, WebSocketBackend } from "./openenv-backends.js";
-import { OpenEnvHttp, OpenEnvSocket, webSocketUrl } from "./openenv-connection.js";
 import { RpcBackend } from "./rpc-backend.js";
 import { createTransport, type OwnedTransport, type RpcTransportKind } from "./transports.js";
 

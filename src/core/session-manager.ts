@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { capacityError } from "../protocol/errors.js";
 import type { EnvironmentFactory } from "../server/environment.js";
-import type { SessionPlacement } from "../server/placement.js";
+import type { SessionPlacement } from "./placement.js";
 import { type CloseReason, Session, type SessionTiming } from "./session.js";
 
 /** Limits of a {@link SessionManager}; every field has a default. */

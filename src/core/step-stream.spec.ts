@@ -6,7 +6,8 @@ import { EchoActionSchema } from "../../gen/openenv/envs/echo/v1/echo_pb.js";
 import { StepRequestSchema, type StepResponse } from "../../gen/openenv/v1/environment_service_pb.js";
 import { EchoEnvironment, echoSpec } from "../envs/echo/environment.js";
 import { SessionManager } from "./session-manager.js";
-import { type ReplySink, StepStream } from "./step-stream.js";
+import type { ReplySink } from "./step-input.js";
+import { StepStream } from "./step-stream.js";
 
 /** A reply sink in memory. */
 function sink() {

@@ -12,8 +12,8 @@ import {
 } from "../../gen/openenv/v1/environment_service_pb.js";
 import type { Session } from "../core/session.js";
 import type { SessionManager } from "../core/session-manager.js";
+import { abortOn, keepSessionHeader, type OpenStepStream, wantsKeepSession } from "../core/step-input.js";
 import { msDuration, stateResponse, toStepResult } from "../core/step-messages.js";
-import { abortOn, keepSessionHeader, type OpenStepStream, wantsKeepSession } from "../core/step-stream.js";
 import { AsyncQueue } from "../protocol/async-queue.js";
 import { fileDescriptorSet } from "../protocol/descriptors.js";
 import { messageJsonSchema, openEnvObservationExtras } from "../protocol/json-schema.js";

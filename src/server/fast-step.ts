@@ -2,7 +2,7 @@ import type * as http2 from "node:http2";
 import { fromBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type StepRequest, StepRequestSchema, type StepResponse } from "../../gen/openenv/v1/environment_service_pb.js";
-import { abortOn, keepSessionHeader, type ReplySink, wantsKeepSession } from "../core/step-stream.js";
+import { abortOn, keepSessionHeader, type ReplySink, wantsKeepSession } from "../core/step-input.js";
 import { encodeStepResponse } from "../protocol/step-codec.js";
 import { EnvelopeReader, endOfStream, STEP_CONTENT_TYPES, type StepWireProtocol, stepProtocolOf } from "../protocol/step-wire.js";
 import type { EnvironmentRouter } from "./router.js";

@@ -4,14 +4,15 @@ import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health
 import { ServerReflection as ServerReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ServerReflectionV1Alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { EnvironmentService } from "../../gen/openenv/v1/environment_service_pb.js";
+import type { SessionPlacement } from "../core/placement.js";
 import { SessionManager, type SessionManagerOptions } from "../core/session-manager.js";
-import { type OpenStepStream, StepStream } from "../core/step-stream.js";
+import type { OpenStepStream } from "../core/step-input.js";
+import { StepStream } from "../core/step-stream.js";
 import { jsonRegistry } from "../protocol/descriptors.js";
 import { ForwardingStepStream, forwardingService } from "./cluster/forwarding.js";
 import type { EnvironmentSource, EnvironmentSpec } from "./environment.js";
 import { environmentService } from "./environment-service.js";
 import { HealthStatus, healthService } from "./health.js";
-import type { SessionPlacement } from "./placement.js";
 import { DescriptorIndex, reflectionV1, reflectionV1Alpha } from "./reflection.js";
 import type { ServerMode } from "./tools/define.js";
 import { inMode, specMessages } from "./tools/tool-environment.js";

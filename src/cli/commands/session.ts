@@ -9,7 +9,7 @@ import type { EnvClientSpec } from "../../client/env-client-options.js";
 import { StepChannel } from "../../client/step-channel.js";
 import { connectStepStream } from "../../client/step-streams.js";
 import { createTransport, type OwnedTransport, type RpcTransportKind } from "../../client/transports.js";
-import { keepSessionHeader } from "../../core/step-stream.js";
+import { keepSessionHeader } from "../../core/step-input.js";
 import { jsonRegistry } from "../../protocol/descriptors.js";
 import { type CliIO, type Command, ExitCode, intOption, jsonArgument, secondsOption, UsageError } from "../common.js";
 

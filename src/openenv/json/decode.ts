@@ -35,6 +35,18 @@ export function decodeOpenEnvJson<D extends DescMessage>(
   options: OpenEnvDecodeOptions = {},
 ): OpenEnvDecodeResult<MessageShape<D>> {
   if (isToolMessage(schema)) return decodeToolJson(schema, json, options.registry) as OpenEnvDecodeResult<MessageShape<D>>;
+  // Most input is valid: a quick walk that keeps no bookkeeping settles it; only input
+  // with an error is walked again, recording what Pydantic-shaped errors need.
+  const quick = new Walker(options, false);
+  const canonical = quick.message(schema, json, []);
+  if (!quick.failed && canonical !== undefined) {
+    try {
+      const message = fromJson(schema, canonical, { registry: options.registry });
+      if (options.rules === false || validateMessage(schema, message).length === 0) return { ok: true, message };
+    } catch {
+      // reported by the detailed walk
+    }
+  }
   const walker = new Walker(options);
   const normalized = walker.message(schema, json, []);
   let message: MessageShape<D> | undefined;

@@ -9,8 +9,8 @@ import {
 } from "@bufbuild/protobuf";
 import { isJsonObject } from "../../protocol/json-object.js";
 import { setOwn } from "../../protocol/own-keys.js";
-import { is64 } from "./scalars.js";
 import { encodeToolJson, isToolMessage } from "./tools.js";
+import { is64 } from "./values.js";
 
 /**
  * Encodes a message in OpenEnv's JSON form: Pydantic `model_dump()` output, with
@@ -18,16 +18,23 @@ import { encodeToolJson, isToolMessage } from "./tools.js";
  * integers as numbers while they are exact, enums by name, well-known types in
  * their proto JSON form.
  */
-export function encodeOpenEnvJson(schema: DescMessage, message: MessageShape<DescMessage>, registry?: Registry): JsonObject {
+export function encodeOpenEnvJson(
+  schema: DescMessage,
+  message: MessageShape<DescMessage>,
+  registry?: Registry,
+  /** Top-level fields to leave out (OpenEnv lifts an observation's reward, done and metadata out of it). */
+  omit?: ReadonlySet<string>,
+): JsonObject {
   if (isToolMessage(schema)) return encodeToolJson(schema, message, registry);
   const json = toJson(schema, message, { useProtoFieldName: true, alwaysEmitImplicit: true, registry }) as JsonObject;
-  return reshape(schema, json);
+  return reshape(schema, json, omit);
 }
 
 /** toJson output → OpenEnv's shape: every field present, `null` for unset, safe 64-bit integers as numbers. */
-function reshape(schema: DescMessage, json: JsonObject): JsonObject {
+function reshape(schema: DescMessage, json: JsonObject, omit?: ReadonlySet<string>): JsonObject {
   const out: JsonObject = {};
   for (const field of schema.fields) {
+    if (omit?.has(field.name) === true) continue;
     const v = json[field.name];
     out[field.name] = v === undefined ? null : reshapeField(field, v);
   }

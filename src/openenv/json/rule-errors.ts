@@ -2,7 +2,7 @@ import { type DescField, ScalarType } from "@bufbuild/protobuf";
 import { isJsonObject } from "../../protocol/json-object.js";
 import type { FieldViolation } from "../../protocol/validate.js";
 import { expectedList, fieldError, type OpenEnvFieldError, pythonNumber } from "../pydantic-errors.js";
-import { isIntegral, jsonOf } from "./scalars.js";
+import { isIntegral, jsonOf } from "./values.js";
 
 /**
  * A broken field rule (`(openenv.v1.rules)`) as the Pydantic error OpenEnv

@@ -4,7 +4,7 @@ import type { FieldViolation } from "../../protocol/validate.js";
 import { expectedList, type Loc, type OpenEnvFieldError } from "../pydantic-errors.js";
 import type { OpenEnvDecodeOptions } from "./decode.js";
 import { ruleError } from "./rule-errors.js";
-import { INT_BOUNDS, is64 } from "./scalars.js";
+import { findUnsupported, INT_BOUNDS, is64 } from "./values.js";
 
 const keyOf = (loc: Loc): string => JSON.stringify(loc);
 
@@ -30,9 +30,25 @@ export class Walker {
   private readonly decodeErrors = new Set<string>();
   private counter = 0;
 
-  constructor(private readonly options: OpenEnvDecodeOptions) {}
+  /** Set when an error was found (the only record a quick walk keeps). */
+  failed = false;
+
+  /**
+   * @param detailed record every location, so errors can be sorted in Pydantic's order and
+   *   rule violations can quote their input; a quick walk (false) only finds out whether there is an error.
+   */
+  constructor(
+    private readonly options: OpenEnvDecodeOptions,
+    private readonly detailed = true,
+  ) {}
+
+  /** The location of a child: a quick walk does not build locations. */
+  private at(loc: Loc, key: string | number): Loc {
+    return this.detailed ? [...loc, key] : loc;
+  }
 
   private visit(loc: Loc, value: unknown, field?: DescField): void {
+    if (!this.detailed) return;
     const key = keyOf(loc);
     if (!this.order.has(key)) this.order.set(key, this.counter++);
     this.raw.set(key, value);
@@ -40,6 +56,8 @@ export class Walker {
   }
 
   error(loc: Loc, type: string, msg: string, input: unknown, ctx?: JsonObject): void {
+    this.failed = true;
+    if (!this.detailed) return;
     this.push(loc, type, msg, input, ctx);
     this.decodeErrors.add(keyOf(loc));
   }
@@ -79,7 +97,7 @@ export class Walker {
     const used = new Set<string>();
     const oneofs = new Map<string, string>();
     for (const field of schema.fields) {
-      const floc = [...loc, field.name];
+      const floc = this.at(loc, field.name);
       let key: string | undefined = Object.hasOwn(json, field.name) ? field.name : undefined;
       if (field.jsonName !== field.name && Object.hasOwn(json, field.jsonName)) {
         used.add(field.jsonName);
@@ -128,7 +146,7 @@ export class Walker {
     }
     for (const key of Object.keys(json)) {
       if (used.has(key) || this.options.ignoreUnknownFields) continue;
-      const floc = [...loc, key];
+      const floc = this.at(loc, key);
       this.visit(floc, json[key]);
       this.error(floc, "extra_forbidden", "Extra inputs are not permitted", json[key]);
     }
@@ -150,7 +168,7 @@ export class Walker {
         }
         const out: JsonValue[] = [];
         value.forEach((item: unknown, i) => {
-          const iloc = [...loc, i];
+          const iloc = this.at(loc, i);
           this.visit(iloc, item, field);
           const v = this.element(field, item, iloc);
           if (v !== undefined) out.push(v);
@@ -164,7 +182,7 @@ export class Walker {
         }
         const out: JsonObject = {};
         for (const [k, item] of Object.entries(value)) {
-          const kloc = [...loc, k];
+          const kloc = this.at(loc, k);
           this.visit(kloc, item);
           if (!this.mapKey(field.mapKey, k, [...loc, `${k}`, "[key]"])) continue;
           if (k === "__proto__") {
@@ -311,25 +329,6 @@ export class Walker {
       return undefined;
     }
   }
-}
-
-/** Where a JSON value holds what protobuf-es cannot take: a `__proto__` key, or a number that is not finite. */
-function findUnsupported(value: unknown, path: Loc = []): { readonly path: Loc; readonly infinite: boolean } | undefined {
-  if (typeof value === "number") return Number.isFinite(value) ? undefined : { path, infinite: true };
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const found = findUnsupported(value[i], [...path, i]);
-      if (found !== undefined) return found;
-    }
-    return undefined;
-  }
-  if (value === null || typeof value !== "object") return undefined;
-  for (const [k, v] of Object.entries(value)) {
-    if (k === "__proto__") return { path: [...path, k], infinite: false };
-    const found = findUnsupported(v, [...path, k]);
-    if (found !== undefined) return found;
-  }
-  return undefined;
 }
 
 function modelTypeMessage(schema: DescMessage, loc: Loc): string {

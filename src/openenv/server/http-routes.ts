@@ -24,13 +24,13 @@ import { resultPayload, stateJson, statusOf } from "./result-json.js";
 export class OpenEnvHttpRoutes {
   private readonly routes = new Map<
     string,
-    { method: string; run: (req: ServerRequest, res: ServerResponse, url: URL) => Promise<void> }
+    { method: string; run: (req: ServerRequest, res: ServerResponse, query: string) => Promise<void> }
   >();
 
   constructor(private readonly ctx: OpenEnvContext) {
     if (ctx.mode === "simulation") {
-      this.routes.set("/reset", { method: "POST", run: (req, res, url) => this.reset(req, res, url) });
-      this.routes.set("/step", { method: "POST", run: (req, res, url) => this.step(req, res, url) });
+      this.routes.set("/reset", { method: "POST", run: (req, res, query) => this.reset(req, res, query) });
+      this.routes.set("/step", { method: "POST", run: (req, res, query) => this.step(req, res, query) });
       this.routes.set("/state", { method: "GET", run: (req, res) => this.state(req, res) });
     }
     this.routes.set("/metadata", { method: "GET", run: async (_req, res) => send(res, 200, ctx.metadataBody) });
@@ -42,14 +42,15 @@ export class OpenEnvHttpRoutes {
 
   /** Serves the request if its path is an OpenEnv route; false otherwise. */
   handle(req: ServerRequest, res: ServerResponse): boolean {
-    const url = new URL(req.url ?? "/", "http://localhost");
-    const route = this.routes.get(url.pathname);
+    const target = req.url ?? "/";
+    const q = target.indexOf("?");
+    const route = this.routes.get(q < 0 ? target : target.slice(0, q));
     if (route === undefined) return false;
     if (req.method !== route.method) {
       send(res, 405, JSON.stringify({ detail: "Method Not Allowed" }), { allow: route.method });
       return true;
     }
-    route.run(req, res, url).catch((err: unknown) => {
+    route.run(req, res, q < 0 ? "" : target.slice(q + 1)).catch((err: unknown) => {
       if (!res.headersSent) sendError(res, ConnectError.from(err, Code.Internal));
       else res.end();
     });
@@ -61,7 +62,7 @@ export class OpenEnvHttpRoutes {
     send(res, serving ? 200 : 503, JSON.stringify({ status: serving ? "healthy" : "unhealthy" }));
   }
 
-  private async reset(req: ServerRequest, res: ServerResponse, url: URL): Promise<void> {
+  private async reset(req: ServerRequest, res: ServerResponse, query: string): Promise<void> {
     const body = await this.readJson(req, res);
     if (body === DONE) return;
     const parsed = parseResetBody(body);
@@ -72,7 +73,7 @@ export class OpenEnvHttpRoutes {
     if (header === undefined) {
       return this.stateless(res, async (session) => {
         const record = await session.reset(params);
-        return resultPayload(this.ctx.spec, record, this.ctx.registry, { extensions: extensions(url) });
+        return resultPayload(this.ctx.spec, record, this.ctx.registry, { extensions: extensions(query) });
       });
     }
     const opened = header === "new";
@@ -80,7 +81,7 @@ export class OpenEnvHttpRoutes {
     if (session === undefined) return;
     try {
       const record = await session.reset(params);
-      send(res, 200, resultPayload(this.ctx.spec, record, this.ctx.registry, { extensions: extensions(url), sessionId: session.id }), {
+      send(res, 200, resultPayload(this.ctx.spec, record, this.ctx.registry, { extensions: extensions(query), sessionId: session.id }), {
         [SESSION_HEADER]: session.id,
       });
     } catch (err) {
@@ -89,7 +90,7 @@ export class OpenEnvHttpRoutes {
     }
   }
 
-  private async step(req: ServerRequest, res: ServerResponse, url: URL): Promise<void> {
+  private async step(req: ServerRequest, res: ServerResponse, query: string): Promise<void> {
     const body = await this.readJson(req, res);
     if (body === DONE) return;
     const envelope = parseStepBody(body);
@@ -101,7 +102,7 @@ export class OpenEnvHttpRoutes {
     if (header === undefined) {
       return this.stateless(res, async (session) => {
         const record = await stepStarted(session, decoded.message, params);
-        return resultPayload(this.ctx.spec, record, this.ctx.registry, { extensions: extensions(url) });
+        return resultPayload(this.ctx.spec, record, this.ctx.registry, { extensions: extensions(query) });
       });
     }
     if (header === "new") return send(res, 400, errorBody("OpenEnv-Session-Id: new opens a session on /reset only", Code.InvalidArgument));
@@ -109,7 +110,7 @@ export class OpenEnvHttpRoutes {
     if (session === undefined) return;
     try {
       const record = await stepStarted(session, decoded.message, params);
-      send(res, 200, resultPayload(this.ctx.spec, record, this.ctx.registry, { extensions: extensions(url), sessionId: session.id }), {
+      send(res, 200, resultPayload(this.ctx.spec, record, this.ctx.registry, { extensions: extensions(query), sessionId: session.id }), {
         [SESSION_HEADER]: session.id,
       });
     } catch (err) {
@@ -212,21 +213,48 @@ export class OpenEnvHttpRoutes {
 const DONE = Symbol("answered");
 const TOO_LARGE = Symbol("too large");
 
-function extensions(url: URL): boolean {
-  const v = url.searchParams.get("extensions");
+/** `?extensions=1`: add openenv-connect's fields to the result. */
+function extensions(query: string): boolean {
+  if (query === "") return false;
+  const v = new URLSearchParams(query).get("extensions");
   return v !== null && v !== "0" && v !== "false";
 }
 
-async function readBody(req: ServerRequest, limit: number): Promise<string | undefined | typeof TOO_LARGE> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) return TOO_LARGE;
-    chunks.push(chunk);
-  }
-  if (size === 0) return undefined;
-  return Buffer.concat(chunks, size).toString("utf8");
+/** The request body as text: undefined when empty, TOO_LARGE past `limit` (the rest is not read). */
+function readBody(req: ServerRequest, limit: number): Promise<string | undefined | typeof TOO_LARGE> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        stop();
+        req.pause();
+        resolve(TOO_LARGE);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      stop();
+      resolve(size === 0 ? undefined : (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)).toString("utf8"));
+    };
+    const onError = (err: Error): void => {
+      stop();
+      reject(err);
+    };
+    const onClose = (): void => onError(new Error("the client went away before sending its whole request"));
+    const stop = (): void => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onError);
+      req.off("close", onClose);
+    };
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.on("error", onError);
+    req.on("close", onClose);
+  });
 }
 
 function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {

@@ -1,10 +1,10 @@
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { ForwardedHeaders } from "../../core/placement.js";
 import type { Session } from "../../core/session.js";
 import type { SessionManager } from "../../core/session-manager.js";
 import { findCapacity } from "../../protocol/errors.js";
 import { isJsonObject } from "../../protocol/json-object.js";
-import type { ForwardedHeaders } from "../../server/placement.js";
 import type { ServerMode } from "../../server/tools/define.js";
 import { type OpenEnvFieldError, pydanticText } from "../pydantic-errors.js";
 import { toolsCall, toolsList } from "./json-rpc-tools.js";

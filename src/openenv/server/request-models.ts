@@ -137,3 +137,19 @@ function parseId(value: unknown, loc: Loc, errors: OpenEnvFieldError[]): string 
   }
   return value;
 }
+
+/** A WebSocket frame's `data` that is not an object. */
+export function dataTypeError(input: unknown): OpenEnvFieldError {
+  return { type: "dict_type", loc: ["data"], msg: "Input should be a valid dictionary", input: input as JsonObject };
+}
+
+/** Errors of a `{type, data}` frame whose `data` must be an object (Pydantic's order: missing/type first, then extra keys). */
+export function envelopeWithDataErrors(message: Record<string, unknown>): OpenEnvFieldError[] {
+  const errors = extraKeys(message, ["type", "data"]);
+  if (!Object.hasOwn(message, "data")) {
+    errors.unshift({ type: "missing", loc: ["data"], msg: "Field required", input: message as JsonObject });
+  } else if (!isJsonObject(message.data)) {
+    errors.unshift(dataTypeError(message.data));
+  }
+  return errors;
+}

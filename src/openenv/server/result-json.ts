@@ -6,7 +6,7 @@ import type { EnvironmentSpec } from "../../server/environment.js";
 import { encodeOpenEnvJson } from "../json/encode.js";
 
 /** Keys OpenEnv's `serialize_observation` moves out of the observation object. */
-const LIFTED = ["reward", "done", "metadata"] as const;
+const LIFTED: ReadonlySet<string> = new Set(["reward", "done", "metadata"]);
 
 /** What goes into a step result payload besides OpenEnv's own keys. */
 export interface PayloadExtras {
@@ -28,9 +28,7 @@ export function floatJson(n: number | undefined): string {
 
 /** The observation's own fields in OpenEnv JSON, without the lifted reward/done/metadata. */
 export function observationJson(spec: EnvironmentSpec, observation: Message, registry: Registry): JsonObject {
-  const json = encodeOpenEnvJson(spec.observation, observation, registry);
-  for (const key of LIFTED) delete json[key];
-  return json;
+  return encodeOpenEnvJson(spec.observation, observation, registry, LIFTED);
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Duplex } from "node:stream";
 import type { JsonObject } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
-import type { CloseReason, Session, SessionHolder } from "../../core/session.js";
+import type { CloseReason, Session, SessionHolder, StepRecord } from "../../core/session.js";
 import { findCapacity } from "../../protocol/errors.js";
 import { isJsonObject } from "../../protocol/json-object.js";
 import { decodeOpenEnvJson } from "../json/decode.js";
@@ -11,7 +11,7 @@ import { type OpenEnvFieldError, pydanticErrors, pythonStr, pythonTypeName } fro
 import { describeJsonError } from "../python-json.js";
 import { type OpenEnvContext, stepStarted } from "./context.js";
 import { isFactoryError, JsonRpcCode, jsonRpcError } from "./json-rpc.js";
-import { extraKeys, parseResetKwargs } from "./request-models.js";
+import { dataTypeError, envelopeWithDataErrors, extraKeys, parseResetKwargs } from "./request-models.js";
 import { resultPayload, stateJson, statusOf } from "./result-json.js";
 
 /** WebSocket close code of a normal close (what OpenEnv sends after a fatal error frame). */
@@ -21,6 +21,9 @@ const GOING_AWAY = 1001;
 /** Frames waiting for their turn before the socket stops reading, and when it reads again. */
 const PAUSE_AT = 64;
 const RESUME_AT = 16;
+
+/** A frame's answer: sent already (undefined), or once the promise settles. */
+type Pending = void | Promise<void>;
 
 /**
  * OpenEnv's WebSocket endpoints on the same port: `/ws` (the session protocol
@@ -84,26 +87,50 @@ class WsConnection implements SessionHolder {
 
   start(): void {
     this.ready = this.openSession();
-    this.ws.on("message", (data, isBinary) => {
-      if (this.ending) return;
-      // A client that pipelines far ahead is read no further until the backlog shrinks.
-      if (++this.queued >= PAUSE_AT && !this.ws.isPaused) this.ws.pause();
-      // Strictly one request at a time, in order, as OpenEnv's loop does.
-      this.tail = this.tail.then(async () => {
-        try {
-          if (this.ending || !(await this.ready)) return;
-          await this.onFrame(data, isBinary).catch((err: unknown) => this.fatal(ConnectError.from(err, Code.Internal).rawMessage));
-        } finally {
-          if (--this.queued <= RESUME_AT && this.ws.isPaused) this.ws.resume();
-        }
-      });
-    });
+    this.ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
     this.ws.on("close", () => {
       this.ending = true;
       this.onGone();
       void this.endSession({ code: Code.NotFound, message: "the client closed the WebSocket" });
     });
     this.ws.on("error", () => this.ws.terminate());
+  }
+
+  /** Strictly one request at a time, in order, as OpenEnv's loop does. */
+  private onMessage(data: RawData, isBinary: boolean): void {
+    if (this.ending) return;
+    if (this.queued === 0 && this.session !== undefined) {
+      // Nothing waits: answer now. A synchronous environment's step is answered without a promise.
+      this.queued = 1;
+      const pending = this.handle(data, isBinary);
+      if (pending instanceof Promise) this.tail = pending.then(() => this.dequeue());
+      else this.queued = 0;
+      return;
+    }
+    // A client that pipelines far ahead is read no further until the backlog shrinks.
+    if (++this.queued >= PAUSE_AT && !this.ws.isPaused) this.ws.pause();
+    this.tail = this.tail.then(async () => {
+      try {
+        if (this.ending || !(await this.ready)) return;
+        await this.handle(data, isBinary);
+      } finally {
+        this.dequeue();
+      }
+    });
+  }
+
+  private dequeue(): void {
+    if (--this.queued <= RESUME_AT && this.ws.isPaused) this.ws.resume();
+  }
+
+  /** Answers one frame; a failure of the loop itself ends the connection as OpenEnv's does. */
+  private handle(data: RawData, isBinary: boolean): Pending {
+    try {
+      const pending = this.onFrame(data, isBinary);
+      if (pending instanceof Promise) return pending.catch((err: unknown) => this.fatal(ConnectError.from(err, Code.Internal).rawMessage));
+    } catch (err) {
+      this.fatal(ConnectError.from(err, Code.Internal).rawMessage);
+    }
   }
 
   async shutdown(reason: CloseReason): Promise<void> {
@@ -162,7 +189,7 @@ class WsConnection implements SessionHolder {
     this.closeSocket(NORMAL, "");
   }
 
-  private async onFrame(data: RawData, isBinary: boolean): Promise<void> {
+  private onFrame(data: RawData, isBinary: boolean): Pending {
     if (isBinary) {
       return this.fatal("binary frames are not supported: send each message as a JSON text frame");
     }
@@ -177,7 +204,7 @@ class WsConnection implements SessionHolder {
     }
     const session = this.session;
     if (session === undefined) return this.fatal("the session is closed");
-    if (this.kind === "mcp") return this.sendJson(await this.ctx.jsonRpc(message, { session }));
+    if (this.kind === "mcp") return this.ctx.jsonRpc(message, { session }).then((response) => this.sendJson(response));
     if (!isJsonObject(message)) {
       return this.fatal(`expected a JSON object with a "type" key, got a JSON ${pythonTypeName(message)}`);
     }
@@ -198,32 +225,31 @@ class WsConnection implements SessionHolder {
     }
   }
 
-  private async reset(session: Session, message: Record<string, unknown>): Promise<void> {
+  private reset(session: Session, message: Record<string, unknown>): Pending {
     const errors = extraKeys(message, ["type", "data"]);
     const data = message.data ?? {};
-    if (!isJsonObject(data)) errors.unshift(dictType(data));
+    if (!isJsonObject(data)) errors.unshift(dataTypeError(data));
     if (errors.length > 0) return this.validationError(errors);
     const kwargs = parseResetKwargs(data as Record<string, unknown>, ["data"]);
     if (!kwargs.ok) return this.validationError(kwargs.errors);
-    try {
-      const record = await session.reset(kwargs.value);
-      this.observation(resultPayload(this.ctx.spec, record, this.ctx.registry, this.payloadExtras(session)));
-    } catch (err) {
-      this.executionError(ConnectError.from(err, Code.Internal));
-    }
+    return this.answer(session, session.reset(kwargs.value));
   }
 
-  private async step(session: Session, message: Record<string, unknown>): Promise<void> {
+  private step(session: Session, message: Record<string, unknown>): Pending {
     const errors = envelopeWithDataErrors(message);
     if (errors.length > 0) return this.validationError(errors);
     const decoded = decodeOpenEnvJson(this.ctx.spec.action, message.data, { registry: this.ctx.registry });
     if (!decoded.ok) return this.validationError(decoded.errors);
-    try {
-      const record = await stepStarted(session, decoded.message, {});
-      this.observation(resultPayload(this.ctx.spec, record, this.ctx.registry, this.payloadExtras(session)));
-    } catch (err) {
-      this.executionError(ConnectError.from(err, Code.Internal));
-    }
+    return this.answer(session, session.started ? session.step(decoded.message) : stepStarted(session, decoded.message, {}));
+  }
+
+  /** Sends a reset's or step's observation (or its error): now when it is known, else when it is. */
+  private answer(session: Session, outcome: StepRecord | Promise<StepRecord>): Pending {
+    if (!(outcome instanceof Promise)) return this.observation(session, outcome);
+    return outcome.then(
+      (record) => this.observation(session, record),
+      (err: unknown) => this.executionError(ConnectError.from(err, Code.Internal)),
+    );
   }
 
   private async state(session: Session, message: Record<string, unknown>): Promise<void> {
@@ -252,12 +278,9 @@ class WsConnection implements SessionHolder {
     this.send(`{"type":"mcp","data":${JSON.stringify(response)}}`);
   }
 
-  private payloadExtras(session: Session) {
-    return { extensions: this.extensions, sessionId: this.extensions ? session.id : undefined };
-  }
-
-  private observation(payload: string): void {
-    this.send(`{"type":"observation","data":${payload}}`);
+  private observation(session: Session, record: StepRecord): void {
+    const extras = { extensions: this.extensions, sessionId: this.extensions ? session.id : undefined };
+    this.send(`{"type":"observation","data":${resultPayload(this.ctx.spec, record, this.ctx.registry, extras)}}`);
   }
 
   private validationError(errors: OpenEnvFieldError[]): void {
@@ -303,10 +326,6 @@ class WsConnection implements SessionHolder {
   }
 }
 
-function dictType(input: unknown): OpenEnvFieldError {
-  return { type: "dict_type", loc: ["data"], msg: "Input should be a valid dictionary", input: input as JsonObject };
-}
-
 function rawText(data: RawData): string {
   if (Array.isArray(data)) return Buffer.concat(data).toString("utf8");
   if (data instanceof ArrayBuffer) return Buffer.from(data).toString("utf8");
@@ -319,15 +338,4 @@ function truncateReason(reason: string): string {
   let out = reason;
   while (Buffer.byteLength(out) > 120) out = out.slice(0, -1);
   return `${out}...`;
-}
-
-/** Errors of a `{type, data}` frame whose `data` must be an object (Pydantic's order: missing/type first, then extra keys). */
-function envelopeWithDataErrors(message: Record<string, unknown>): ReturnType<typeof extraKeys> {
-  const errors = extraKeys(message, ["type", "data"]);
-  if (!Object.hasOwn(message, "data")) {
-    errors.unshift({ type: "missing", loc: ["data"], msg: "Field required", input: message as JsonObject });
-  } else if (!isJsonObject(message.data)) {
-    errors.unshift(dictType(message.data));
-  }
-  return errors;
 }

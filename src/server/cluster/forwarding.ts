@@ -4,9 +4,10 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { EnvironmentService, StepRequest } from "../../../gen/openenv/v1/environment_service_pb.js";
+import type { ForwardedHeaders, SessionPlacement, StepRelay } from "../../core/placement.js";
+import type { ReplySink, StepInput } from "../../core/step-input.js";
 import { errorReply } from "../../core/step-messages.js";
-import type { ReplySink, StepInput, StepStream } from "../../core/step-stream.js";
-import type { ForwardedHeaders, SessionPlacement, StepRelay } from "../placement.js";
+import type { StepStream } from "../../core/step-stream.js";
 
 /** The unary RPCs for another worker's session go to the owner; Describe counts the sessions of every worker. */
 export function forwardingService(

@@ -7,10 +7,10 @@ import type { JsonObject } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError, createClient, type HandlerContext } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { EnvironmentService, type StepRequest } from "../../../gen/openenv/v1/environment_service_pb.js";
-import type { ReplySink } from "../../core/step-stream.js";
+import type { ForwardedHeaders, RemoteSessions, StepRelay } from "../../core/placement.js";
+import type { ReplySink } from "../../core/step-input.js";
 import { JsonRpcCode, jsonRpcError } from "../../openenv/server/json-rpc.js";
 import { AsyncQueue } from "../../protocol/async-queue.js";
-import type { ForwardedHeaders, RemoteSessions, StepRelay } from "../placement.js";
 import type { ServerRequest, ServerResponse } from "../serve.js";
 import { type LostWorker, ownerOf, type PeerInfo } from "./messages.js";
 

@@ -92,7 +92,7 @@ interface ToolBase {
 
 /** A tool whose arguments are a proto message. */
 export interface ProtoToolInit<E, I extends DescMessage, O extends DescMessage | undefined> extends ToolBase {
-  /** The arguments message; its fields and `(openenv.v1.rules)` are the input schema and its checks. */
+  /** The arguments message; its fields and `(buf.validate.field)` rules are the input schema and its checks. */
   readonly input: I;
   /** JSON Schema shown to clients instead of the one derived from `input` (the checks stay the message's). */
   readonly inputSchema?: JsonObject;

@@ -4,14 +4,14 @@
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import { file_openenv_v1_options } from "../../../v1/options_pb.js";
+import { file_buf_validate_validate } from "../../../../buf/validate/validate_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file openenv/envs/mcp_echo/v1/mcp_echo.proto.
  */
 export const file_openenv_envs_mcp_echo_v1_mcp_echo: GenFile = /*@__PURE__*/
-  fileDesc("CidvcGVuZW52L2VudnMvbWNwX2VjaG8vdjEvbWNwX2VjaG8ucHJvdG8SGG9wZW5lbnYuZW52cy5tY3BfZWNoby52MSI4CghFY2hvQXJncxIgCgdtZXNzYWdlGAEgASgJQgqSoRkGCAEYgIBASACIAQFCCgoIX21lc3NhZ2UiNwoURWNob1dpdGhMZW5ndGhSZXN1bHQSDwoHbWVzc2FnZRgBIAEoCRIOCgZsZW5ndGgYAiABKAUiNgoMTWNwRWNob1N0YXRlEhIKCmVwaXNvZGVfaWQYASABKAkSEgoKc3RlcF9jb3VudBgCIAEoDWIGcHJvdG8z", [file_openenv_v1_options]);
+  fileDesc("CidvcGVuZW52L2VudnMvbWNwX2VjaG8vdjEvbWNwX2VjaG8ucHJvdG8SGG9wZW5lbnYuZW52cy5tY3BfZWNoby52MSI6CghFY2hvQXJncxIiCgdtZXNzYWdlGAEgASgJQgy6SAnIAQFyBBiAgEBIAIgBAUIKCghfbWVzc2FnZSI3ChRFY2hvV2l0aExlbmd0aFJlc3VsdBIPCgdtZXNzYWdlGAEgASgJEg4KBmxlbmd0aBgCIAEoBSI2CgxNY3BFY2hvU3RhdGUSEgoKZXBpc29kZV9pZBgBIAEoCRISCgpzdGVwX2NvdW50GAIgASgNYgZwcm90bzM", [file_buf_validate_validate]);
 
 /**
  * EchoArgs are the arguments of both tools of the mcp-echo environment,

@@ -11,10 +11,10 @@ from google.protobuf import symbol_database as _symbol_database
 _sym_db = _symbol_database.Default()
 
 
-from openenv.v1 import options_pb2 as openenv_dot_v1_dot_options__pb2
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'openenv/envs/mcp_echo/v1/mcp_echo.proto\x12\x18openenv.envs.mcp_echo.v1\x1a\x18openenv/v1/options.proto\"A\n\x08\x45\x63hoArgs\x12)\n\x07message\x18\x01 \x01(\tB\n\x92\xa1\x19\x06\x08\x01\x18\x80\x80@H\x00R\x07message\x88\x01\x01\x42\n\n\x08_message\"H\n\x14\x45\x63hoWithLengthResult\x12\x18\n\x07message\x18\x01 \x01(\tR\x07message\x12\x16\n\x06length\x18\x02 \x01(\x05R\x06length\"L\n\x0cMcpEchoState\x12\x1d\n\nepisode_id\x18\x01 \x01(\tR\tepisodeId\x12\x1d\n\nstep_count\x18\x02 \x01(\rR\tstepCountb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'openenv/envs/mcp_echo/v1/mcp_echo.proto\x12\x18openenv.envs.mcp_echo.v1\x1a\x1b\x62uf/validate/validate.proto\"C\n\x08\x45\x63hoArgs\x12+\n\x07message\x18\x01 \x01(\tB\x0c\xbaH\t\xc8\x01\x01r\x04\x18\x80\x80@H\x00R\x07message\x88\x01\x01\x42\n\n\x08_message\"H\n\x14\x45\x63hoWithLengthResult\x12\x18\n\x07message\x18\x01 \x01(\tR\x07message\x12\x16\n\x06length\x18\x02 \x01(\x05R\x06length\"L\n\x0cMcpEchoState\x12\x1d\n\nepisode_id\x18\x01 \x01(\tR\tepisodeId\x12\x1d\n\nstep_count\x18\x02 \x01(\rR\tstepCountb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'openenv.envs.mcp_echo.v1.mcp_echo_pb2', globals())
@@ -22,11 +22,11 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   _ECHOARGS.fields_by_name['message']._options = None
-  _ECHOARGS.fields_by_name['message']._serialized_options = b'\222\241\031\006\010\001\030\200\200@'
-  _ECHOARGS._serialized_start=95
-  _ECHOARGS._serialized_end=160
-  _ECHOWITHLENGTHRESULT._serialized_start=162
-  _ECHOWITHLENGTHRESULT._serialized_end=234
-  _MCPECHOSTATE._serialized_start=236
-  _MCPECHOSTATE._serialized_end=312
+  _ECHOARGS.fields_by_name['message']._serialized_options = b'\272H\t\310\001\001r\004\030\200\200@'
+  _ECHOARGS._serialized_start=98
+  _ECHOARGS._serialized_end=165
+  _ECHOWITHLENGTHRESULT._serialized_start=167
+  _ECHOWITHLENGTHRESULT._serialized_end=239
+  _MCPECHOSTATE._serialized_start=241
+  _MCPECHOSTATE._serialized_end=317
 # @@protoc_insertion_point(module_scope)

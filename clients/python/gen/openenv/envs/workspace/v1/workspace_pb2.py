@@ -11,10 +11,10 @@ from google.protobuf import symbol_database as _symbol_database
 _sym_db = _symbol_database.Default()
 
 
-from openenv.v1 import options_pb2 as openenv_dot_v1_dot_options__pb2
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)openenv/envs/workspace/v1/workspace.proto\x12\x19openenv.envs.workspace.v1\x1a\x18openenv/v1/options.proto\"-\n\x0cReadFileArgs\x12\x1d\n\x04path\x18\x01 \x01(\tB\t\x92\xa1\x19\x05\x08\x01\x18\x80 R\x04path\"p\n\x0eReadFileResult\x12\x12\n\x04path\x18\x01 \x01(\tR\x04path\x12\x18\n\x07\x63ontent\x18\x02 \x01(\tR\x07\x63ontent\x12\x12\n\x04size\x18\x03 \x01(\x04R\x04size\x12\x1c\n\ttruncated\x18\x04 \x01(\x08R\ttruncated\"R\n\rWriteFileArgs\x12\x1d\n\x04path\x18\x01 \x01(\tB\t\x92\xa1\x19\x05\x08\x01\x18\x80 R\x04path\x12\"\n\x07\x63ontent\x18\x02 \x01(\tB\x08\x92\xa1\x19\x04\x18\x80\x80@R\x07\x63ontent\"J\n\x0fWriteFileResult\x12\x12\n\x04path\x18\x01 \x01(\tR\x04path\x12#\n\rbytes_written\x18\x02 \x01(\x04R\x0c\x62ytesWritten\"*\n\x0bListDirArgs\x12\x1b\n\x04path\x18\x01 \x01(\tB\x07\x92\xa1\x19\x03\x18\x80 R\x04path\"b\n\rListDirResult\x12\x12\n\x04path\x18\x01 \x01(\tR\x04path\x12=\n\x07\x65ntries\x18\x02 \x03(\x0b\x32#.openenv.envs.workspace.v1.DirEntryR\x07\x65ntries\"F\n\x08\x44irEntry\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n\x04type\x18\x02 \x01(\tR\x04type\x12\x12\n\x04size\x18\x03 \x01(\x04R\x04size\"w\n\rRunPythonArgs\x12\x1e\n\x04\x63ode\x18\x01 \x01(\tB\n\x92\xa1\x19\x06\x08\x01\x18\x80\x80@R\x04\x63ode\x12\x38\n\ttimeout_s\x18\x02 \x01(\x01\x42\x16\x92\xa1\x19\x12!\xfc\xa9\xf1\xd2MbP?)\x00\x00\x00\x00\x00\xc0\x82@H\x00R\x08timeoutS\x88\x01\x01\x42\x0c\n\n_timeout_s\"\xba\x01\n\x0fRunPythonResult\x12\x16\n\x06stdout\x18\x01 \x01(\tR\x06stdout\x12\x16\n\x06stderr\x18\x02 \x01(\tR\x06stderr\x12\x1b\n\texit_code\x18\x03 \x01(\x05R\x08\x65xitCode\x12\x16\n\x06result\x18\x04 \x01(\tR\x06result\x12\x1d\n\nerror_name\x18\x05 \x01(\tR\terrorName\x12#\n\rerror_message\x18\x06 \x01(\tR\x0c\x65rrorMessage\"\x0c\n\nSubmitArgs\"j\n\x0cSubmitResult\x12\x16\n\x06passed\x18\x01 \x01(\rR\x06passed\x12\x14\n\x05total\x18\x02 \x01(\rR\x05total\x12\x14\n\x05score\x18\x03 \x01(\x01R\x05score\x12\x16\n\x06report\x18\x04 \x03(\tR\x06report\"\xab\x02\n\x0eWorkspaceState\x12\x1d\n\nepisode_id\x18\x01 \x01(\tR\tepisodeId\x12\x1d\n\nstep_count\x18\x02 \x01(\rR\tstepCount\x12\x12\n\x04task\x18\x03 \x01(\tR\x04task\x12 \n\x0binstruction\x18\x04 \x01(\tR\x0binstruction\x12\x1f\n\x0bpython_runs\x18\x05 \x01(\rR\npythonRuns\x12#\n\rfiles_written\x18\x06 \x01(\rR\x0c\x66ilesWritten\x12\x1c\n\tsubmitted\x18\x07 \x01(\x08R\tsubmitted\x12\x14\n\x05score\x18\x08 \x01(\x01R\x05score\x12+\n\x11working_directory\x18\t \x01(\tR\x10workingDirectory\"_\n\x15WorkspaceResetOptions\x12\x1a\n\x04task\x18\x01 \x01(\tB\x06\x92\xa1\x19\x02\x18@R\x04task\x12*\n\tmax_steps\x18\x02 \x01(\rB\r\x92\xa1\x19\t)\x00\x00\x00\x00\x00@\x8f@R\x08maxStepsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)openenv/envs/workspace/v1/workspace.proto\x12\x19openenv.envs.workspace.v1\x1a\x1b\x62uf/validate/validate.proto\"/\n\x0cReadFileArgs\x12\x1f\n\x04path\x18\x01 \x01(\tB\x0b\xbaH\x08\xc8\x01\x01r\x03\x18\x80 R\x04path\"p\n\x0eReadFileResult\x12\x12\n\x04path\x18\x01 \x01(\tR\x04path\x12\x18\n\x07\x63ontent\x18\x02 \x01(\tR\x07\x63ontent\x12\x12\n\x04size\x18\x03 \x01(\x04R\x04size\x12\x1c\n\ttruncated\x18\x04 \x01(\x08R\ttruncated\"U\n\rWriteFileArgs\x12\x1f\n\x04path\x18\x01 \x01(\tB\x0b\xbaH\x08\xc8\x01\x01r\x03\x18\x80 R\x04path\x12#\n\x07\x63ontent\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x18\x80\x80@R\x07\x63ontent\"J\n\x0fWriteFileResult\x12\x12\n\x04path\x18\x01 \x01(\tR\x04path\x12#\n\rbytes_written\x18\x02 \x01(\x04R\x0c\x62ytesWritten\"+\n\x0bListDirArgs\x12\x1c\n\x04path\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\x80 R\x04path\"b\n\rListDirResult\x12\x12\n\x04path\x18\x01 \x01(\tR\x04path\x12=\n\x07\x65ntries\x18\x02 \x03(\x0b\x32#.openenv.envs.workspace.v1.DirEntryR\x07\x65ntries\"F\n\x08\x44irEntry\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n\x04type\x18\x02 \x01(\tR\x04type\x12\x12\n\x04size\x18\x03 \x01(\x04R\x04size\"z\n\rRunPythonArgs\x12 \n\x04\x63ode\x18\x01 \x01(\tB\x0c\xbaH\t\xc8\x01\x01r\x04\x18\x80\x80@R\x04\x63ode\x12\x39\n\ttimeout_s\x18\x02 \x01(\x01\x42\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\xc0\x82@)\xfc\xa9\xf1\xd2MbP?H\x00R\x08timeoutS\x88\x01\x01\x42\x0c\n\n_timeout_s\"\xba\x01\n\x0fRunPythonResult\x12\x16\n\x06stdout\x18\x01 \x01(\tR\x06stdout\x12\x16\n\x06stderr\x18\x02 \x01(\tR\x06stderr\x12\x1b\n\texit_code\x18\x03 \x01(\x05R\x08\x65xitCode\x12\x16\n\x06result\x18\x04 \x01(\tR\x06result\x12\x1d\n\nerror_name\x18\x05 \x01(\tR\terrorName\x12#\n\rerror_message\x18\x06 \x01(\tR\x0c\x65rrorMessage\"\x0c\n\nSubmitArgs\"j\n\x0cSubmitResult\x12\x16\n\x06passed\x18\x01 \x01(\rR\x06passed\x12\x14\n\x05total\x18\x02 \x01(\rR\x05total\x12\x14\n\x05score\x18\x03 \x01(\x01R\x05score\x12\x16\n\x06report\x18\x04 \x03(\tR\x06report\"\xab\x02\n\x0eWorkspaceState\x12\x1d\n\nepisode_id\x18\x01 \x01(\tR\tepisodeId\x12\x1d\n\nstep_count\x18\x02 \x01(\rR\tstepCount\x12\x12\n\x04task\x18\x03 \x01(\tR\x04task\x12 \n\x0binstruction\x18\x04 \x01(\tR\x0binstruction\x12\x1f\n\x0bpython_runs\x18\x05 \x01(\rR\npythonRuns\x12#\n\rfiles_written\x18\x06 \x01(\rR\x0c\x66ilesWritten\x12\x1c\n\tsubmitted\x18\x07 \x01(\x08R\tsubmitted\x12\x14\n\x05score\x18\x08 \x01(\x01R\x05score\x12+\n\x11working_directory\x18\t \x01(\tR\x10workingDirectory\"[\n\x15WorkspaceResetOptions\x12\x1b\n\x04task\x18\x01 \x01(\tB\x07\xbaH\x04r\x02\x18@R\x04task\x12%\n\tmax_steps\x18\x02 \x01(\rB\x08\xbaH\x05*\x03\x18\xe8\x07R\x08maxStepsb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'openenv.envs.workspace.v1.workspace_pb2', globals())
@@ -22,45 +22,45 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   _READFILEARGS.fields_by_name['path']._options = None
-  _READFILEARGS.fields_by_name['path']._serialized_options = b'\222\241\031\005\010\001\030\200 '
+  _READFILEARGS.fields_by_name['path']._serialized_options = b'\272H\010\310\001\001r\003\030\200 '
   _WRITEFILEARGS.fields_by_name['path']._options = None
-  _WRITEFILEARGS.fields_by_name['path']._serialized_options = b'\222\241\031\005\010\001\030\200 '
+  _WRITEFILEARGS.fields_by_name['path']._serialized_options = b'\272H\010\310\001\001r\003\030\200 '
   _WRITEFILEARGS.fields_by_name['content']._options = None
-  _WRITEFILEARGS.fields_by_name['content']._serialized_options = b'\222\241\031\004\030\200\200@'
+  _WRITEFILEARGS.fields_by_name['content']._serialized_options = b'\272H\006r\004\030\200\200@'
   _LISTDIRARGS.fields_by_name['path']._options = None
-  _LISTDIRARGS.fields_by_name['path']._serialized_options = b'\222\241\031\003\030\200 '
+  _LISTDIRARGS.fields_by_name['path']._serialized_options = b'\272H\005r\003\030\200 '
   _RUNPYTHONARGS.fields_by_name['code']._options = None
-  _RUNPYTHONARGS.fields_by_name['code']._serialized_options = b'\222\241\031\006\010\001\030\200\200@'
+  _RUNPYTHONARGS.fields_by_name['code']._serialized_options = b'\272H\t\310\001\001r\004\030\200\200@'
   _RUNPYTHONARGS.fields_by_name['timeout_s']._options = None
-  _RUNPYTHONARGS.fields_by_name['timeout_s']._serialized_options = b'\222\241\031\022!\374\251\361\322MbP?)\000\000\000\000\000\300\202@'
+  _RUNPYTHONARGS.fields_by_name['timeout_s']._serialized_options = b'\272H\024\022\022\031\000\000\000\000\000\300\202@)\374\251\361\322MbP?'
   _WORKSPACERESETOPTIONS.fields_by_name['task']._options = None
-  _WORKSPACERESETOPTIONS.fields_by_name['task']._serialized_options = b'\222\241\031\002\030@'
+  _WORKSPACERESETOPTIONS.fields_by_name['task']._serialized_options = b'\272H\004r\002\030@'
   _WORKSPACERESETOPTIONS.fields_by_name['max_steps']._options = None
-  _WORKSPACERESETOPTIONS.fields_by_name['max_steps']._serialized_options = b'\222\241\031\t)\000\000\000\000\000@\217@'
-  _READFILEARGS._serialized_start=98
-  _READFILEARGS._serialized_end=143
-  _READFILERESULT._serialized_start=145
-  _READFILERESULT._serialized_end=257
-  _WRITEFILEARGS._serialized_start=259
-  _WRITEFILEARGS._serialized_end=341
-  _WRITEFILERESULT._serialized_start=343
-  _WRITEFILERESULT._serialized_end=417
-  _LISTDIRARGS._serialized_start=419
-  _LISTDIRARGS._serialized_end=461
-  _LISTDIRRESULT._serialized_start=463
-  _LISTDIRRESULT._serialized_end=561
-  _DIRENTRY._serialized_start=563
-  _DIRENTRY._serialized_end=633
-  _RUNPYTHONARGS._serialized_start=635
-  _RUNPYTHONARGS._serialized_end=754
-  _RUNPYTHONRESULT._serialized_start=757
-  _RUNPYTHONRESULT._serialized_end=943
-  _SUBMITARGS._serialized_start=945
-  _SUBMITARGS._serialized_end=957
-  _SUBMITRESULT._serialized_start=959
-  _SUBMITRESULT._serialized_end=1065
-  _WORKSPACESTATE._serialized_start=1068
-  _WORKSPACESTATE._serialized_end=1367
-  _WORKSPACERESETOPTIONS._serialized_start=1369
-  _WORKSPACERESETOPTIONS._serialized_end=1464
+  _WORKSPACERESETOPTIONS.fields_by_name['max_steps']._serialized_options = b'\272H\005*\003\030\350\007'
+  _READFILEARGS._serialized_start=101
+  _READFILEARGS._serialized_end=148
+  _READFILERESULT._serialized_start=150
+  _READFILERESULT._serialized_end=262
+  _WRITEFILEARGS._serialized_start=264
+  _WRITEFILEARGS._serialized_end=349
+  _WRITEFILERESULT._serialized_start=351
+  _WRITEFILERESULT._serialized_end=425
+  _LISTDIRARGS._serialized_start=427
+  _LISTDIRARGS._serialized_end=470
+  _LISTDIRRESULT._serialized_start=472
+  _LISTDIRRESULT._serialized_end=570
+  _DIRENTRY._serialized_start=572
+  _DIRENTRY._serialized_end=642
+  _RUNPYTHONARGS._serialized_start=644
+  _RUNPYTHONARGS._serialized_end=766
+  _RUNPYTHONRESULT._serialized_start=769
+  _RUNPYTHONRESULT._serialized_end=955
+  _SUBMITARGS._serialized_start=957
+  _SUBMITARGS._serialized_end=969
+  _SUBMITRESULT._serialized_start=971
+  _SUBMITRESULT._serialized_end=1077
+  _WORKSPACESTATE._serialized_start=1080
+  _WORKSPACESTATE._serialized_end=1379
+  _WORKSPACERESETOPTIONS._serialized_start=1381
+  _WORKSPACERESETOPTIONS._serialized_end=1472
 # @@protoc_insertion_point(module_scope)

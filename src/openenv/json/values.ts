@@ -1,4 +1,7 @@
 import { type DescField, type JsonValue, ScalarType } from "@bufbuild/protobuf";
+import type { Loc } from "../pydantic-errors.js";
+
+/** Values of JSON input and of protobuf fields: integer ranges, and what protobuf-es cannot hold. */
 
 /** The range of each protobuf integer type. */
 export const INT_BOUNDS: Partial<Record<ScalarType, readonly [bigint, bigint]>> = {
@@ -30,4 +33,23 @@ export function jsonOf(v: unknown): JsonValue {
   if (v instanceof Uint8Array) return Buffer.from(v).toString("base64");
   if (v === undefined) return null;
   return v as JsonValue;
+}
+
+/** Where a JSON value holds what protobuf-es cannot take: a `__proto__` key, or a number that is not finite. */
+export function findUnsupported(value: unknown, path: Loc = []): { readonly path: Loc; readonly infinite: boolean } | undefined {
+  if (typeof value === "number") return Number.isFinite(value) ? undefined : { path, infinite: true };
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findUnsupported(value[i], [...path, i]);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (value === null || typeof value !== "object") return undefined;
+  for (const [k, v] of Object.entries(value)) {
+    if (k === "__proto__") return { path: [...path, k], infinite: false };
+    const found = findUnsupported(v, [...path, k]);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }

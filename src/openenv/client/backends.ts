@@ -1,11 +1,11 @@
 import type { DescMessage, JsonObject, JsonValue, Message, Registry } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { decodeOpenEnvJson } from "../openenv/json/decode.js";
-import { encodeOpenEnvJson } from "../openenv/json/encode.js";
-import { isJsonObject } from "../protocol/json-object.js";
-import type { EnvBackend, EnvStepResult, ResetParams, StepParams } from "./backend.js";
-import type { OpenEnvHttp, OpenEnvSocket } from "./openenv-connection.js";
-import type { BackendSchemas } from "./rpc-backend.js";
+import type { EnvBackend, EnvStepResult, ResetParams, StepParams } from "../../client/backend.js";
+import type { BackendSchemas } from "../../client/rpc-backend.js";
+import { isJsonObject } from "../../protocol/json-object.js";
+import { decodeOpenEnvJson } from "../json/decode.js";
+import { encodeOpenEnvJson } from "../json/encode.js";
+import type { OpenEnvHttp, OpenEnvSocket } from "./connection.js";
 
 /** The stateful HTTP mode's header (see the server's OpenEnv surface). */
 const SESSION_HEADER = "openenv-session-id";
@@ -69,26 +69,42 @@ export function resultFromPayload(schemas: BackendSchemas, data: unknown, episod
   };
 }
 
-/** A session over OpenEnv's WebSocket `/ws`: one socket, one server-side environment. */
-export class WebSocketBackend implements EnvBackend {
-  readonly transport = "websocket";
-  private session: string | undefined;
-  private readonly episode: Episode = { stepCount: 0, episodeId: "" };
+/** What both OpenEnv backends keep: the server's session id (when it reports one) and the episode's counters. */
+abstract class OpenEnvBackend {
+  protected session: string | undefined;
+  protected readonly episode: Episode = { stepCount: 0, episodeId: "" };
 
   constructor(
-    private readonly socket: OpenEnvSocket,
-    private readonly schemas: BackendSchemas,
-    private readonly registry?: Registry,
+    protected readonly schemas: BackendSchemas,
+    protected readonly registry: Registry | undefined,
   ) {}
 
   get sessionId(): string | undefined {
     return this.session;
   }
 
-  async reset(params: ResetParams): Promise<EnvStepResult> {
-    const reply = await this.socket.request({ type: "reset", data: resetKwargs(params) });
+  /** A reset started a new episode. */
+  protected restarted(params: ResetParams): void {
     this.episode.stepCount = 0;
     this.episode.episodeId = params.episodeId ?? "";
+  }
+}
+
+/** A session over OpenEnv's WebSocket `/ws`: one socket, one server-side environment. */
+export class WebSocketBackend extends OpenEnvBackend implements EnvBackend {
+  readonly transport = "websocket";
+
+  constructor(
+    private readonly socket: OpenEnvSocket,
+    schemas: BackendSchemas,
+    registry?: Registry,
+  ) {
+    super(schemas, registry);
+  }
+
+  async reset(params: ResetParams): Promise<EnvStepResult> {
+    const reply = await this.socket.request({ type: "reset", data: resetKwargs(params) });
+    this.restarted(params);
     return this.result(reply);
   }
 
@@ -121,19 +137,15 @@ export class WebSocketBackend implements EnvBackend {
  * uses the stateful mode (`OpenEnv-Session-Id`); an OpenEnv Python server
  * ignores that header and answers statelessly, a fresh environment per call.
  */
-export class HttpBackend implements EnvBackend {
+export class HttpBackend extends OpenEnvBackend implements EnvBackend {
   readonly transport = "http";
-  private session: string | undefined;
-  private readonly episode: Episode = { stepCount: 0, episodeId: "" };
 
   constructor(
     private readonly http: OpenEnvHttp,
-    private readonly schemas: BackendSchemas,
-    private readonly registry?: Registry,
-  ) {}
-
-  get sessionId(): string | undefined {
-    return this.session;
+    schemas: BackendSchemas,
+    registry?: Registry,
+  ) {
+    super(schemas, registry);
   }
 
   /** True when the server keeps no session between calls (an OpenEnv server's plain HTTP API). */
@@ -145,8 +157,7 @@ export class HttpBackend implements EnvBackend {
     const { body, headers } = await this.http.post("/reset?extensions=1", resetKwargs(params), { [SESSION_HEADER]: this.session ?? "new" });
     const id = headers.get(SESSION_HEADER) ?? (isJsonObject(body) && typeof body.session_id === "string" ? body.session_id : undefined);
     if (id !== null && id !== undefined) this.session = id;
-    this.episode.stepCount = 0;
-    this.episode.episodeId = params.episodeId ?? "";
+    this.restarted(params);
     return resultFromPayload(this.schemas, body, this.episode, this.registry);
   }
 

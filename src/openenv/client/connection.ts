@@ -1,7 +1,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import WebSocket from "ws";
-import { fromErrorFrame, fromHttpError } from "./openenv-errors.js";
+import { fromErrorFrame, fromHttpError } from "./errors.js";
 
 /** Options of the OpenEnv protocol connections. */
 export interface OpenEnvConnectionOptions {

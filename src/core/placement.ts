@@ -9,8 +9,8 @@ import type {
   StateResponse,
   StepRequest,
 } from "../../gen/openenv/v1/environment_service_pb.js";
-import type { ReplySink } from "../core/step-stream.js";
 import type { Capacity } from "../protocol/errors.js";
+import type { ReplySink } from "./step-input.js";
 
 /**
  * Where sessions live when one server runs as several processes

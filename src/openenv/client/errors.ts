@@ -1,9 +1,9 @@
 import type { JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { codeFromHttpStatus, codeFromString } from "@connectrpc/connect/protocol-connect";
-import { capacityError, validationError } from "../protocol/errors.js";
-import { isJsonObject } from "../protocol/json-object.js";
-import type { FieldViolation } from "../protocol/validate.js";
+import { capacityError, validationError } from "../../protocol/errors.js";
+import { isJsonObject } from "../../protocol/json-object.js";
+import type { FieldViolation } from "../../protocol/validate.js";
 
 /**
  * OpenEnv's error replies (WebSocket `error` frames, HTTP 422/500 bodies) as
