@@ -23,4 +23,5 @@ export {
 export { createEnvironmentRouter, type EnvironmentRouter, type EnvironmentRouterOptions } from "./router.js";
 export * from "./rubrics/index.js";
 export { type EnvironmentServer, type HttpSurface, type ServeOptions, serve } from "./serve.js";
+export { isStreamableHttpRequest, type McpSurfaceOptions, mcpStreamableHttpSurface } from "./mcp/streamable-http.js";
 export * from "./tools/index.js";

@@ -18,7 +18,7 @@ import { mcpContentJson, mcpToolJson, toolErrorName } from "../../openenv/json/t
 import { findCapacity } from "../../protocol/errors.js";
 import type { EnvironmentRouter } from "../router.js";
 import type { HttpSurface, ServerRequest, ServerResponse } from "../serve.js";
-import type { ServerMode, ToolDefinition } from "../tools/define.js";
+import type { ServerMode } from "../tools/define.js";
 import { callToolInSession } from "../tools/session-calls.js";
 import { describeTools, toolsOf } from "../tools/tool-environment.js";
 
@@ -202,11 +202,6 @@ export function mcpStreamableHttpSurface(router: EnvironmentRouter, options: Mcp
       await Promise.all(all.map((b) => b.server.close().catch(() => {})));
     },
   };
-}
-
-/** The tools a spec would list on the MCP surface (exported for tests and docs). */
-export function mcpSurfaceTools(tools: readonly ToolDefinition[], mode: ServerMode): McpTool[] {
-  return describeTools(tools, mode).map((t) => mcpToolJson(t, false) as McpTool);
 }
 
 /**
