@@ -175,7 +175,10 @@ export class Session {
   async close(reason: CloseReason): Promise<void> {
     if (this.closeReason !== undefined) return;
     this.closeReason = reason;
-    this.executor.close(this.closedError(), new ConnectError(reason.message, reason.code));
+    this.executor.close(
+      () => this.closedError(),
+      () => new ConnectError(reason.message, reason.code),
+    );
     this.config.onClosed(this);
     for (const listener of this.closeListeners.splice(0)) listener(reason);
     this.attachment.closed(reason);
