@@ -3,6 +3,7 @@ import { infoCommand } from "./commands/info.js";
 import { initCommand } from "./commands/init.js";
 import { installCommand } from "./commands/install.js";
 import { listCommand } from "./commands/list.js";
+import { protoCommand } from "./commands/proto.js";
 import { serveCommand } from "./commands/serve.js";
 import { closeCommand, resetCommand, stateCommand, stepCommand } from "./commands/session.js";
 import { validateCommand } from "./commands/validate.js";
@@ -15,6 +16,7 @@ const commands: readonly Command[] = [
   initCommand,
   validateCommand,
   installCommand,
+  protoCommand,
   resetCommand,
   stepCommand,
   stateCommand,
