@@ -1,4 +1,5 @@
 import { packageVersion } from "../auto/modules.js";
+import { gatewayCommand } from "./commands/gateway.js";
 import { infoCommand } from "./commands/info.js";
 import { initCommand } from "./commands/init.js";
 import { installCommand } from "./commands/install.js";
@@ -17,6 +18,7 @@ const commands: readonly Command[] = [
   validateCommand,
   installCommand,
   protoCommand,
+  gatewayCommand,
   resetCommand,
   stepCommand,
   stateCommand,
