@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { equals, fromBinary, type JsonObject, type Message, toBinary } from "@bufbuild/protobuf";
@@ -6,17 +6,19 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
 import { CapacityInfoSchema, ValidationErrorsSchema } from "../../gen/openenv/v1/environment_service_pb.js";
+import { run } from "../../src/cli/main.js";
 import { EnvClient } from "../../src/client/env-client.js";
 import { createTransport } from "../../src/client/transports.js";
 import { type GatewayServer, serveGateway } from "../../src/gateway/index.js";
 import { type Fixture, fixtures } from "./fixtures.js";
-import { type Standin, skipStandin, startStandin } from "./standin.js";
+import { PYTHON, type Standin, skipStandin, startStandin } from "./standin.js";
 
 // The gateway in front of a Python OpenEnv server (the stand-in: asyncio + websockets, OpenEnv's
 // frames, errors and capacity rule), driven by clients with no generated code for it.
 
 const exec = promisify(execFile);
-const buf = join(import.meta.dirname, "..", "..", "node_modules", ".bin", "buf");
+const repo = join(import.meta.dirname, "..", "..");
+const buf = join(repo, "node_modules", ".bin", "buf");
 
 let standin: Standin;
 const gateways: GatewayServer[] = [];
@@ -178,6 +180,75 @@ describe.skipIf(skipStandin)("gateway in front of a Python OpenEnv server", () =
     await env.reset();
     expect((await env.step({ message: "fine" } as never)).observation).toMatchObject({ echoedMessage: "fine" });
   });
+});
+
+describe.skipIf(skipStandin)("other clients and the CLI", () => {
+  const pythonGrpc = spawnSync(PYTHON, ["-c", "import grpc, google.protobuf"]).status === 0;
+
+  // CI installs grpcio (.ci/run); elsewhere its absence skips.
+  it.skipIf(!pythonGrpc && process.env.CI === undefined)(
+    "the Python SDK drives the Python environment through the gateway, with classes built from Describe",
+    async () => {
+      const gw = await gateway("/envs/echo");
+      const script = [
+        "import json, sys",
+        `sys.path.insert(0, ${JSON.stringify(join(repo, "clients", "python"))})`,
+        "import openenv_connect as oc",
+        "with oc.EnvClient(sys.argv[1]) as env:",
+        "    env.reset(episode_id='py-1')",
+        "    r = env.step(message='hi from python')",
+        "    s = env.state()",
+        "    print(json.dumps({'type': r.observation.DESCRIPTOR.full_name, 'echoed': r.observation.echoed_message,",
+        "        'length': r.observation.message_length, 'step': r.step_count, 'episode': s.episode_id}))",
+      ].join("\n");
+      const { stdout } = await exec(PYTHON, ["-c", script, gw.url], { timeout: 60_000 });
+      expect(JSON.parse(stdout)).toEqual({
+        type: "openenv.upstream.echo.v1.EchoObservation",
+        echoed: "hi from python",
+        length: 14,
+        step: 1,
+        episode: "py-1",
+      });
+    },
+    90_000,
+  );
+
+  it("openenv proto --url reads /schema and /metadata of the running server", async () => {
+    let out = "";
+    const code = await run(["proto", "--url", `${standin.url}/envs/maze`], { out: (t) => (out += t), err: () => {} });
+    expect(code).toBe(0);
+    expect(out).toContain("package openenv.upstream.maze.v1;");
+    expect(out).toContain(`from ${standin.url}/envs/maze/schema`);
+    expect(out).toContain("repeated int64 legal_actions = 1;");
+  });
+
+  it("openenv gateway serves until SIGTERM and announces itself as JSON", async () => {
+    const child = spawn(
+      process.execPath,
+      [join(repo, "bin", "openenv.js"), "gateway", `${standin.url}/envs/echo`, "--port", "0", "--json"],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    try {
+      const event = await new Promise<Record<string, string>>((resolve, reject) => {
+        let text = "";
+        child.stdout.on("data", (d: Buffer) => {
+          text += d.toString();
+          if (text.includes("\n")) resolve(JSON.parse(text.split("\n")[0] as string) as Record<string, string>);
+        });
+        child.once("exit", (c) => reject(new Error(`openenv gateway exited with ${c}`)));
+      });
+      expect(event).toMatchObject({ event: "listening", env: "EchoEnvironment", action: "openenv.upstream.echo.v1.EchoAction" });
+      const describe = await fetch(`${event.url}/openenv.v1.EnvironmentService/Describe?connect=v1&encoding=json&message=%7B%7D`);
+      expect(((await describe.json()) as { observationType: string }).observationType).toBe("openenv.upstream.echo.v1.EchoObservation");
+      const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
+  }, 120_000);
 });
 
 describe.skipIf(skipStandin)("every fixture environment through the gateway: the upstream's JSON round-trips", () => {
