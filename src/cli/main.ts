@@ -1,9 +1,11 @@
 import { packageVersion } from "../auto/modules.js";
 import { collectCommand } from "./commands/collect.js";
+import { gatewayCommand } from "./commands/gateway.js";
 import { infoCommand } from "./commands/info.js";
 import { initCommand } from "./commands/init.js";
 import { installCommand } from "./commands/install.js";
 import { listCommand } from "./commands/list.js";
+import { protoCommand } from "./commands/proto.js";
 import { serveCommand } from "./commands/serve.js";
 import { closeCommand, resetCommand, stateCommand, stepCommand } from "./commands/session.js";
 import { validateCommand } from "./commands/validate.js";
@@ -16,6 +18,8 @@ const commands: readonly Command[] = [
   initCommand,
   validateCommand,
   installCommand,
+  protoCommand,
+  gatewayCommand,
   resetCommand,
   stepCommand,
   stateCommand,
