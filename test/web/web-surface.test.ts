@@ -3,12 +3,12 @@ import { anyPack } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import { endStreamFromJson } from "@connectrpc/connect/protocol-connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { StepRequestSchema, type StepResponse, StepResponseSchema } from "../../gen/openenv/v1/environment_service_pb.js";
 import { EchoActionSchema } from "../../gen/openenv/envs/echo/v1/echo_pb.js";
-import { EchoEnvironment } from "../../src/envs/echo/environment.js";
-import { encodeEnvelope, EnvelopeReader } from "../../src/protocol/envelope.js";
-import { type EnvironmentServer, serve } from "../../src/server/serve.js";
+import { StepRequestSchema, type StepResponse, StepResponseSchema } from "../../gen/openenv/v1/environment_service_pb.js";
 import { buildWeb } from "../../scripts/build-web.js";
+import { EchoEnvironment } from "../../src/envs/echo/environment.js";
+import { EnvelopeReader, encodeEnvelope } from "../../src/protocol/envelope.js";
+import { type EnvironmentServer, serve } from "../../src/server/serve.js";
 
 /**
  * The server half of the /web page, without a browser: the static files, the
@@ -29,6 +29,12 @@ afterAll(async () => {
 });
 
 const STEP = "/openenv.v1.EnvironmentService/Step";
+
+/** The reply's StepError (fails the test when it is not one). */
+function errorOf(reply: StepResponse | undefined): { code: number; message: string } {
+  if (reply?.kind.case !== "error") throw new Error(`expected an error reply, got ${reply?.kind.case}`);
+  return reply.kind.value;
+}
 
 /** One half-duplex Step call over HTTP/1.1 (Node's fetch): the replies and the end-of-stream error, if any. */
 async function stepCall(
@@ -131,16 +137,14 @@ describe("Step over HTTP/1.1, half-duplex (what a browser can do)", () => {
     // Without the header the call's end closes the session, as a half-closed bidi stream does.
     await stepCall(server.url, sessionId, "three");
     const gone = await stepCall(server.url, sessionId, "four");
-    expect(gone.replies[0]?.kind.case).toBe("error");
-    expect((gone.replies[0]?.kind.value as { code: number }).code).toBe(Code.NotFound);
+    expect(errorOf(gone.replies[0]).code).toBe(Code.NotFound);
   });
 
   it("an invalid action is an in-band INVALID_ARGUMENT naming the field, and the session stays", async () => {
     const sessionId = await resetSession(server.url);
     const big = "x".repeat(1_048_577);
     const bad = await stepCall(server.url, sessionId, big, { "openenv-keep-session": "true" });
-    const err = bad.replies[0]?.kind.value as { code: number; message: string };
-    expect(bad.replies[0]?.kind.case).toBe("error");
+    const err = errorOf(bad.replies[0]);
     expect(err.code).toBe(Code.InvalidArgument);
     expect(err.message).toContain("message");
     const ok = await stepCall(server.url, sessionId, "fine", { "openenv-keep-session": "true" });
