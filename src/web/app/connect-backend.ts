@@ -133,11 +133,12 @@ export class ConnectBackend implements EnvConnection {
   }
 
   /** Whether the server serves Step to a browser (HTTP/1.1 half-duplex); connect-node alone answers 505. */
-  async stepStreamAvailable(): Promise<boolean> {
+  static async stepStreamAvailable(baseUrl: string, credentials: Credentials): Promise<boolean> {
     try {
-      const res = await fetch(this.baseUrl + STEP_PATH, {
+      // An empty stream: no session is opened, the answer is an empty 200 where Step is served.
+      const res = await fetch(baseUrl + STEP_PATH, {
         method: "POST",
-        headers: { "content-type": "application/connect+proto", "connect-protocol-version": "1", ...authHeaders(this.credentials) },
+        headers: { "content-type": "application/connect+proto", "connect-protocol-version": "1", ...authHeaders(credentials) },
         body: new Uint8Array(0),
       });
       await res.arrayBuffer();

@@ -160,6 +160,7 @@ export function generateForm(fields: readonly FieldSpec[], prefix: string, onCha
       {
         type: "button",
         class: "small",
+        "aria-label": `Add an item to ${f.label}`,
         onclick: () => {
           const list = Array.isArray(getAt(value, path)) ? (getAt(value, path) as unknown[]) : [];
           list.push(emptyItem(f));
@@ -172,7 +173,7 @@ export function generateForm(fields: readonly FieldSpec[], prefix: string, onCha
           first?.focus();
         },
       },
-      `Add ${f.label.toLowerCase()}`,
+      "Add item",
     );
     set.append(add, errorSlot(set, path));
     return set;

@@ -56,9 +56,13 @@ function serverUrl(): string {
 }
 
 async function connect(baseUrl: string): Promise<EnvConnection> {
-  const rpc = await ConnectBackend.open(baseUrl, credentials);
+  // Both at once: the Step probe does not need Describe's answer.
+  const [rpc, stepStream] = await Promise.all([
+    ConnectBackend.open(baseUrl, credentials),
+    ConnectBackend.stepStreamAvailable(baseUrl, credentials),
+  ]);
   if (rpc !== undefined) {
-    if (await rpc.stepStreamAvailable()) return rpc;
+    if (stepStream) return rpc;
     // The server does not serve Step to browsers: its descriptors still drive the forms, /ws carries the session.
     const ws = await OpenEnvBackend.open(baseUrl, credentials, rpc.description);
     if (ws !== undefined) return ws;
@@ -423,6 +427,8 @@ class App {
     };
     const view = await this.run(() => (this.conn as EnvConnection).step(structuredClone(value), onPartial));
     if (view === undefined) return;
+    // The observation now shows the whole output; the streamed chunks stay in the history row.
+    if (rendererFor(this.conn.description.observationType) !== undefined) this.live.hidden = true;
     this.record("step", structuredClone(value), view, output, performance.now() - started);
   }
 
@@ -520,7 +526,8 @@ function summarize(o: JsonRecord): string {
   for (const [k, v] of Object.entries(o)) {
     if (parts.length >= 3) break;
     if (typeof v === "string" && v.length > 0 && v.length <= 40 && !v.includes("\n")) parts.push(`${k}: ${v}`);
-    else if (typeof v === "number" || typeof v === "boolean") parts.push(`${k}: ${v}`);
+    else if (typeof v === "number") parts.push(`${k}: ${Number.isInteger(v) ? v : Number(v.toPrecision(4))}`);
+    else if (typeof v === "boolean") parts.push(`${k}: ${v}`);
   }
   return parts.length > 0 ? parts.join(", ") : "observation";
 }

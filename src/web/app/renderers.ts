@@ -19,6 +19,12 @@ export interface RenderContext {
 export type Renderer = (message: JsonRecord, ctx: RenderContext) => Node | string | undefined;
 
 const renderers = new Map<string, Renderer>();
+/** By short name too: an OpenEnv server reports JSON Schema titles (`MazeObservation`), not protobuf names. */
+const byShortName = new Map<string, Renderer>();
+
+function shortName(typeName: string): string {
+  return typeName.slice(typeName.lastIndexOf(".") + 1);
+}
 
 /**
  * Registers the renderer of a message type, by full name
@@ -27,11 +33,12 @@ const renderers = new Map<string, Renderer>();
  */
 export function registerRenderer(typeName: string, render: Renderer): void {
   renderers.set(typeName, render);
+  byShortName.set(shortName(typeName), render);
 }
 
 /** The renderer of a type: by full name, then by short name. */
 export function rendererFor(typeName: string): Renderer | undefined {
-  return renderers.get(typeName) ?? renderers.get(typeName.slice(typeName.lastIndexOf(".") + 1));
+  return renderers.get(typeName) ?? byShortName.get(shortName(typeName));
 }
 
 const str = (v: unknown): string => (typeof v === "string" ? v : v === undefined || v === null ? "" : String(v));
