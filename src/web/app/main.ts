@@ -425,7 +425,10 @@ class App {
       this.live.append(node);
       this.live.scrollTop = this.live.scrollHeight;
     };
+    const running = h("span", { class: "badge warn", id: "in-flight" }, "step running…");
+    this.stepInfo.prepend(running);
     const view = await this.run(() => (this.conn as EnvConnection).step(structuredClone(value), onPartial));
+    running.remove();
     if (view === undefined) return;
     // The observation now shows the whole output; the streamed chunks stay in the history row.
     if (rendererFor(this.conn.description.observationType) !== undefined) this.live.hidden = true;
@@ -469,7 +472,7 @@ class App {
       h("span", { class: "badge", id: "current-reward" }, `reward ${view.reward === null ? "—" : fmtReward(view.reward)}`),
       view.terminated ? h("span", { class: "badge good" }, "terminated") : null,
       view.truncated ? h("span", { class: "badge warn" }, "truncated") : null,
-      !view.done ? h("span", { class: "badge" }, "running") : null,
+      !view.done ? h("span", { class: "badge" }, "episode in progress") : null,
       view.episodeId ? h("span", { class: "badge subtle", title: "episode id" }, view.episodeId) : null,
       h("span", { class: "badge subtle" }, `${ms.toFixed(0)} ms`),
     ];
