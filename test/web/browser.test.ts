@@ -39,14 +39,17 @@ async function serveEnv(name: string, options: Parameters<typeof serve>[1] = {})
 }
 
 /** Opens /web and waits until the environment is described and the form drawn; returns the page and its timings. */
-async function openPage(url: string): Promise<{ page: Page; readyMs: number; fcpMs: number | undefined }> {
+async function openPage(
+  url: string,
+  consoleErrors: RegExp | undefined = undefined,
+): Promise<{ page: Page; readyMs: number; fcpMs: number | undefined }> {
   const page = await browser.context.newPage();
   const problems: string[] = [];
   page.on("pageerror", (e) => problems.push(e.message));
   page.on("console", (m) => {
-    if (m.type() === "error" && !/status of 4\d\d/.test(m.text())) problems.push(m.text());
+    if (m.type() === "error" && !/status of 4\d\d/.test(m.text()) && !consoleErrors?.test(m.text())) problems.push(m.text());
   });
-  await page.goto(`${url}/web/`);
+  await page.goto(url.includes("?") ? url.replace("?", "/web/?") : `${url}/web/`);
   await page.waitForSelector("body[data-ready]", { timeout: 20_000 });
   const timing = await page.evaluate(() => ({
     ready: performance.getEntriesByName("openenv-web-ready")[0]?.startTime ?? -1,
@@ -201,6 +204,23 @@ describe.skipIf(!run)("/web: transports, token, layout", { timeout: 120_000 }, (
       expect(await page.locator(".wordle-row:not(.empty) .tile").count()).toBe(5);
       await page.fill("#action-guess", "abc");
       await expectFieldError(page, "action-guess", /pattern/i);
+      await page.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("pointed at another origin with no CORS (as OpenEnv's Python servers): plays over /ws with the action as JSON", async () => {
+    const page0 = await serveEnv("echo");
+    const target = await serveEnv("echo");
+    const proxy = await startH1Proxy(target.url, { openenvOnly: true });
+    try {
+      // The browser reports the refused cross-origin calls (Describe, /schema) on the console: expected here.
+      const { page } = await openPage(`${page0.url}?server=${encodeURIComponent(proxy.url)}`, /CORS|Failed to fetch|ERR_FAILED/);
+      expect(await page.textContent("#transport")).toContain("OpenEnv WebSocket");
+      expect(await page.textContent("#env-name")).toBe(new URL(proxy.url).host);
+      await resetAndStep(page, () => page.fill("#action-json", JSON.stringify({ message: "across origins" })));
+      expect(await page.textContent("#observation")).toContain("across origins");
       await page.close();
     } finally {
       await proxy.close();

@@ -9,6 +9,7 @@ import { buildWeb } from "../../scripts/build-web.js";
 import { EchoEnvironment } from "../../src/envs/echo/environment.js";
 import { EnvelopeReader, encodeEnvelope } from "../../src/protocol/envelope.js";
 import { type EnvironmentServer, serve } from "../../src/server/serve.js";
+import { startCliServer } from "../auto/helpers.js";
 
 /**
  * The server half of the /web page, without a browser: the static files, the
@@ -103,6 +104,18 @@ describe("/web static files", () => {
     await using forced = await serve(EchoEnvironment, { port: 0, openenv: { mode: "production" }, web: true });
     expect((await fetch(`${forced.url}/web/`)).status).toBe(200);
   });
+
+  it("openenv serve serves it, and --no-web turns it off", async () => {
+    const on = await startCliServer(["echo"]);
+    const off = await startCliServer(["echo", "--no-web"]);
+    try {
+      expect((await fetch(`${on.url}/web/`)).status).toBe(200);
+      expect((await fetch(`${off.url}/web/`)).status).toBe(404);
+      expect((await fetch(`${off.url}/health`)).status).toBe(200);
+    } finally {
+      await Promise.all([on.stop(), off.stop()]);
+    }
+  }, 90_000);
 
   it("serves the environment author's renderer script as /web/renderers.js", async () => {
     const script = new URL("../fixtures/web-renderers.js", import.meta.url).pathname;

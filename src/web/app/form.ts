@@ -104,7 +104,7 @@ export function generateForm(fields: readonly FieldSpec[], prefix: string, onCha
   const draw = (): void => {
     errorSlots.clear();
     element.replaceChildren(...fields.map((f) => fieldBlock(f, [f.name])));
-    if (fields.length === 0) element.append(h("p", { class: "muted" }, "This action has no fields."));
+    if (fields.length === 0) element.append(h("p", { class: "muted" }, "No fields known: edit the action as JSON."));
   };
 
   const fieldBlock = (f: FieldSpec, path: Path): HTMLElement => {

@@ -36,6 +36,40 @@ function pydanticFields(errors: unknown): FieldError[] {
   }));
 }
 
+/** What the page knows of an environment whose schema it cannot read. */
+const unknownEnvironment: EnvDescription = {
+  name: "environment",
+  description: "no /schema readable from this page: edit the action as JSON",
+  version: "",
+  readme: "",
+  actionFields: [],
+  resetFields: undefined,
+  actionType: "",
+  observationType: "",
+  stateType: "",
+  partialType: "",
+  rewardComponents: [],
+  partialObservations: false,
+};
+
+function wsUrl(baseUrl: string): URL {
+  const url = new URL("/ws?extensions=1", baseUrl);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  return url;
+}
+
+/** Whether `/ws` accepts a WebSocket (closed again at once). */
+function webSocketOpens(baseUrl: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(wsUrl(baseUrl));
+    ws.onopen = () => {
+      ws.close(1000);
+      resolve(true);
+    };
+    ws.onerror = () => resolve(false);
+  });
+}
+
 /**
  * OpenEnv's own protocol: `/schema` and `/metadata` describe the environment,
  * one WebSocket on `/ws` holds the session. This is what an OpenEnv Python server
@@ -69,7 +103,12 @@ export class OpenEnvBackend implements EnvConnection {
       }),
       getJson(`${baseUrl}/metadata`, credentials).catch(() => undefined),
     ]);
-    if (schema === undefined) return undefined;
+    if (schema === undefined) {
+      // Another origin without CORS (OpenEnv's servers send none) hides /schema from the page,
+      // but a WebSocket needs no CORS: play with the action edited as JSON.
+      if (!(await webSocketOpens(baseUrl))) return undefined;
+      return new OpenEnvBackend(baseUrl, { ...unknownEnvironment, name: new URL(baseUrl).host });
+    }
     const action = isRecord(schema.action) ? schema.action : {};
     const observation = isRecord(schema.observation) ? schema.observation : {};
     const state = isRecord(schema.state) ? schema.state : {};
@@ -94,8 +133,7 @@ export class OpenEnvBackend implements EnvConnection {
   private connect(): Promise<WebSocket> {
     if (this.socket !== undefined && this.socket.readyState === WebSocket.OPEN) return Promise.resolve(this.socket);
     this.opening ??= new Promise<WebSocket>((resolve, reject) => {
-      const url = new URL("/ws?extensions=1", this.baseUrl);
-      url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+      const url = wsUrl(this.baseUrl);
       const ws = new WebSocket(url);
       ws.onopen = () => {
         this.socket = ws;
