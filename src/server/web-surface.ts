@@ -33,7 +33,10 @@ export function webBundleDir(): string {
 
 /** Whether a request path is the web page or one of its files (served without credentials: the page asks for the token). */
 export function isWebPath(url: string | undefined): boolean {
-  return url === "/web" || url?.startsWith("/web/") === true || url?.startsWith("/web?") === true;
+  if (url === undefined || !url.startsWith("/web")) return false;
+  // Normalised as every route reads it: `/web/../reset` is `/reset`, not a page file.
+  const path = new URL(url, "http://localhost").pathname;
+  return path === "/web" || path.startsWith("/web/");
 }
 
 /** Options of the `/web` page (`serve(Env, { web: { ... } })`). */

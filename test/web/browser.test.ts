@@ -210,6 +210,17 @@ describe.skipIf(!run)("/web: transports, token, layout", { timeout: 120_000 }, (
     }
   });
 
+  it("pointed at another of our servers that allows the page's origin (--cors): Connect and the Step call across origins", async () => {
+    const home = await serveEnv("echo");
+    const target = await serveEnv("connect4", { cors: { origins: [home.url] } });
+    const { page } = await openPage(`${home.url}?server=${encodeURIComponent(target.url)}`);
+    expect(await page.textContent("#env-name")).toBe("connect4");
+    expect(await page.textContent("#transport")).toContain("Step stream");
+    await resetAndStep(page, () => page.fill("#action-column", "0"));
+    expect(await page.locator(".c4 .disc.agent").count()).toBe(1);
+    await page.close();
+  });
+
   it("pointed at another origin with no CORS (as OpenEnv's Python servers): plays over /ws with the action as JSON", async () => {
     const page0 = await serveEnv("echo");
     const target = await serveEnv("echo");

@@ -1,3 +1,4 @@
+import * as http from "node:http";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
@@ -132,6 +133,30 @@ describe("/web static files", () => {
       body: "{}",
     });
     expect(describe.status).toBe(401);
+  });
+});
+
+/** A request with its path sent exactly as written (fetch would normalise `..` away). */
+function rawRequest(url: string, method: string, path: string): Promise<number> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: u.hostname, port: u.port, method, path, headers: { "content-type": "application/json" } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("error", reject);
+    req.end("{}");
+  });
+}
+
+describe("/web and --token", () => {
+  it("a path that only starts with /web is not a page file: /web/../reset still needs the token", async () => {
+    for (const path of ["/web/../reset", "/web/%2e%2e/reset", "/web/..%2freset"]) {
+      // Refused (401), or the page's own 405: never the reset itself.
+      expect([401, 404, 405]).toContain(await rawRequest(secured.url, "POST", path));
+    }
+    expect(await rawRequest(secured.url, "POST", "/web/../reset")).toBe(401);
+    expect(await rawRequest(secured.url, "GET", "/web/./app.js")).toBe(200);
   });
 });
 
