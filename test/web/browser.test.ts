@@ -114,6 +114,21 @@ describe.skipIf(!run)("/web in Chromium, per bundled environment", { timeout: 12
     await page.fill("#action-json", JSON.stringify({ message: "x".repeat(1_048_577) }));
     expect((await page.inputValue("#action-message")).length).toBe(1_048_577);
     await expectFieldError(page, "action-message", /at most 1048576 characters/);
+    // Reset with an episode id, then read the state.
+    await page.fill("#episode-id", "web-episode");
+    await page.click("#reset");
+    await expect.poll(() => historyRows(page)).toBe(3);
+    await page.fill("#action-message", "again");
+    await page.click("#step");
+    await expect.poll(() => historyRows(page)).toBe(4);
+    await page.click("#get-state");
+    await expect
+      .poll(async () => JSON.parse((await page.textContent("#state")) ?? "null"))
+      .toMatchObject({
+        episode_id: "web-episode",
+        step_count: 1,
+        total_characters: "5",
+      });
     await page.close();
   });
 
@@ -155,6 +170,18 @@ describe.skipIf(!run)("/web in Chromium, per bundled environment", { timeout: 12
     for (const cls of await tiles.evaluateAll((els) => els.map((e) => e.className))) expect(cls).toMatch(/correct|present|absent/);
     await page.fill("#action-guess", "abc");
     await expectFieldError(page, "action-guess", /match|pattern/i);
+    // Reset options from the WordleResetOptions form: a known secret, guessed: the episode terminates.
+    await page.click("#reset-details summary");
+    await page.fill("#reset-secret", "crane");
+    expect(JSON.parse(await page.inputValue("#reset-json"))).toEqual({ secret: "crane" });
+    await page.click("#reset");
+    await expect.poll(() => historyRows(page)).toBe(3);
+    await page.fill("#action-guess", "crane");
+    await page.click("#step");
+    await expect.poll(() => historyRows(page)).toBe(4);
+    expect(await page.textContent("#step-info")).toContain("terminated");
+    expect(await page.textContent("#history tbody tr:first-child")).toContain("terminated");
+    expect(await page.locator(".wordle-row:not(.empty) .tile.correct").count()).toBe(5);
     await page.close();
   });
 
