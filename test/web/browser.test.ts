@@ -156,6 +156,12 @@ describe.skipIf(!run)("/web in Chromium, per bundled environment", { timeout: 12
     await resetAndStep(page, () => page.fill("#action-column", "3"));
     expect(await page.locator(".c4 .disc.agent").count()).toBe(1);
     expect(await page.locator(".c4 .disc.opponent").count()).toBe(1);
+    expect(await page.locator(".c4 .disc.opponent.last").count()).toBe(1);
+    // Its button drops a second piece: still exactly one "last" opponent piece.
+    await page.click("button[aria-label='Drop in column 3']");
+    await expect.poll(() => historyRows(page)).toBe(3);
+    expect(await page.locator(".c4 .disc.opponent").count()).toBe(2);
+    expect(await page.locator(".c4 .disc.opponent.last").count()).toBe(1);
     await page.fill("#action-column", "9");
     await expectFieldError(page, "action-column", /6/);
     await page.close();

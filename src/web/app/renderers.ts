@@ -118,15 +118,20 @@ function connect4(o: JsonRecord, ctx: RenderContext): Node {
       ),
     );
   }
+  // The opponent's last piece is the top one of the column it played.
+  let last = -1;
+  if (o.opponent_column !== null && o.opponent_column !== undefined) {
+    const col = num(o.opponent_column);
+    for (let r = 0; r < ROWS && last < 0; r++) if (cells[r * COLS + col] !== 0) last = r * COLS + col;
+  }
   for (let r = 0; r < ROWS; r++) {
     const row = h("div", { class: "c4-row", role: "row" });
     for (let c = 0; c < COLS; c++) {
       const i = r * COLS + c;
       const who = cells[i] === 1 ? "agent" : cells[i] === 2 ? "opponent" : "empty";
-      const last = num(o.opponent_column) === c && o.opponent_column !== null && o.opponent_column !== undefined;
       row.append(
         h("span", {
-          class: `disc ${who}${winning.has(i) ? " win" : ""}${last && who === "opponent" ? " last" : ""}`,
+          class: `disc ${who}${winning.has(i) ? " win" : ""}${i === last && who === "opponent" ? " last" : ""}`,
           role: "gridcell",
           "aria-label": `row ${r}, column ${c}: ${who}`,
         }),
