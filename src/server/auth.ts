@@ -9,6 +9,7 @@ import { contentTypeRegExp as grpcContentType } from "@connectrpc/connect/protoc
 import { contentTypeRegExp as grpcWebContentType } from "@connectrpc/connect/protocol-grpc-web";
 import { endOfStream, type StepWireProtocol } from "../protocol/step-wire.js";
 import type { DualHandler, OnePortServer } from "./listener.js";
+import { isWebPath } from "./web-surface.js";
 
 /** Reads one request header by (lower-case) name. */
 export type HeaderReader = (name: string) => string | undefined;
@@ -69,10 +70,13 @@ export function createAuthorizer(options: AuthOptions): Authorizer {
   };
 }
 
-/** Paths that never need credentials: health checks (load balancers and providers poll them). */
+/**
+ * Paths that never need credentials: health checks (load balancers and providers poll
+ * them), and the web page's static files (the page asks for the token).
+ */
 function isOpenPath(url: string | undefined): boolean {
   if (url === undefined) return false;
-  return url === "/health" || url.startsWith("/health?") || url.startsWith("/grpc.health.v1.Health/");
+  return url === "/health" || url.startsWith("/health?") || url.startsWith("/grpc.health.v1.Health/") || isWebPath(url);
 }
 
 /** `/package.Service/Method`: an RPC, refused in its protocol's shape; anything else is OpenEnv's HTTP API. */

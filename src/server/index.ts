@@ -25,3 +25,4 @@ export { createEnvironmentRouter, type EnvironmentRouter, type EnvironmentRouter
 export * from "./rubrics/index.js";
 export { type EnvironmentServer, type HttpSurface, type ServeOptions, serve } from "./serve.js";
 export * from "./tools/index.js";
+export type { WebOptions } from "./web-surface.js";
