@@ -223,7 +223,10 @@ async function respond(
   }
   const host = headers.get("host") ?? String(req.headers[":authority"] ?? "localhost");
   const abort = new AbortController();
-  res.on("close", () => abort.abort());
+  // Only a response cut short aborts: abort() makes a DOMException (a stack trace) on every call otherwise.
+  res.on("close", () => {
+    if (!res.writableFinished) abort.abort();
+  });
   const request = new Request(`http://${host}${req.url ?? "/"}`, { method: req.method, headers, signal: abort.signal });
   const response = await transport.handleRequest(request, { parsedBody });
   const out: Record<string, string> = {};
