@@ -20,7 +20,7 @@ export {
   type StepContext,
   type StepOutcome,
 } from "./environment.js";
-export { isStreamableHttpRequest, type McpSurfaceOptions, mcpStreamableHttpSurface } from "./mcp/streamable-http.js";
+export type { McpSurfaceOptions } from "./mcp/streamable-http.js";
 export { createEnvironmentRouter, type EnvironmentRouter, type EnvironmentRouterOptions } from "./router.js";
 export * from "./rubrics/index.js";
 export { type EnvironmentServer, type HttpSurface, type ServeOptions, serve } from "./serve.js";

@@ -10,7 +10,7 @@ import { applyCors, type CorsOptions } from "./cors.js";
 import type { EnvironmentSource } from "./environment.js";
 import { fastStepProtocol, STEP_PATH, serveFastStep } from "./fast-step.js";
 import { type DualHandler, listenOnePort, type OnePortServer } from "./listener.js";
-import { type McpSurfaceOptions, mcpStreamableHttpSurface } from "./mcp/streamable-http.js";
+import type { McpSurfaceOptions } from "./mcp/streamable-http.js";
 import { createEnvironmentRouter, type EnvironmentRouter, type EnvironmentRouterOptions } from "./router.js";
 import { serveStepHttp1 } from "./step-http1.js";
 import { toolsOf } from "./tools/tool-environment.js";
@@ -128,7 +128,9 @@ export async function serve(source: EnvironmentSource, options: ServeOptions = {
   setMaxListeners(0, shutdown.signal);
   const surfaces = options.surfaces?.(router) ?? [];
   // A tool environment speaks MCP over Streamable HTTP on /mcp, ahead of OpenEnv's JSON-RPC there.
+  // The module is loaded only then: the MCP SDK takes about a second to import.
   if (options.mcp !== false && toolsOf(router.spec) !== undefined) {
+    const { mcpStreamableHttpSurface } = await import("./mcp/streamable-http.js");
     surfaces.push(
       mcpStreamableHttpSurface(router, { mode: options.mode ?? mode, ...(typeof options.mcp === "object" ? options.mcp : {}) }),
     );
