@@ -37,6 +37,7 @@ const siteHits: string[] = [];
 beforeAll(async () => {
   site = http.createServer((req, res) => {
     siteHits.push(req.url ?? "");
+    if (req.url === "/slow") return; // never answers
     const pages: Record<string, string> = {
       "/hang": `<title>Hang</title><button onclick="while (true) {}">Hang</button>`,
       "/grow": `<title>Grow</title><button onclick="window.keep = []; for (let i = 0; i < 12; i++) window.keep.push(new Array(1e6).fill(i + 0.5))">Grow</button>`,
@@ -49,11 +50,18 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => site.listen(0, "127.0.0.1", resolve));
   siteUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
-  factory = BrowserEnvironment.with({ allowedOrigins: [siteUrl], actionTimeoutMs: 4_000, jsHeapLimitMb: 32, maxPages: 2 });
+  factory = BrowserEnvironment.with({
+    allowedOrigins: [siteUrl],
+    actionTimeoutMs: 4_000,
+    navigationTimeoutMs: 2_000,
+    jsHeapLimitMb: 32,
+    maxPages: 2,
+  });
   server = await serve(factory, { port: 0 });
 });
 afterAll(async () => {
   await server?.close();
+  site?.closeAllConnections();
   await new Promise((resolve) => site?.close(resolve));
 });
 
@@ -304,6 +312,18 @@ describe("browser environment: per-session limits", () => {
     const again = await hung.reset({ seed: 1, options: { task: "click-button" } });
     expect(again.observation.axtreeTxt).toContain("button");
   }, 120_000);
+
+  it("stops a navigation at the navigation timeout; the page and the episode go on", async () => {
+    await using env = await connect();
+    await env.reset({ seed: 1, options: { task: "click-button" } });
+    const started = Date.now();
+    const r = await env.step({ action: { case: "goto", value: { url: `${siteUrl}/slow` } } });
+    expect(r.observation.lastActionError).toMatch(/^goto: Timeout 2000ms exceeded/);
+    expect(Date.now() - started).toBeLessThan(4_000 + 2_000); // within the action deadline (and its probe)
+    expect(r.done).toBe(false);
+    const next = await env.step({ action: { case: "goto", value: { url: "http://tasks.openenv.invalid/click-button/" } } });
+    expect([next.observation.lastActionError, next.observation.axtreeTxt.includes("button")]).toEqual(["", true]);
+  }, 60_000);
 
   it("ends the episode when the session's pages pass the JavaScript heap limit", async () => {
     await using env = await connect();

@@ -275,11 +275,17 @@ export class SessionBrowser {
     return `${what}: ${message}`;
   }
 
-  /** Whether the page's main thread still answers (within a second). */
+  /**
+   * Whether the page's main thread still answers (within a second). Asked over
+   * CDP, which, unlike Playwright's evaluate, does not wait for a pending
+   * navigation; that navigation is stopped first.
+   */
   private async responsive(page: Page): Promise<boolean> {
     if (page.isClosed()) return true;
     try {
-      await this.within(Date.now() + 1_000, page.evaluate("1"));
+      const cdp = await this.within(Date.now() + 1_000, this.session(page));
+      await this.within(Date.now() + 1_000, cdp.send("Page.stopLoading"));
+      await this.within(Date.now() + 1_000, cdp.send("Runtime.evaluate", { expression: "1" }));
       return true;
     } catch {
       if (!this.alive) throw new BrowserGoneError("Chromium went away");
