@@ -86,17 +86,15 @@ export function findChromium(explicit: string | undefined): string {
 let playwright: Promise<PlaywrightModule> | undefined;
 
 /** Imports playwright-core once, or fails with a FAILED_PRECONDITION error that says how to install it. */
-export function loadPlaywright(importer: () => Promise<PlaywrightModule> = () => import("playwright-core")): Promise<PlaywrightModule> {
-  const attempt = importer().catch((err: unknown) => {
-    if (playwright === attempt) playwright = undefined;
+export function loadPlaywright(): Promise<PlaywrightModule> {
+  playwright ??= import("playwright-core").catch((err: unknown) => {
+    playwright = undefined; // installed later, it is found on the next try
     throw new ConnectError(
       `the browser environment needs the optional dependency playwright-core (npm install playwright-core@${playwrightVersion}): ${(err as Error).message}`,
       Code.FailedPrecondition,
     );
   });
-  if (importer.length === 0 && playwright !== undefined) return playwright;
-  playwright = attempt;
-  return attempt;
+  return playwright;
 }
 
 /** A running Chromium with its watchdog. */
