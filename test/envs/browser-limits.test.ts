@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Code } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { EnvClient } from "../../src/client/env-client.js";
 import { BrowserEnvironment, browserSpec } from "../../src/envs/browser/environment.js";
 import { type EnvironmentServer, serve } from "../../src/server/serve.js";
@@ -11,7 +11,7 @@ import { startCliServer } from "../auto/helpers.js";
 import { processTable } from "../fixtures/process-table.js";
 import { ScriptedPolicy } from "./browser-policies.js";
 import { chromiumOf, leftovers, profileOf, rootOf } from "./browser-procs.js";
-import { connectBrowser, startBrowserServer, startSite, type TestSite } from "./browser-site.js";
+import { connectBrowser, useBrowserServer } from "./browser-site.js";
 import { expectConnectError, waitFor } from "./helpers.js";
 
 /**
@@ -21,19 +21,8 @@ import { expectConnectError, waitFor } from "./helpers.js";
  */
 
 const root = path.resolve(import.meta.dirname, "../..");
-let site: TestSite;
-let server: EnvironmentServer;
-
-beforeAll(async () => {
-  site = await startSite();
-  ({ server } = await startBrowserServer(site));
-});
-afterAll(async () => {
-  await server?.close();
-  await site?.close();
-});
-
-const connect = (s: EnvironmentServer = server) => connectBrowser(s);
+const fixture = useBrowserServer();
+const connect = (s: EnvironmentServer = fixture.server) => connectBrowser(s);
 
 describe("browser environment: per-session limits", () => {
   it("a hung page ends its own episode at the action deadline while another session keeps stepping", async () => {
@@ -41,7 +30,7 @@ describe("browser environment: per-session limits", () => {
     await using other = await connect();
     await hung.reset({ seed: 1, options: { task: "click-button" } });
     await other.reset({ seed: 2, options: { task: "tick-checkboxes", max_steps: 1000 } });
-    const page = await hung.step({ action: { case: "goto", value: { url: `${site.url}/hang` } } });
+    const page = await hung.step({ action: { case: "goto", value: { url: `${fixture.site.url}/hang` } } });
     const button = /button "Hang" \[ref=((?:f\d+)?e\d+)\]/.exec(page.observation.axtreeTxt)?.[1] ?? "";
     let hungDone = false;
     const started = Date.now();
@@ -70,7 +59,7 @@ describe("browser environment: per-session limits", () => {
     await using env = await connect();
     await env.reset({ seed: 1, options: { task: "click-button" } });
     const started = Date.now();
-    const r = await env.step({ action: { case: "goto", value: { url: `${site.url}/slow` } } });
+    const r = await env.step({ action: { case: "goto", value: { url: `${fixture.site.url}/slow` } } });
     expect(r.observation.lastActionError).toMatch(/^goto: Timeout 2000ms exceeded/);
     expect(Date.now() - started).toBeLessThan(4_000 + 2_000); // within the action deadline (and its probe)
     expect(r.done).toBe(false);
@@ -81,7 +70,7 @@ describe("browser environment: per-session limits", () => {
   it("ends the episode when the session's pages pass the JavaScript heap limit", async () => {
     await using env = await connect();
     await env.reset({ seed: 1, options: { task: "click-button" } });
-    const page = await env.step({ action: { case: "goto", value: { url: `${site.url}/grow` } } });
+    const page = await env.step({ action: { case: "goto", value: { url: `${fixture.site.url}/grow` } } });
     const button = /button "Grow" \[ref=((?:f\d+)?e\d+)\]/.exec(page.observation.axtreeTxt)?.[1] ?? "";
     const r = await env.step({ action: { case: "click", value: { elementId: button } } });
     expect(r.observation.lastActionError).toMatch(
@@ -93,7 +82,7 @@ describe("browser environment: per-session limits", () => {
   it("closes pages opened past the page limit and says so", async () => {
     await using env = await connect();
     await env.reset({ seed: 1, options: { task: "click-button" } });
-    const page = await env.step({ action: { case: "goto", value: { url: `${site.url}/popups` } } });
+    const page = await env.step({ action: { case: "goto", value: { url: `${fixture.site.url}/popups` } } });
     const button = /button "Open" \[ref=((?:f\d+)?e\d+)\]/.exec(page.observation.axtreeTxt)?.[1] ?? "";
     const r = await env.step({ action: { case: "click", value: { elementId: button } } });
     expect(r.observation.lastActionError).toMatch(/already has 2 \(the limit\)/);
@@ -181,7 +170,7 @@ describe("browser environment: Chromium's life", () => {
       const manifest = fs.readFileSync(path.join(root, "src/envs/browser/openenv.yaml"), "utf8");
       fs.writeFileSync(
         path.join(dir, "openenv.yaml"),
-        manifest.replace(/OPENENV_BROWSER_ALLOWED_ORIGINS: ""/, `OPENENV_BROWSER_ALLOWED_ORIGINS: "${site.url}"`),
+        manifest.replace(/OPENENV_BROWSER_ALLOWED_ORIGINS: ""/, `OPENENV_BROWSER_ALLOWED_ORIGINS: "${fixture.site.url}"`),
       );
       fs.writeFileSync(
         path.join(dir, "environment.ts"),
@@ -191,7 +180,7 @@ describe("browser environment: Chromium's life", () => {
       try {
         await using env = await EnvClient.connect({ baseUrl: served.url, spec: browserSpec });
         await env.reset({ seed: 1, options: { task: "click-button" } });
-        const allowed = await env.step({ action: { case: "goto", value: { url: `${site.url}/plain` } } });
+        const allowed = await env.step({ action: { case: "goto", value: { url: `${fixture.site.url}/plain` } } });
         expect([allowed.observation.lastActionError, allowed.observation.title]).toEqual(["", "Plain"]);
         const other = await env.step({ action: { case: "goto", value: { url: "http://127.0.0.2:9/" } } });
         expect(other.observation.lastActionError).toMatch(/^goto: http:\/\/127\.0\.0\.2:9 is not allowed/);

@@ -1,5 +1,6 @@
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll } from "vitest";
 import { EnvClient } from "../../src/client/env-client.js";
 import { BrowserEnvironment, type BrowserFactory, browserSpec } from "../../src/envs/browser/environment.js";
 import { type EnvironmentServer, serve } from "../../src/server/serve.js";
@@ -47,6 +48,20 @@ export async function startBrowserServer(site: TestSite): Promise<{ factory: Bro
     maxPages: 2,
   });
   return { factory, server: await serve(factory, { port: 0 }) };
+}
+
+/** A test site and a browser server allowing it, started before the file's tests and closed after them. */
+export function useBrowserServer(): { readonly site: TestSite; readonly server: EnvironmentServer } {
+  const fixture = {} as { site: TestSite; server: EnvironmentServer };
+  beforeAll(async () => {
+    fixture.site = await startSite();
+    fixture.server = (await startBrowserServer(fixture.site)).server;
+  });
+  afterAll(async () => {
+    await fixture.server?.close();
+    await fixture.site?.close();
+  });
+  return fixture;
 }
 
 /** A typed client of a browser server. */

@@ -1,12 +1,12 @@
 import { create, toJson } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { BrowserActionSchema } from "../../gen/openenv/envs/browser/v1/browser_pb.js";
 import { browserTasks } from "../../src/envs/browser/tasks/index.js";
 import type { EnvironmentServer } from "../../src/server/serve.js";
 import { RawWs } from "../fixtures/raw-ws.js";
 import { type ActionInit, type PolicyView, RandomPolicy, ScriptedPolicy } from "./browser-policies.js";
-import { connectBrowser, startBrowserServer, startSite, type TestSite } from "./browser-site.js";
+import { connectBrowser, useBrowserServer } from "./browser-site.js";
 import { expectConnectError } from "./helpers.js";
 
 /**
@@ -16,19 +16,8 @@ import { expectConnectError } from "./helpers.js";
  * screenshots. Limits and Chromium's life: browser-limits.test.ts.
  */
 
-let site: TestSite;
-let server: EnvironmentServer;
-
-beforeAll(async () => {
-  site = await startSite();
-  ({ server } = await startBrowserServer(site));
-});
-afterAll(async () => {
-  await server?.close();
-  await site?.close();
-});
-
-const connect = (s: EnvironmentServer = server) => connectBrowser(s);
+const fixture = useBrowserServer();
+const connect = (s: EnvironmentServer = fixture.server) => connectBrowser(s);
 const seeds = [11n, 22n, 33n];
 
 /** Runs one episode with a policy over the Step stream; returns whether it succeeded and how many steps it took. */
@@ -59,7 +48,7 @@ describe("browser environment: tasks on a real Chromium", () => {
   }, 600_000);
 
   it("a scripted policy solves every task for 3 seeds over OpenEnv's /ws (JSON, snake_case, base64 screenshots)", async () => {
-    const ws = await RawWs.open(`${server.url.replace("http://", "ws://")}/ws`);
+    const ws = await RawWs.open(`${fixture.server.url.replace("http://", "ws://")}/ws`);
     try {
       for (const task of browserTasks) {
         for (const seed of seeds) {
@@ -196,11 +185,11 @@ describe("browser environment: actions, errors and screenshots", () => {
     expect(out.observation.lastActionError).toBe(
       "goto: http://127.0.0.1:9 is not allowed; this task's pages are under http://tasks.openenv.invalid/click-link/",
     );
-    const before = site.hits.length;
-    const allowed = await env.step({ action: { case: "goto", value: { url: `${site.url}/plain` } } });
+    const before = fixture.site.hits.length;
+    const allowed = await env.step({ action: { case: "goto", value: { url: `${fixture.site.url}/plain` } } });
     expect(allowed.observation.lastActionError).toBe("");
-    expect(allowed.observation).toMatchObject({ url: `${site.url}/plain`, title: "Plain" });
-    expect(site.hits.length).toBe(before + 1);
+    expect(allowed.observation).toMatchObject({ url: `${fixture.site.url}/plain`, title: "Plain" });
+    expect(fixture.site.hits.length).toBe(before + 1);
     const home = await env.step({ action: { case: "goto", value: { url: "http://tasks.openenv.invalid/click-link/" } } });
     expect(home.observation.url).toBe("http://tasks.openenv.invalid/click-link/");
   }, 60_000);
