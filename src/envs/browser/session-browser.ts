@@ -242,15 +242,26 @@ export class SessionBrowser {
   async heapBytes(deadline: number): Promise<number> {
     const measure = async (collect: boolean): Promise<number> => {
       let total = 0;
-      for (const page of this.pages) {
-        const cdp = await this.within(deadline, this.session(page));
-        if (collect) await this.within(deadline, cdp.send("HeapProfiler.collectGarbage"));
-        total += (await this.within(deadline, cdp.send("Runtime.getHeapUsage"))).usedSize;
+      for (const page of [...this.pages]) {
+        try {
+          const cdp = await this.within(deadline, this.session(page));
+          if (collect) await this.within(deadline, cdp.send("HeapProfiler.collectGarbage"));
+          total += (await this.within(deadline, cdp.send("Runtime.getHeapUsage"))).usedSize;
+        } catch (err) {
+          if (!page.isClosed()) throw err; // a page that closed meanwhile holds nothing
+        }
       }
       return total;
     };
-    const total = await measure(false);
-    return total > this.limits.jsHeapLimitBytes ? measure(true) : total;
+    try {
+      const total = await measure(false);
+      return total > this.limits.jsHeapLimitBytes ? await measure(true) : total;
+    } catch (err) {
+      if (!this.alive) throw new BrowserGoneError("Chromium went away while the heap was measured");
+      // A page that does not answer is caught by reading it; the heap is unknown, not over the limit.
+      if (err instanceof DeadlineExceeded) return 0;
+      throw err;
+    }
   }
 
   /** The session's JS heap limit, in bytes. */
