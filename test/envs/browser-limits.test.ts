@@ -79,6 +79,20 @@ describe("browser environment: per-session limits", () => {
     expect(r.truncated).toBe(true);
   }, 60_000);
 
+  it("a page allocating past the renderer's V8 heap limit ends its own episode (its renderer crashes, or hangs collecting garbage); Chromium and the session go on", async () => {
+    await using env = await connect();
+    await env.reset({ seed: 1, options: { task: "click-button" } });
+    const page = await env.step({ action: { case: "goto", value: { url: `${fixture.site.url}/explode` } } });
+    const button = /button "Explode" \[ref=((?:f\d+)?e\d+)\]/.exec(page.observation.axtreeTxt)?.[1] ?? "";
+    const r = await env.step({ action: { case: "click", value: { elementId: button } } });
+    expect(r.observation.lastActionError).toMatch(
+      /^(the page's renderer process crashed|the page stopped responding) .* the episode was ended$/,
+    );
+    expect([r.terminated, r.truncated]).toEqual([false, true]);
+    const again = await env.reset({ seed: 2, options: { task: "click-button" } });
+    expect(again.observation.axtreeTxt).toContain("button");
+  }, 60_000);
+
   it("closes pages opened past the page limit and says so", async () => {
     await using env = await connect();
     await env.reset({ seed: 1, options: { task: "click-button" } });

@@ -17,6 +17,7 @@ export async function startSite(): Promise<TestSite> {
   const pages: Record<string, string> = {
     "/hang": `<title>Hang</title><button onclick="while (true) {}">Hang</button>`,
     "/grow": `<title>Grow</title><button onclick="window.keep = []; for (let i = 0; i < 12; i++) window.keep.push(new Array(1e6).fill(i + 0.5))">Grow</button>`,
+    "/explode": `<title>Explode</title><button onclick="window.keep = []; for (let i = 0; i < 64; i++) window.keep.push(new Array(1e6).fill(i + 0.5))">Explode</button>`,
     "/popups": `<title>Popups</title><button onclick="for (let i = 0; i < 5; i++) window.open('/plain?' + i)">Open</button>`,
     "/plain": `<title>Plain</title><p>A plain page.</p>`,
   };
@@ -45,6 +46,7 @@ export async function startBrowserServer(site: TestSite): Promise<{ factory: Bro
     actionTimeoutMs: 4_000,
     navigationTimeoutMs: 2_000,
     jsHeapLimitMb: 32,
+    rendererHeapLimitMb: 128,
     maxPages: 2,
   });
   return { factory, server: await serve(factory, { port: 0 }) };

@@ -16,7 +16,7 @@ import { type MaybePromise, Rubric, type RubricContext } from "../../server/rubr
 import { SeededRandom } from "../shared/random.js";
 import { parseResetOptions } from "../shared/reset-options.js";
 import { type ChromiumOptions, SharedBrowser } from "./chromium.js";
-import { BrowserGoneError, PageUnresponsiveError, type PageView, SessionBrowser, type SessionLimits } from "./session-browser.js";
+import { BrowserGoneError, PageBrokenError, type PageView, SessionBrowser, type SessionLimits } from "./session-browser.js";
 import { browserTasks, findTask, type PageState, type TaskDefinition, type TaskInstance, type Verdict } from "./tasks/index.js";
 
 type Action = typeof BrowserActionSchema;
@@ -254,7 +254,7 @@ export class BrowserEnvironment extends Environment<Action, Obs, State> {
           Code.Unavailable,
         );
       }
-      ended = err instanceof PageUnresponsiveError ? `${err.message}; the episode was ended` : (err as Error).message;
+      ended = err instanceof PageBrokenError ? `${err.message}; the episode was ended` : (err as Error).message;
     }
     const stepNumber = this.stepCount + 1;
     const page: PageState = { url: episode.url, submissions: browser.submissions, visits: browser.visits, messages: episode.messages };

@@ -26,9 +26,9 @@ export interface PageView {
   readonly activeIndex: number;
 }
 
-/** The session's pages stopped answering: the episode cannot go on. */
-export class PageUnresponsiveError extends Error {
-  override readonly name = "PageUnresponsiveError";
+/** The session's page hung or its renderer crashed: the episode cannot go on. */
+export class PageBrokenError extends Error {
+  override readonly name = "PageBrokenError";
 }
 
 /** The session's browser context is gone (Chromium exited or was killed). */
@@ -71,6 +71,8 @@ export class SessionBrowser {
    * on the document, not on what the page showed before) and actions put it back.
    */
   private readonly refPrefix = new WeakMap<Page, string>();
+  /** Pages whose renderer process crashed (e.g. out of memory past the renderer's V8 heap limit). */
+  private readonly crashed = new WeakSet<Page>();
   private closedByUs = false;
   private gone = false;
 
@@ -177,9 +179,9 @@ export class SessionBrowser {
 
   /**
    * Performs a browser action before `deadline`. Returns "" on success or the
-   * reason the page refused it. Throws {@link PageUnresponsiveError} when the
-   * page's main thread stopped answering and {@link BrowserGoneError} when
-   * Chromium went away.
+   * reason the page refused it. Throws {@link PageBrokenError} when the
+   * page hung (its main thread stopped answering) or its renderer crashed, and
+   * {@link BrowserGoneError} when Chromium went away.
    */
   async act(action: BrowserAction, deadline: number): Promise<string> {
     const page = this.active;
@@ -273,10 +275,13 @@ export class SessionBrowser {
   private async failure(err: unknown, page: Page, what: string): Promise<string> {
     if (!this.alive) throw new BrowserGoneError(`Chromium went away during ${what}`);
     if (err instanceof Refused) return err.message;
+    if (this.crashed.has(page)) {
+      throw new PageBrokenError("the page's renderer process crashed (for example, out of memory); the session's pages were closed");
+    }
     const message = firstLine(err);
     if (err instanceof DeadlineExceeded || /Timeout \d+ms exceeded/.test(message)) {
       if (!(await this.responsive(page))) {
-        throw new PageUnresponsiveError(
+        throw new PageBrokenError(
           `the page stopped responding (its script has run for more than ${this.limits.actionTimeoutMs} ms); the session's pages were closed`,
         );
       }
@@ -439,6 +444,7 @@ export class SessionBrowser {
   /** Counts a page as the session's until it closes; when the active one closes, the last one left becomes active. */
   private track(page: Page): void {
     this.pages.push(page);
+    page.once("crash", () => this.crashed.add(page));
     page.once("close", () => {
       const i = this.pages.indexOf(page);
       if (i >= 0) this.pages.splice(i, 1);
