@@ -143,11 +143,14 @@ describe("browser environment: Chromium's life", () => {
     }
   }, 120_000);
 
-  it("closing the server closes Chromium, its crash handlers and the watchdog, and removes their directories", async () => {
+  it("Chromium starts at the first reset; closing the server closes Chromium, its crash handlers and the watchdog, and removes their directories", async () => {
     const own = BrowserEnvironment.with({});
     const s = await serve(own, { port: 0 });
     const env = await connect(s);
+    // Serving and connecting start nothing: Chromium waits for the first reset.
+    expect([own.browser.launches, await own.browser.pid()]).toEqual([0, undefined]);
     await env.reset({ seed: 1, options: { task: "click-button" } });
+    expect(own.browser.launches).toBe(1);
     const pid = (await own.browser.pid()) as number;
     const chromium = processTable().find((p) => p.pid === pid);
     expect(chromium?.ppid, "Chromium is a child of this process").toBe(process.pid);

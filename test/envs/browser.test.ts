@@ -5,7 +5,7 @@ import { BrowserActionSchema } from "../../gen/openenv/envs/browser/v1/browser_p
 import { browserTasks } from "../../src/envs/browser/tasks/index.js";
 import type { EnvironmentServer } from "../../src/server/serve.js";
 import { RawWs } from "../fixtures/raw-ws.js";
-import { type ActionInit, type PolicyView, RandomPolicy, ScriptedPolicy } from "./browser-policies.js";
+import { type ActionInit, type PolicyView, parseAxtree, RandomPolicy, ScriptedPolicy } from "./browser-policies.js";
 import { connectBrowser, useBrowserServer } from "./browser-site.js";
 import { expectConnectError } from "./helpers.js";
 
@@ -172,6 +172,33 @@ describe("browser environment: actions, errors and screenshots", () => {
     const back = await env.step({ action: { case: "goBack", value: {} } });
     expect(back.observation.lastActionError).toBe("go_back: there is no previous page");
     expect(back.done).toBe(false);
+  }, 60_000);
+
+  it("element ids are stable: an element keeps its id across steps that change the page around it", async () => {
+    await using env = await connect();
+    const idsOf = (tree: string) =>
+      new Map(
+        parseAxtree(tree)
+          .filter((n) => n.ref !== undefined)
+          .map((n) => [`${n.role} "${n.name}"`, n.ref]),
+      );
+    const first = await env.reset({ seed: 9, options: { task: "login-form" } });
+    const before = idsOf(first.observation.axtreeTxt);
+    const field = parseAxtree(first.observation.axtreeTxt).find((n) => n.role === "textbox");
+    expect(field?.ref).toBeDefined();
+    // Typing changes the tree (the field's value) but not the ids.
+    const typed = await env.step({ action: { case: "fill", value: { elementId: field?.ref ?? "", value: "someone" } } });
+    expect(typed.observation.lastActionError).toBe("");
+    expect(typed.observation.axtreeTxt).not.toBe(first.observation.axtreeTxt);
+    expect(typed.observation.axtreeTxt).toContain("someone");
+    expect(idsOf(typed.observation.axtreeTxt)).toEqual(before);
+    const boxes = await env.reset({ seed: 9, options: { task: "tick-checkboxes" } });
+    const boxIds = idsOf(boxes.observation.axtreeTxt);
+    const box = parseAxtree(boxes.observation.axtreeTxt).find((n) => n.role === "checkbox" && !n.attrs.includes("checked"));
+    const ticked = await env.step({ action: { case: "click", value: { elementId: box?.ref ?? "" } } });
+    const after = parseAxtree(ticked.observation.axtreeTxt).find((n) => n.role === "checkbox" && n.name === box?.name);
+    expect([after?.ref, after?.attrs.includes("checked")]).toEqual([box?.ref, true]);
+    expect(idsOf(ticked.observation.axtreeTxt)).toEqual(boxIds);
   }, 60_000);
 
   it("goto opens only the task's start page and allowed origins; other requests never leave the browser", async () => {
