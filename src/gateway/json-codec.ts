@@ -124,6 +124,9 @@ function convert(shape: Shape, value: JsonValue | unknown, path: string): JsonVa
           if (typeof value !== "number") throw mismatch(path, "a number", value);
           return value;
         default:
+          // A decimal string is accepted too: upstreams built on protobuf (our own servers among them) send
+          // 64-bit integers beyond 2^53 as strings, as proto3's JSON mapping does.
+          if (typeof value === "string" && /^-?\d+$/.test(value)) return value;
           if (typeof value !== "number" || !Number.isInteger(value)) throw mismatch(path, "an integer", value);
           return value;
       }

@@ -23,3 +23,4 @@ export { createEnvironmentRouter, type EnvironmentRouter, type EnvironmentRouter
 export * from "./rubrics/index.js";
 export { type EnvironmentServer, type HttpSurface, type ServeOptions, serve } from "./serve.js";
 export { defaultSessionLimits, type SessionLimits, SessionManager, type SessionStats } from "./session-manager.js";
+export type { WebOptions } from "./web-surface.js";
