@@ -1,9 +1,8 @@
-import { getExtension } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { BrowserResetOptionsSchema } from "../../gen/openenv/envs/browser/v1/browser_pb.js";
-import { rules } from "../../gen/openenv/v1/options_pb.js";
 import { browserTasks, findTask, type PageState, type TaskInstance } from "../../src/envs/browser/tasks/index.js";
 import { SeededRandom } from "../../src/envs/shared/random.js";
+import { fieldRules } from "../../src/protocol/validate.js";
 
 /** The tasks' pages and checks, without a browser: seeding, variation, and what counts as done. */
 
@@ -15,7 +14,7 @@ const state = (over: Partial<PageState> = {}): PageState => ({ url: "", submissi
 describe("browser tasks", () => {
   it("has at least 10 tasks, exactly the ones BrowserResetOptions.task allows", () => {
     const field = BrowserResetOptionsSchema.fields.find((f) => f.name === "task")!;
-    const allowed = getExtension(field.proto.options!, rules).allowed;
+    const allowed = fieldRules(field)?.allowed;
     expect(browserTasks.length).toBeGreaterThanOrEqual(10);
     expect(browserTasks.map((t) => t.name)).toEqual(allowed);
   });
