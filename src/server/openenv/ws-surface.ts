@@ -4,6 +4,7 @@ import type { JsonObject } from "@bufbuild/protobuf";
 import { Code, type ConnectError } from "@connectrpc/connect";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
 import { findCapacity, toConnectError } from "../../protocol/errors.js";
+import { jsonDepthError } from "../../protocol/json-depth.js";
 import { decodeOpenEnvJson, type OpenEnvFieldError } from "../../protocol/openenv-json.js";
 import { describeJsonError } from "../../protocol/python-json.js";
 import type { CloseReason, Session } from "../session.js";
@@ -172,6 +173,11 @@ class WsConnection {
       if (this.kind === "mcp")
         return this.sendJson(jsonRpcError(null, JsonRpcCode.ParseError, `Parse error: ${describeJsonError(text).text}`));
       return this.sendError(`Invalid JSON: ${describeJsonError(text).text}`, "INVALID_JSON");
+    }
+    const tooDeep = jsonDepthError(message);
+    if (tooDeep !== undefined) {
+      if (this.kind === "mcp") return this.sendJson(jsonRpcError(null, JsonRpcCode.ParseError, `Parse error: ${tooDeep}`));
+      return this.sendError(`Invalid JSON: ${tooDeep}`, "INVALID_JSON");
     }
     const session = this.session;
     if (session === undefined) return this.fatal("the session is closed");
