@@ -1,4 +1,4 @@
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -9,6 +9,7 @@ import { formatIssue } from "../../auto/manifest.js";
 import { parseEnvReference } from "../../auto/names.js";
 import type { ClusterEvent } from "../../server/cluster/options.js";
 import { formatClusterEvent, serveCluster } from "../../server/cluster/serve-cluster.js";
+import { configureSandboxes, SandboxUnavailableError, sandboxReport } from "../../server/sandbox/sandbox.js";
 import { serve } from "../../server/serve.js";
 import { type CliIO, type Command, ExitCode, intOption, secondsOption, UsageError } from "../common.js";
 
@@ -58,7 +59,13 @@ Options:
                        or production (without them)
   --no-openenv         do not serve OpenEnv's HTTP/JSON + WebSocket protocol
   --token TOKEN        require 'Authorization: Bearer TOKEN' on every call (repeatable;
-                       also read from OPENENV_AUTH_TOKEN); health checks stay open
+                       also read from OPENENV_AUTH_TOKEN); health checks stay open.
+                       The token is blanked from the process's command line at once;
+                       --token-file or the variable keep it off the command line entirely
+  --token-file FILE    read tokens from FILE (one per line)
+  --unsafe-no-sandbox  where bubblewrap cannot sandbox (not installed, no user
+                       namespaces), run an environment's untrusted code anyway,
+                       without a sandbox (by default such sessions are refused)
   --cors ORIGIN        allow browser calls from ORIGIN (repeatable; * for any)
   --json               print one JSON line {"event":"listening","url",...} when ready
   --exit-with-parent   exit when stdin closes or the parent process dies
@@ -85,6 +92,8 @@ Examples:
         mode: { type: "string", default: "simulation" },
         "no-openenv": { type: "boolean", default: false },
         token: { type: "string", multiple: true },
+        "token-file": { type: "string" },
+        "unsafe-no-sandbox": { type: "boolean" },
         cors: { type: "string", multiple: true },
         "exit-with-parent": { type: "boolean" },
         project: { type: "string" },
@@ -99,10 +108,13 @@ Examples:
     const idle = secondsOption("idle-timeout", values["idle-timeout"]);
     const mode = values.mode;
     if (mode !== "simulation" && mode !== "production") throw new UsageError(`invalid --mode '${mode ?? ""}': simulation or production`);
-    const tokens = [...(values.token ?? []), ...(process.env.OPENENV_AUTH_TOKEN ? [process.env.OPENENV_AUTH_TOKEN] : [])];
+    if (values.token !== undefined) hideFromCommandLine(values.token);
+    const fromFile = values["token-file"] === undefined ? [] : readTokenFile(values["token-file"]);
+    const tokens = [...(values.token ?? []), ...fromFile, ...(process.env.OPENENV_AUTH_TOKEN ? [process.env.OPENENV_AUTH_TOKEN] : [])];
     const cors = values.cors;
     const info = await resolveTarget(target, { project: values.project, yes: values.yes }, io);
     for (const w of info.warnings) io.err(`warning: ${formatIssue(w)}\n`);
+    checkSandbox(info, values["unsafe-no-sandbox"] === true, io);
     const loaded = await loadEnvironment(info);
     const openenv = values["no-openenv"] ? false : { mode: mode as "simulation" | "production" };
     const serveOptions = {
@@ -168,4 +180,56 @@ function workerEvents(io: CliIO, json: boolean): (event: ClusterEvent) => void {
     if (json) io.out(`${JSON.stringify({ event: type, ...fields })}\n`);
     else io.err(`${formatClusterEvent(event)}\n`);
   };
+}
+
+/**
+ * Blanks secrets in this process's command line (/proc/<pid>/cmdline, `ps`), which
+ * every local user can read: Node rewrites the memory the kernel shows it from.
+ */
+function hideFromCommandLine(secrets: readonly string[]): void {
+  const hidden = process.argv.map((a) => {
+    for (const s of secrets) if (s !== "" && a.includes(s)) return a.replaceAll(s, "***");
+    return a;
+  });
+  process.title = hidden.join(" ");
+}
+
+/** Tokens from a file, one per line (blank lines and surrounding space ignored). */
+function readTokenFile(file: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new UsageError(`cannot read --token-file ${file}: ${(err as Error).message}`);
+  }
+  const tokens = text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "");
+  if (tokens.length === 0) throw new UsageError(`--token-file ${file} holds no token`);
+  return tokens;
+}
+
+/**
+ * An environment whose manifest has a `sandbox` section runs untrusted code: say how
+ * its sandboxes are made, or refuse to serve it where none can be (unless the
+ * operator accepts running it unsandboxed). Worker processes inherit the settings.
+ */
+function checkSandbox(info: EnvInfo, unsafe: boolean, io: CliIO): void {
+  configureSandboxes({
+    allowUnsandboxed: unsafe,
+    ...(info.manifest.sandbox === undefined ? {} : { network: info.manifest.sandbox.network }),
+  });
+  if (info.manifest.sandbox === undefined) return;
+  const report = sandboxReport();
+  const network = info.manifest.sandbox.network ? "network on (the manifest asks for it)" : "no network";
+  if (report.available) {
+    io.err(`openenv: ${info.envKey} runs untrusted code in sandboxes: ${report.summary}; ${network}\n`);
+  } else if (unsafe) {
+    io.err(`openenv: WARNING: ${report.summary}; ${info.envKey} runs untrusted code WITHOUT a sandbox (--unsafe-no-sandbox)\n`);
+  } else {
+    throw new SandboxUnavailableError(
+      `${report.summary}: ${info.envKey} runs untrusted code and is served only in sandboxes; install bubblewrap (e.g. apt-get install bubblewrap), or pass --unsafe-no-sandbox to run it without one`,
+    );
+  }
 }
