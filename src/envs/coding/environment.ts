@@ -1,5 +1,6 @@
 import { constants } from "node:os";
 import { create, type MessageShape } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
 import {
   type CodeAction,
   CodeActionSchema,
@@ -16,6 +17,7 @@ import { Environment } from "../../server/environment.js";
 import { rubric } from "../../server/rubrics/containers.js";
 import { evaluateRubric } from "../../server/rubrics/evaluate.js";
 import { type MaybePromise, Rubric, type RubricContext } from "../../server/rubrics/rubric.js";
+import { SandboxUnavailableError } from "../../server/sandbox/sandbox.js";
 import { parseResetOptions } from "../shared/reset-options.js";
 import { describeExit } from "./interpreter.js";
 import { PythonSandbox, type SandboxOptions, type SandboxRun } from "./sandbox.js";
@@ -102,7 +104,10 @@ export class CodingEnvironment extends Environment<typeof CodeActionSchema, Obs,
     this.sandbox = undefined;
     await old?.close();
     this.seed = options.seed;
-    const sandbox = await PythonSandbox.create(this.options, options.seed);
+    const sandbox = await PythonSandbox.create(this.options, options.seed).catch((err: unknown) => {
+      // No sandbox here: the operator's to fix (install bubblewrap), not a server fault.
+      throw err instanceof SandboxUnavailableError ? new ConnectError(err.message, Code.FailedPrecondition) : err;
+    });
     if (options.signal.aborted) {
       await sandbox.close();
       throw options.signal.reason;

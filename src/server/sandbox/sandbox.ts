@@ -215,6 +215,11 @@ export class Sandbox {
     return this.cgroup?.limited ?? [];
   }
 
+  /** The sandbox's control group directories (empty without one); removed by {@link Sandbox.close}. */
+  get cgroupDirectories(): string[] {
+    return this.cgroup === undefined ? [] : [...new Set(this.cgroup.dirs.values())];
+  }
+
   /** Processes of the sandbox the kernel's OOM killer killed for exceeding its memory limit. */
   oomKills(): number {
     return this.cgroup?.oomKills() ?? 0;
