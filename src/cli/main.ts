@@ -1,4 +1,5 @@
 import { packageVersion } from "../auto/modules.js";
+import { buildCommand } from "./commands/build.js";
 import { infoCommand } from "./commands/info.js";
 import { initCommand } from "./commands/init.js";
 import { installCommand } from "./commands/install.js";
@@ -13,6 +14,7 @@ const commands: readonly Command[] = [
   infoCommand,
   serveCommand,
   initCommand,
+  buildCommand,
   validateCommand,
   installCommand,
   resetCommand,

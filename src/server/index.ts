@@ -21,5 +21,6 @@ export { type OpenEnvSurface, type OpenEnvSurfaceOptions, openEnvSurface, SESSIO
 export type { ForwardedHeaders, RemoteSessions, SessionPlacement, StepRelay } from "./placement.js";
 export { createEnvironmentRouter, type EnvironmentRouter, type EnvironmentRouterOptions } from "./router.js";
 export * from "./rubrics/index.js";
+export * from "./sandbox/index.js";
 export { type EnvironmentServer, type HttpSurface, type ServeOptions, serve } from "./serve.js";
 export { defaultSessionLimits, type SessionLimits, SessionManager, type SessionStats } from "./session-manager.js";

@@ -7,6 +7,8 @@ import { installFromHub } from "../../auto/hub.js";
 import { loadEnvironment } from "../../auto/load.js";
 import { formatIssue } from "../../auto/manifest.js";
 import { parseEnvReference } from "../../auto/names.js";
+import { startDocker } from "../../auto/providers/docker.js";
+import { probeHealth } from "../../auto/providers/health.js";
 import type { ClusterEvent } from "../../server/cluster/options.js";
 import { formatClusterEvent, serveCluster } from "../../server/cluster/serve-cluster.js";
 import { configureSandboxes, SandboxUnavailableError, sandboxReport } from "../../server/sandbox/sandbox.js";
@@ -48,8 +50,8 @@ openenv.yaml (or the file); USER/ENV a Hub Space, installed first (with a
 prompt, unless --yes).
 
 Options:
-  --port N             TCP port (default 8000; 0 picks a free one)
-  --host HOST          interface to bind (default 127.0.0.1; 0.0.0.0 for all)
+  --port N             TCP port (default $OPENENV_PORT, else 8000; 0 picks a free one)
+  --host HOST          interface to bind (default $OPENENV_HOST, else 127.0.0.1; 0.0.0.0 for all)
   --max-sessions N     most sessions at once, in all workers together (default 64)
   --workers N|auto     serve from N worker processes (auto: one per core); each
                        session lives in one worker, calls for it are routed
@@ -63,6 +65,10 @@ Options:
                        The token is blanked from the process's command line at once;
                        --token-file or the variable keep it off the command line entirely
   --token-file FILE    read tokens from FILE (one per line)
+  --docker             serve the environment's image in a container (see openenv
+                       build) on the host network, with default limits; the
+                       container is removed on exit, Ctrl-C, or if this process dies
+  --image IMAGE        with --docker: the image (default: the manifest's default_image)
   --unsafe-no-sandbox  where bubblewrap cannot sandbox (not installed, no user
                        namespaces), run an environment's untrusted code anyway,
                        without a sandbox (by default such sessions are refused)
@@ -83,17 +89,20 @@ Examples:
       args,
       allowPositionals: true,
       options: {
-        port: { type: "string", default: "8000" },
-        host: { type: "string", default: "127.0.0.1" },
-        "max-sessions": { type: "string" },
+        // Defaults from the environment too: a container image sets them, and the Docker provider overrides them.
+        port: { type: "string", default: process.env.OPENENV_PORT || "8000" },
+        host: { type: "string", default: process.env.OPENENV_HOST || "127.0.0.1" },
+        "max-sessions": { type: "string", default: process.env.OPENENV_MAX_SESSIONS || undefined },
         workers: { type: "string" },
-        "idle-timeout": { type: "string" },
+        "idle-timeout": { type: "string", default: process.env.OPENENV_IDLE_TIMEOUT_S || undefined },
         json: { type: "boolean" },
         mode: { type: "string", default: "simulation" },
         "no-openenv": { type: "boolean", default: false },
         token: { type: "string", multiple: true },
         "token-file": { type: "string" },
         "unsafe-no-sandbox": { type: "boolean" },
+        docker: { type: "boolean" },
+        image: { type: "string" },
         cors: { type: "string", multiple: true },
         "exit-with-parent": { type: "boolean" },
         project: { type: "string" },
@@ -114,6 +123,16 @@ Examples:
     const cors = values.cors;
     const info = await resolveTarget(target, { project: values.project, yes: values.yes }, io);
     for (const w of info.warnings) io.err(`warning: ${formatIssue(w)}\n`);
+    if (values.docker === true) {
+      if (workers !== undefined || tokens.length > 0 || cors !== undefined)
+        throw new UsageError("--docker runs the image's own server: --workers, --token and --cors do not apply");
+      return serveInDocker(
+        info,
+        { image: values.image, port, host: values.host, maxSessions, idleTimeoutMs: idle === undefined ? undefined : idle * 1000 },
+        values.json === true,
+        io,
+      );
+    }
     checkSandbox(info, values["unsafe-no-sandbox"] === true, io);
     const loaded = await loadEnvironment(info);
     const openenv = values["no-openenv"] ? false : { mode: mode as "simulation" | "production" };
@@ -232,4 +251,47 @@ function checkSandbox(info: EnvInfo, unsafe: boolean, io: CliIO): void {
       `${report.summary}: ${info.envKey} runs untrusted code and is served only in sandboxes; install bubblewrap (e.g. apt-get install bubblewrap), or pass --unsafe-no-sandbox to run it without one`,
     );
   }
+}
+
+/** `serve --docker`: the image in a container until a signal; the container goes with this process. */
+async function serveInDocker(
+  info: EnvInfo,
+  o: { image?: string; port: number; host: string | undefined; maxSessions?: number; idleTimeoutMs?: number },
+  json: boolean,
+  io: CliIO,
+): Promise<number> {
+  const image = o.image ?? info.defaultImage;
+  const running = await startDocker(image, {
+    port: o.port,
+    host: o.host,
+    maxSessions: o.maxSessions,
+    idleTimeoutMs: o.idleTimeoutMs,
+    sandboxed: info.manifest.sandbox !== undefined,
+    onProgress: json ? undefined : (m) => io.err(`openenv: ${m}\n`),
+  });
+  const stopped = new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (why: string, code: number): void => {
+      if (stopping) return;
+      stopping = true;
+      clearInterval(watch);
+      io.err(`openenv: removing container ${running.containerId?.slice(0, 12)} (${why})\n`);
+      void running.stop().then(() => resolve(code));
+    };
+    process.once("SIGINT", () => stop("SIGINT", ExitCode.interrupted));
+    process.once("SIGTERM", () => stop("SIGTERM", ExitCode.ok));
+    // Watching the server also keeps this process alive while the container serves.
+    const watch = setInterval(() => {
+      void probeHealth(running.baseUrl as string, 5_000).then((ok) => {
+        if (!ok && !stopping) stop("the container stopped answering", ExitCode.failure);
+      });
+    }, 5_000);
+  });
+  const url = running.baseUrl as string;
+  if (json)
+    io.out(
+      `${JSON.stringify({ event: "listening", env: info.envKey, url, port: Number(new URL(url).port), image, container: running.containerId })}\n`,
+    );
+  else io.out(`openenv: serving ${info.envKey} on ${url} (image ${image}, container ${running.containerId?.slice(0, 12)})\n`);
+  return stopped;
 }
