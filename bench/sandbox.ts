@@ -9,7 +9,7 @@
 import { parseArgs } from "node:util";
 import { EnvClient } from "../src/client/env-client.js";
 import { CodingEnvironment, codingSpec } from "../src/envs/coding/environment.js";
-import { sandboxReport } from "../src/server/sandbox/sandbox.js";
+import { Sandbox, sandboxReport } from "../src/server/sandbox/sandbox.js";
 import { type EnvironmentServer, serve } from "../src/server/serve.js";
 
 const { values: args } = parseArgs({
@@ -84,6 +84,18 @@ for (const v of variants) {
     `${v.name.padEnd(12)} ${f(percentile(v.step, 50))}    ${f(percentile(v.step, 99))}    ${f(percentile(v.reset, 50))}    ${f(percentile(v.reset, 99))}`,
   );
 }
+// The sandbox alone: bwrap (with its control group and uid) around /bin/true.
+const bare: number[] = [];
+for (let i = 0; i < Math.max(10, resets * 2); i++) {
+  const t = performance.now();
+  const box = await Sandbox.start({ command: ["/bin/true"] });
+  await box.exited;
+  bare.push(performance.now() - t);
+  await box.close();
+}
+console.log(
+  `sandbox alone (Sandbox.start of /bin/true until it exits): p50 ${f(percentile(bare, 50)).trim()} ms, p99 ${f(percentile(bare, 99)).trim()} ms`,
+);
 const [s, u] = variants;
 const ratio = (a: number[], b: number[], p: number) => (percentile(a, p) / percentile(b, p)).toFixed(2);
 console.log(
