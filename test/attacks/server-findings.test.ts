@@ -242,6 +242,14 @@ describe("finding 10: timeout_s: 1e400 is refused on every path", () => {
       body: '{"action":{"code":"print(1)","timeout_s":1e400}}',
     });
     expect(http.status).toBe(422);
+    // OpenEnv's step request has a timeout_s of its own, beside the action (it was accepted as Infinity).
+    const envelope = await fetch(`${server.url}/step`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "openenv-session-id": id },
+      body: '{"action":{"code":"print(1)"},"timeout_s":1e400}',
+    });
+    expect(envelope.status).toBe(422);
+    expect(await envelope.json()).toMatchObject({ detail: [{ loc: ["body", "timeout_s"], type: "finite_number" }] });
     const ws = await RawWs.open(`${server.url.replace("http", "ws")}/ws`);
     try {
       ws.send({ type: "reset", data: {} });
