@@ -1,9 +1,11 @@
 import { packageVersion } from "../auto/modules.js";
 import { buildCommand } from "./commands/build.js";
+import { gatewayCommand } from "./commands/gateway.js";
 import { infoCommand } from "./commands/info.js";
 import { initCommand } from "./commands/init.js";
 import { installCommand } from "./commands/install.js";
 import { listCommand } from "./commands/list.js";
+import { protoCommand } from "./commands/proto.js";
 import { serveCommand } from "./commands/serve.js";
 import { closeCommand, resetCommand, stateCommand, stepCommand } from "./commands/session.js";
 import { validateCommand } from "./commands/validate.js";
@@ -17,6 +19,8 @@ const commands: readonly Command[] = [
   buildCommand,
   validateCommand,
   installCommand,
+  protoCommand,
+  gatewayCommand,
   resetCommand,
   stepCommand,
   stateCommand,

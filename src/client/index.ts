@@ -1,12 +1,9 @@
-export type { BackendResult, EnvBackend } from "./backend.js";
+export type { EnvBackend, EnvStepResult, ResetParams, StepParams } from "./backend.js";
 export {
   EnvClient,
   type EnvClientOptions,
   type EnvClientSpec,
   type EnvTransportKind,
-  type ResetParams,
-  type StepParams,
-  type StepResult,
 } from "./env-client.js";
 export { GenericEnvClient, type GenericEnvClientOptions, type GenericStepResult } from "./generic-client.js";
 export { type RolloutOptions, type RolloutStep, rollout } from "./rollout.js";

@@ -1,3 +1,6 @@
+export type { ForwardedHeaders, RemoteSessions, SessionPlacement, StepRelay } from "../core/placement.js";
+export { defaultSessionLimits, type SessionLimits, SessionManager, type SessionStats } from "../core/session-manager.js";
+export { type OpenEnvSurface, type OpenEnvSurfaceOptions, openEnvSurface, SESSION_HEADER } from "../openenv/server/index.js";
 export type {
   ClusterEnvironment,
   ClusterEvent,
@@ -17,10 +20,8 @@ export {
   type StepContext,
   type StepOutcome,
 } from "./environment.js";
-export { type OpenEnvSurface, type OpenEnvSurfaceOptions, openEnvSurface, SESSION_HEADER } from "./openenv/index.js";
-export type { ForwardedHeaders, RemoteSessions, SessionPlacement, StepRelay } from "./placement.js";
 export { createEnvironmentRouter, type EnvironmentRouter, type EnvironmentRouterOptions } from "./router.js";
 export * from "./rubrics/index.js";
 export * from "./sandbox/index.js";
 export { type EnvironmentServer, type HttpSurface, type ServeOptions, serve } from "./serve.js";
-export { defaultSessionLimits, type SessionLimits, SessionManager, type SessionStats } from "./session-manager.js";
+export type { WebOptions } from "./web-surface.js";

@@ -14,6 +14,7 @@ import { formatClusterEvent, serveCluster } from "../../server/cluster/serve-clu
 import { configureSandboxes, SandboxUnavailableError, sandboxReport } from "../../server/sandbox/sandbox.js";
 import { serve } from "../../server/serve.js";
 import { type CliIO, type Command, ExitCode, intOption, secondsOption, UsageError } from "../common.js";
+import { stopOnSignals } from "../shutdown.js";
 
 /** True when the argument names a manifest or a directory holding one, rather than an environment name. */
 export function looksLikePath(arg: string): boolean {
@@ -60,6 +61,8 @@ Options:
   --mode MODE          OpenEnv mode: simulation (default; HTTP /reset /step /state)
                        or production (without them)
   --no-openenv         do not serve OpenEnv's HTTP/JSON + WebSocket protocol
+  --no-web             do not serve the /web page (served by default, except
+                       in production mode)
   --token TOKEN        require 'Authorization: Bearer TOKEN' on every call (repeatable;
                        also read from OPENENV_AUTH_TOKEN); health checks stay open.
                        The token is blanked from the process's command line at once;
@@ -98,6 +101,7 @@ Examples:
         json: { type: "boolean" },
         mode: { type: "string", default: "simulation" },
         "no-openenv": { type: "boolean", default: false },
+        "no-web": { type: "boolean", default: false },
         token: { type: "string", multiple: true },
         "token-file": { type: "string" },
         "unsafe-no-sandbox": { type: "boolean" },
@@ -136,8 +140,10 @@ Examples:
     checkSandbox(info, values["unsafe-no-sandbox"] === true, io);
     const loaded = await loadEnvironment(info);
     const openenv = values["no-openenv"] ? false : { mode: mode as "simulation" | "production" };
+    const web = values["no-web"] ? false : undefined;
     const serveOptions = {
       openenv,
+      web,
       auth: tokens.length > 0 ? { tokens } : undefined,
       cors: cors === undefined ? undefined : { origins: cors.includes("*") ? ("*" as const) : cors },
       port,
@@ -152,31 +158,8 @@ Examples:
             { manifest: info.manifestPath },
             { ...serveOptions, workers, onEvent: workerEvents(io, values.json === true) },
           );
-    // Handlers go in before the server is announced: a signal sent as soon as a client reads
-    // the announcement must find them (with none, SIGINT would kill the process outright).
-    const stopped = new Promise<number>((resolve) => {
-      let stopping = false;
-      const stop = (why: string, exitCode: number): void => {
-        if (stopping) return;
-        stopping = true;
-        io.err(`openenv: shutting down (${why})\n`);
-        void server.close().then(() => resolve(exitCode));
-      };
-      process.once("SIGINT", () => stop("SIGINT", ExitCode.interrupted));
-      process.once("SIGTERM", () => stop("SIGTERM", ExitCode.ok));
-      if (values["exit-with-parent"]) {
-        // The parent holds our stdin's other end: it closes when the parent exits or dies.
-        process.stdin.on("end", () => stop("stdin closed", ExitCode.ok));
-        process.stdin.on("close", () => stop("stdin closed", ExitCode.ok));
-        process.stdin.on("error", () => stop("stdin error", ExitCode.ok));
-        process.stdin.resume();
-        const parent = process.ppid;
-        const watch = setInterval(() => {
-          if (process.ppid !== parent) stop("parent process exited", ExitCode.ok);
-        }, 1_000);
-        watch.unref();
-      }
-    });
+    // Handlers go in before the server is announced (see stopOnSignals).
+    const stopped = stopOnSignals(() => server.close(), io, { exitWithParent: values["exit-with-parent"] });
     const pool = "workers" in server ? server.workers() : undefined;
     if (values.json) {
       const event = { event: "listening", env: info.envKey, url: server.url, port: server.port, host: server.host, pid: process.pid };
@@ -185,6 +168,7 @@ Examples:
       const extra = openenv === false ? "" : `; OpenEnv HTTP/JSON and WebSocket ${server.url.replace("http", "ws")}/ws, ${mode} mode`;
       const processes = pool === undefined ? "" : `, ${pool.length} worker processes`;
       io.out(`openenv: serving ${info.envKey} on ${server.url} (Connect, gRPC, gRPC-Web; h2c and HTTP/1.1${extra}${processes})\n`);
+      if (web !== false && mode === "simulation") io.out(`openenv: web page ${server.url}/web/\n`);
     }
     const code = await stopped;
     if (values["exit-with-parent"]) process.stdin.destroy();

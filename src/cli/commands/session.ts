@@ -4,11 +4,13 @@ import { type DescMessage, fromBinary, fromJson, type JsonObject, type JsonValue
 import { type Any, anyPack, durationFromMs } from "@bufbuild/protobuf/wkt";
 import { type Client, createClient } from "@connectrpc/connect";
 import { EnvironmentService, type StepResult } from "../../../gen/openenv/v1/environment_service_pb.js";
-import { type EnvClientSpec, schemasFromDescribe } from "../../client/env-client.js";
+import { schemasFromDescribe } from "../../client/describe.js";
+import type { EnvClientSpec } from "../../client/env-client-options.js";
 import { StepChannel } from "../../client/step-channel.js";
+import { connectStepStream } from "../../client/step-streams.js";
 import { createTransport, type OwnedTransport, type RpcTransportKind } from "../../client/transports.js";
+import { keepSessionHeader } from "../../core/step-input.js";
 import { jsonRegistry } from "../../protocol/descriptors.js";
-import { keepSessionHeader } from "../../server/step-stream.js";
 import { type CliIO, type Command, ExitCode, intOption, jsonArgument, secondsOption, UsageError } from "../common.js";
 
 const protocols = ["connect", "connect-json", "grpc", "grpc-web"] as const;
@@ -167,7 +169,7 @@ Examples:
     });
     if (values.session === undefined && values.reset !== true) throw new UsageError("give --session ID (from 'openenv reset') or --reset");
     const remote = await openRemote(values);
-    const channel = new StepChannel(remote.rpc, { [keepSessionHeader]: "true" });
+    const channel = new StepChannel(connectStepStream(remote.rpc, { [keepSessionHeader]: "true" }));
     let sessionId = values.session;
     const timeout = remote.timeoutMs === undefined ? undefined : durationFromMs(remote.timeoutMs);
     try {
