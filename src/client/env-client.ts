@@ -4,7 +4,7 @@ import type { DescribeResponse, EnvironmentService } from "../../gen/openenv/v1/
 import type { EnvBackend, EnvStepResult, ResetParams, StepParams } from "./backend.js";
 import type { EnvClientOptions, EnvClientSpec, EnvTransportKind } from "./env-client-options.js";
 import { BackendOpener } from "./open-backend.js";
-import { type RolloutOptions, type RolloutStep, rollout } from "./rollout.js";
+import { type RolloutOptions, type RolloutPolicy, type RolloutStep, rollout } from "./rollout.js";
 import { RpcBackend } from "./rpc-backend.js";
 
 export type { EnvStepResult, ResetParams, StepParams } from "./backend.js";
@@ -138,13 +138,7 @@ export class EnvClient<
    * `for await (const t of env.rollout(policy)) ...`. Resets before each episode,
    * stops at its end or after `maxSteps`.
    */
-  rollout(
-    policy: (
-      observation: MessageShape<O>,
-      last: EnvStepResult<O>,
-    ) => MessageShape<A> | MessageInitShape<A> | PromiseLike<MessageShape<A> | MessageInitShape<A>>,
-    options: RolloutOptions = {},
-  ): AsyncGenerator<RolloutStep<A, O>, void, undefined> {
+  rollout(policy: RolloutPolicy<A, O>, options: RolloutOptions = {}): AsyncGenerator<RolloutStep<A, O>, void, undefined> {
     return rollout(this, policy, options);
   }
 
