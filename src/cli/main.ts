@@ -1,4 +1,5 @@
 import { packageVersion } from "../auto/modules.js";
+import { buildCommand } from "./commands/build.js";
 import { collectCommand } from "./commands/collect.js";
 import { gatewayCommand } from "./commands/gateway.js";
 import { infoCommand } from "./commands/info.js";
@@ -16,6 +17,7 @@ const commands: readonly Command[] = [
   infoCommand,
   serveCommand,
   initCommand,
+  buildCommand,
   validateCommand,
   installCommand,
   protoCommand,

@@ -23,6 +23,7 @@ export {
 export type { McpSurfaceOptions } from "./mcp/streamable-http.js";
 export { createEnvironmentRouter, type EnvironmentRouter, type EnvironmentRouterOptions } from "./router.js";
 export * from "./rubrics/index.js";
+export * from "./sandbox/index.js";
 export { type EnvironmentServer, type HttpSurface, type ServeOptions, serve } from "./serve.js";
 export * from "./tools/index.js";
 export type { WebOptions } from "./web-surface.js";
