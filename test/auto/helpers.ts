@@ -266,13 +266,17 @@ export function packThisPackage(): Promise<string> {
   return tarball;
 }
 
-/** npm, offline: everything comes from the local cache (this repo's install filled it). */
+/**
+ * npm, preferring the local cache: what this repository's install cached is used
+ * as it is, and only what is missing (on a fresh machine, the packuments `npm ci`
+ * never fetches) comes from the registry. Strict `offline` fails there with ENOTCACHED.
+ */
 export function npm(args: readonly string[], cwd: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Ran> {
   return runCommand("npm", [...args], {
     cwd,
     env: {
       ...process.env,
-      npm_config_offline: "true",
+      npm_config_prefer_offline: "true",
       npm_config_audit: "false",
       npm_config_fund: "false",
       npm_config_update_notifier: "false",

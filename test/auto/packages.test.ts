@@ -22,8 +22,9 @@ import {
 /**
  * The package as users get it: this repository packed with `npm pack`, an
  * environment package made by `openenv init`, and a Hub Space served from a
- * local git repository (`git+file://`). npm runs offline throughout: every
- * dependency comes from the npm cache this repository's install filled.
+ * local git repository (`git+file://`). npm prefers its cache throughout
+ * (what this repository's install cached is used as it is), so it works on a
+ * fresh machine with an empty cache too.
  */
 
 let tarball: string;
@@ -175,10 +176,10 @@ describe("environments from a Hub Space (a local git repository)", () => {
       await execText("git", args, space);
     }
     project = projectDir("hub-project");
-    process.env.npm_config_offline = "true";
+    process.env.npm_config_prefer_offline = "true";
   }, 120_000);
   afterAll(() => {
-    delete process.env.npm_config_offline;
+    delete process.env.npm_config_prefer_offline;
     clearDiscoveryCache();
   });
 
