@@ -5,7 +5,7 @@ import { Connect4ObservationSchema, GameStatus } from "../../gen/openenv/envs/co
 import { EnvClient, type StepResult } from "../../src/client/env-client.js";
 import { Connect4Environment, connect4Spec } from "../../src/envs/connect4/environment.js";
 import { AGENT, Board, OPPONENT } from "../../src/envs/connect4/game.js";
-import { SeededRandom } from "../../src/envs/shared/random.js";
+import { SeededRandom } from "../../src/envs/common/random.js";
 import { type EnvironmentServer, serve } from "../../src/server/serve.js";
 import { expectConnectError } from "./helpers.js";
 

@@ -16,7 +16,7 @@ import { Environment } from "../../server/environment.js";
 import { rubric } from "../../server/rubrics/containers.js";
 import { evaluateRubric } from "../../server/rubrics/evaluate.js";
 import { type MaybePromise, Rubric, type RubricContext } from "../../server/rubrics/rubric.js";
-import { parseResetOptions } from "../shared/reset-options.js";
+import { parseResetOptions } from "../common/reset-options.js";
 import { describeExit, type ExecReport } from "./interpreter.js";
 import { PythonSandbox, type SandboxOptions } from "./sandbox.js";
 
