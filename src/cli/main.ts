@@ -35,7 +35,8 @@ function usage(): string {
   return `openenv ${packageVersion()}: run, inspect and drive OpenEnv environments
 
 Usage: openenv <command> [options]
-       openenv help <command>
+       openenv help <command>     (or openenv <command> --help)
+       openenv --version          print the version
 
 Commands:
 ${commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join("\n")}

@@ -1,5 +1,6 @@
 import type { Client } from "@connectrpc/connect";
 import type { EnvironmentService } from "../../gen/openenv/v1/environment_service_pb.js";
+import type { HeaderValues } from "./backend.js";
 import { FastStepChannel } from "./fast-step-channel.js";
 import { StepChannel } from "./step-channel.js";
 import type { OwnedTransport } from "./transports.js";
@@ -15,7 +16,7 @@ export type AnyStepChannel = StepChannel | FastStepChannel;
 export function openStepChannel(
   rpc: Client<typeof EnvironmentService>,
   owned: OwnedTransport | undefined,
-  headers: HeadersInit | undefined,
+  headers: HeaderValues | undefined,
   fastPath = true,
 ): AnyStepChannel {
   const manager = owned?.sessionManager;

@@ -16,7 +16,10 @@ import { jsonRegistry, registryFromFileSet } from "../protocol/descriptors.js";
 import { toConnectError } from "../protocol/errors.js";
 import type { EnvironmentSpec } from "../server/environment.js";
 import type { EnvironmentRouter } from "../server/router.js";
-import type { BackendResult, EnvBackend } from "./backend.js";
+import type { BackendResult, EnvBackend, HeaderValues } from "./backend.js";
+
+export type { HeaderValues } from "./backend.js";
+
 import { HttpBackend, WebSocketBackend } from "./openenv-backends.js";
 import { OpenEnvHttp, OpenEnvSocket, webSocketUrl } from "./openenv-connection.js";
 import { type RolloutOptions, type RolloutStep, rollout } from "./rollout.js";
@@ -76,7 +79,7 @@ export interface EnvClientOptions<
   /** Connect interceptors (e.g. to add an auth header). RPC transports only. */
   readonly interceptors?: Interceptor[];
   /** Headers sent with every call, on every transport. */
-  readonly headers?: HeadersInit;
+  readonly headers?: HeaderValues;
   /** Deadline of each step and reset, sent to the server. Default: the server's. */
   readonly stepTimeoutMs?: number;
   /** Check on connect that the server serves these message types. Default true. */

@@ -1,9 +1,20 @@
-export type { BackendResult, EnvBackend } from "./backend.js";
+/// <reference lib="dom" preserve="true" />
+// (for connect-es's declarations: README › "TypeScript settings")
+/**
+ * `openenv-connect/client`: typed clients of environment servers (ours over
+ * Connect, gRPC, gRPC-Web, and any OpenEnv server over HTTP/WebSocket).
+ *
+ * @module
+ */
+export { findCapacity } from "../protocol/errors.js";
+export type { FieldViolation } from "../protocol/validate.js";
+export type { BackendResult } from "./backend.js";
 export {
   EnvClient,
   type EnvClientOptions,
   type EnvClientSpec,
   type EnvTransportKind,
+  type HeaderValues,
   type ResetParams,
   type StepParams,
   type StepResult,

@@ -1,12 +1,13 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import WebSocket from "ws";
+import type { HeaderValues } from "./backend.js";
 import { fromErrorFrame, fromHttpError } from "./openenv-errors.js";
 
 /** Options of the OpenEnv protocol connections. */
 export interface OpenEnvConnectionOptions {
   /** Headers sent with the WebSocket handshake and every HTTP request. */
-  readonly headers?: HeadersInit | undefined;
+  readonly headers?: HeaderValues | undefined;
   /** Largest frame accepted from the server. Default 100 MiB, as OpenEnv's client. */
   readonly maxMessageBytes?: number | undefined;
   /** Time allowed to open the WebSocket. Default 10 s, as OpenEnv's client. */
@@ -29,7 +30,7 @@ export function webSocketUrl(baseUrl: string, path = "/ws"): string {
 }
 
 /** Headers as a plain record (for `ws`). */
-export function headerRecord(headers: HeadersInit | undefined): Record<string, string> {
+export function headerRecord(headers: HeaderValues | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   new Headers(headers).forEach((v, k) => {
     out[k] = v;

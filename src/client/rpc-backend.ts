@@ -3,7 +3,7 @@ import { type Any, durationFromMs } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import type { EnvironmentService, StepResult as WireStepResult } from "../../gen/openenv/v1/environment_service_pb.js";
 import { typeNameOf, typeUrlOf } from "../protocol/descriptors.js";
-import type { BackendReset, BackendResult, BackendStep, EnvBackend } from "./backend.js";
+import type { BackendReset, BackendResult, BackendStep, EnvBackend, HeaderValues } from "./backend.js";
 import { type AnyStepChannel, openStepChannel } from "./channels.js";
 import type { ChannelRequest, FinalReply, StepChannel } from "./step-channel.js";
 import type { OwnedTransport } from "./transports.js";
@@ -45,7 +45,7 @@ export interface RpcBackendOptions {
   readonly transport: string;
   readonly rpc: Client<typeof EnvironmentService>;
   readonly schemas: BackendSchemas;
-  readonly headers?: HeadersInit | undefined;
+  readonly headers?: HeaderValues | undefined;
   readonly stepTimeoutMs?: number | undefined;
   /** The HTTP/2 connection, when the fast Step channel may write on it directly. */
   readonly connection?: OwnedTransport | undefined;
@@ -68,7 +68,7 @@ export class RpcBackend implements EnvBackend {
   private session: string | undefined;
   private readonly rpc: Client<typeof EnvironmentService>;
   private readonly schemas: BackendSchemas;
-  private readonly headers: HeadersInit | undefined;
+  private readonly headers: HeaderValues | undefined;
   private readonly stepTimeoutMs: number | undefined;
   private readonly connection: OwnedTransport | undefined;
   private readonly fastPath: boolean;

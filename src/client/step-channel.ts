@@ -9,6 +9,7 @@ import {
 } from "../../gen/openenv/v1/environment_service_pb.js";
 import { AsyncQueue } from "../protocol/async-queue.js";
 import { fromStepError, toConnectError } from "../protocol/errors.js";
+import type { HeaderValues } from "./backend.js";
 
 /** The final reply to one request: a result or a state (errors reject). */
 export type FinalReply = Exclude<StepResponse["kind"], { case: "partial" } | { case: "error" } | { case: undefined }>;
@@ -38,7 +39,7 @@ export class StepChannel {
   /** The session the server attached this stream to (from the first reply that names one). */
   sessionId: string | undefined;
 
-  constructor(client: Client<typeof EnvironmentService>, headers?: HeadersInit, prefix = randomPrefix()) {
+  constructor(client: Client<typeof EnvironmentService>, headers?: HeaderValues, prefix = randomPrefix()) {
     this.prefix = prefix;
     const responses = client.step(this.requests, { signal: this.abort.signal, headers });
     this.done = this.read(responses);

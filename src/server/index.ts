@@ -1,3 +1,14 @@
+/// <reference lib="dom" preserve="true" />
+// (for connect-es's declarations: README › "TypeScript settings")
+/**
+ * `openenv-connect/server`: write an environment and serve it.
+ *
+ * The user API only; the session manager, the OpenEnv HTTP/WS surface and
+ * other building blocks are in `openenv-connect/internal`.
+ *
+ * @module
+ */
+export type { AuthOptions, HeaderReader } from "./auth.js";
 export type {
   ClusterEnvironment,
   ClusterEvent,
@@ -5,6 +16,7 @@ export type {
   WorkerInfo,
 } from "./cluster/options.js";
 export { type ClusterServer, serveCluster } from "./cluster/serve-cluster.js";
+export type { CorsOptions } from "./cors.js";
 export {
   type Awaitable,
   Environment,
@@ -17,9 +29,35 @@ export {
   type StepContext,
   type StepOutcome,
 } from "./environment.js";
-export { type OpenEnvSurface, type OpenEnvSurfaceOptions, openEnvSurface, SESSION_HEADER } from "./openenv/index.js";
-export type { ForwardedHeaders, RemoteSessions, SessionPlacement, StepRelay } from "./placement.js";
+export type { OpenEnvSurfaceOptions } from "./openenv/context.js";
 export { createEnvironmentRouter, type EnvironmentRouter, type EnvironmentRouterOptions } from "./router.js";
-export * from "./rubrics/index.js";
-export { type EnvironmentServer, type HttpSurface, type ServeOptions, serve } from "./serve.js";
-export { defaultSessionLimits, type SessionLimits, SessionManager, type SessionStats } from "./session-manager.js";
+export {
+  type DiscountingOptions,
+  defaultJudgeTemplate,
+  ExponentialDiscountingTrajectoryRubric,
+  evaluateRubric,
+  FunctionRubric,
+  Gate,
+  type JudgeVerdict,
+  LLMJudge,
+  type LLMJudgeOptions,
+  type MaybePromise,
+  type PostHook,
+  type PreHook,
+  Rubric,
+  type RubricChildren,
+  type RubricContext,
+  RubricDict,
+  RubricList,
+  type RubricNode,
+  type RubricResult,
+  rubric,
+  Sequential,
+  TrajectoryRubric,
+  type TrajectoryStep,
+  WeightedSum,
+  type WeightedSumOptions,
+} from "./rubrics/index.js";
+export type { EnvironmentServer, HttpSurface, ServeOptions, ServerRequest, ServerResponse } from "./serve.js";
+export { serve } from "./serve.js";
+export type { SessionLimits, SessionStats } from "./session-manager.js";

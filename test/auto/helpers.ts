@@ -247,8 +247,20 @@ let tarball: Promise<string> | undefined;
 export function packThisPackage(): Promise<string> {
   tarball ??= (async () => {
     const stage = tempDir("openenv-pack");
-    for (const entry of ["package.json", "bin", "src", "gen", "proto", "tsconfig.json", "tsconfig.build.json"]) {
-      cpSync(join(repoRoot, entry), join(stage, entry), { recursive: true });
+    // What the build and the `files` list can name (npm adds README and LICENSE itself).
+    for (const entry of [
+      "package.json",
+      "README.md",
+      "LICENSE",
+      "bin",
+      "docs",
+      "src",
+      "gen",
+      "proto",
+      "tsconfig.json",
+      "tsconfig.build.json",
+    ]) {
+      if (existsSync(join(repoRoot, entry))) cpSync(join(repoRoot, entry), join(stage, entry), { recursive: true });
     }
     symlinkSync(join(repoRoot, "node_modules"), join(stage, "node_modules"));
     const tsc = await runCommand(process.execPath, [join(repoRoot, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], {
