@@ -13,6 +13,7 @@ import { type Client, Code, ConnectError, createClient, type Interceptor, type T
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { type DescribeResponse, EnvironmentService } from "../../gen/openenv/v1/environment_service_pb.js";
 import { jsonRegistry, registryFromFileSet } from "../protocol/descriptors.js";
+import { enumNamesToNumbers, hasEnumFields } from "../protocol/enum-names.js";
 import { toConnectError } from "../protocol/errors.js";
 import type { EnvironmentSpec } from "../server/environment.js";
 import type { EnvironmentRouter } from "../server/router.js";
@@ -88,6 +89,18 @@ export interface EnvClientOptions<
   readonly probeTimeoutMs?: number;
   /** Largest WebSocket frame accepted from the server. Default 100 MiB, as OpenEnv's client. */
   readonly maxMessageBytes?: number;
+  /**
+   * Continue a session opened earlier (by another client or process) instead of
+   * opening one: the first call attaches to it. RPC transports and OpenEnv's
+   * stateful HTTP; a `/ws` session lives only as long as its socket.
+   */
+  readonly sessionId?: string;
+  /**
+   * Leave the session open on the server when this client closes, for another
+   * client to continue (`sessionId`) or end; the server's idle timeout still
+   * applies. RPC transports and HTTP; not `/ws`.
+   */
+  readonly keepSession?: boolean;
 }
 
 /** Reset parameters. */
@@ -157,6 +170,8 @@ export class EnvClient<
   private backend: EnvBackend | undefined;
   private connecting: Promise<void> | undefined;
   private closed = false;
+  /** The owned transport was built before the schemas were known, so it has no JSON registry for `Any`. */
+  private registryMissing = false;
   private readonly kind: EnvTransportKind | "custom";
 
   constructor(private readonly options: EnvClientOptions<A, O, S, P>) {
@@ -278,12 +293,14 @@ export class EnvClient<
         this.rpc = createClient(EnvironmentService, t);
       } else {
         const kind = t !== undefined && RPC_KINDS.includes(t) ? (t as RpcTransportKind) : this.defaultRpcKind();
+        const registry = this.registry();
+        this.registryMissing = registry === undefined;
         this.owned = createTransport({
           kind,
           baseUrl: this.options.baseUrl,
           router: this.options.router,
           interceptors: this.options.interceptors,
-          registry: this.registry(),
+          registry,
         });
         this.rpc = createClient(EnvironmentService, this.owned.transport);
       }
@@ -310,6 +327,9 @@ export class EnvClient<
     const kind = this.kind;
     if (kind === "custom" || RPC_KINDS.includes(kind)) return this.openRpc(kind === "custom" ? "custom" : kind, false);
     if (kind === "websocket" || kind === "http") return this.openFallback([kind], []);
+    // A session that outlives this client can only be reached again over HTTP, not over /ws.
+    const fallback: ("websocket" | "http")[] =
+      this.options.sessionId !== undefined || this.options.keepSession === true ? ["http", "websocket"] : ["websocket", "http"];
     // auto
     if (this.options.baseUrl === undefined) {
       if (this.options.router !== undefined) return this.openRpc("in-process", false);
@@ -324,10 +344,10 @@ export class EnvClient<
         const e = toConnectError(err);
         if (!FALL_BACK.includes(e.code)) throw e;
         this.releaseRpc();
-        return this.openFallback(["websocket", "http"], [e]);
+        return this.openFallback(fallback, [e]);
       }
     }
-    return this.openFallback(["websocket", "http"], [h2]);
+    return this.openFallback(fallback, [h2]);
   }
 
   /** The bidi Step stream: Describe first (always in auto mode, which must know the service is there). */
@@ -340,7 +360,7 @@ export class EnvClient<
     const spec = this.schemas;
     this.backend = new RpcBackend({
       transport: kind,
-      rpc,
+      rpc: this.withRegistry(rpc),
       schemas: spec,
       headers: this.options.headers,
       stepTimeoutMs: this.options.stepTimeoutMs,
@@ -348,7 +368,17 @@ export class EnvClient<
       fastPath: this.options.fastPath,
       retry: this.options.retry,
       onReconnect: this.options.onReconnect,
+      sessionId: this.options.sessionId,
+      keepSession: this.options.keepSession,
     });
+  }
+
+  /** Connect JSON carries the env's messages in `Any`: rebuild a transport made before Describe taught us their schemas. */
+  private withRegistry(rpc: Client<typeof EnvironmentService>): Client<typeof EnvironmentService> {
+    if (!this.registryMissing || this.owned?.kind !== "connect-json") return rpc;
+    this.owned.close();
+    this.releaseRpc();
+    return this.client();
   }
 
   private releaseRpc(): void {
@@ -368,6 +398,8 @@ export class EnvClient<
     );
     if (!(described instanceof ConnectError)) {
       if (this.spec !== undefined || this.options.verify !== false) this.adoptInfo(described);
+    } else if (described.code === Code.Unauthenticated || described.code === Code.PermissionDenied) {
+      throw described;
     } else if (this.spec === undefined) {
       if (described.code === Code.Unavailable) {
         throw new ConnectError(`cannot reach ${baseUrl}: ${[...causes, described].map((c) => c.rawMessage).join("; ")}`, Code.Unavailable);
@@ -384,17 +416,26 @@ export class EnvClient<
     for (const kind of kinds) {
       try {
         if (kind === "websocket") {
+          if (this.options.sessionId !== undefined) {
+            throw new ConnectError(
+              `cannot continue session '${this.options.sessionId}' over OpenEnv's /ws: a WebSocket session lives as long as its socket (use transport "http")`,
+              Code.FailedPrecondition,
+            );
+          }
           const socket = await OpenEnvSocket.connect(webSocketUrl(baseUrl, "/ws?extensions=1"), connection);
           this.backend = new WebSocketBackend(socket, spec, registry);
         } else {
           const httpApi = new OpenEnvHttp(baseUrl, connection);
           await httpApi.get("/health", {}, timeoutMs);
-          this.backend = new HttpBackend(httpApi, spec, registry);
+          this.backend = new HttpBackend(httpApi, spec, registry, {
+            sessionId: this.options.sessionId,
+            keepSession: this.options.keepSession,
+          });
         }
         return;
       } catch (err) {
         const e = toConnectError(err);
-        if (e.code === Code.Unauthenticated || e.code === Code.PermissionDenied) throw e;
+        if (e.code === Code.Unauthenticated || e.code === Code.PermissionDenied || e.code === Code.FailedPrecondition) throw e;
         errors.push(e);
       }
     }
@@ -426,7 +467,13 @@ export class EnvClient<
       }
       return action as Message;
     }
-    return create(schema, action as MessageInitShape<DescMessage>);
+    if (!hasEnumFields(schema)) return create(schema, action as MessageInitShape<DescMessage>);
+    try {
+      // An untyped caller may name enum values as JSON does ("DIRECTION_RIGHT").
+      return create(schema, enumNamesToNumbers(schema, action as Record<string, unknown>) as MessageInitShape<DescMessage>);
+    } catch (err) {
+      throw err instanceof TypeError ? new ConnectError(`action: ${err.message}`, Code.InvalidArgument) : err;
+    }
   }
 }
 

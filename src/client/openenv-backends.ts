@@ -126,11 +126,17 @@ export class HttpBackend implements EnvBackend {
   private session: string | undefined;
   private readonly episode: Episode = { stepCount: 0, episodeId: "" };
 
+  private readonly keepSession: boolean;
+
   constructor(
     private readonly http: OpenEnvHttp,
     private readonly schemas: BackendSchemas,
     private readonly registry?: Registry,
-  ) {}
+    options: { readonly sessionId?: string | undefined; readonly keepSession?: boolean | undefined } = {},
+  ) {
+    this.session = options.sessionId;
+    this.keepSession = options.keepSession === true;
+  }
 
   get sessionId(): string | undefined {
     return this.session;
@@ -166,7 +172,7 @@ export class HttpBackend implements EnvBackend {
   async close(): Promise<void> {
     const id = this.session;
     this.session = undefined;
-    if (id === undefined) return;
+    if (id === undefined || this.keepSession) return;
     const params: JsonValue = { session_id: id };
     await this.http.post("/mcp", { jsonrpc: "2.0", method: "openenv/session/close", params, id: 1 }).catch(() => {});
   }

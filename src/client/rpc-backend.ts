@@ -52,7 +52,14 @@ export interface RpcBackendOptions {
   readonly fastPath?: boolean;
   readonly retry?: RetryPolicy | false | undefined;
   readonly onReconnect?: ((event: ReconnectEvent) => void) | undefined;
+  /** Attach to this existing session on the first request. */
+  readonly sessionId?: string | undefined;
+  /** Streams ask the server to keep the session when they end; close() does not end it. */
+  readonly keepSession?: boolean | undefined;
 }
+
+/** The request header that makes a Step stream's session outlive the stream (the server's `keepSessionHeader`). */
+const KEEP_SESSION_HEADER = "openenv-keep-session";
 
 /**
  * A session over one bidirectional Step stream (Connect, gRPC, gRPC-Web or
@@ -74,6 +81,7 @@ export class RpcBackend implements EnvBackend {
   private readonly fastPath: boolean;
   private readonly retry: Required<RetryPolicy>;
   private readonly onReconnect: ((event: ReconnectEvent) => void) | undefined;
+  private readonly keepSession: boolean;
   private readonly idPrefix = `${Math.random().toString(36).slice(2, 10)}.`;
   private counter = 0;
 
@@ -81,7 +89,15 @@ export class RpcBackend implements EnvBackend {
     this.transport = options.transport;
     this.rpc = options.rpc;
     this.schemas = options.schemas;
-    this.headers = options.headers;
+    this.keepSession = options.keepSession === true;
+    this.session = options.sessionId;
+    if (this.keepSession) {
+      const headers = new Headers(options.headers);
+      headers.set(KEEP_SESSION_HEADER, "true");
+      this.headers = headers;
+    } else {
+      this.headers = options.headers;
+    }
     this.stepTimeoutMs = options.stepTimeoutMs;
     this.connection = options.connection;
     this.fastPath = options.fastPath !== false;
@@ -139,7 +155,7 @@ export class RpcBackend implements EnvBackend {
     this.channel = undefined;
     if (channel !== undefined && channel.broken === undefined) {
       await channel.close();
-    } else if (this.session !== undefined) {
+    } else if (this.session !== undefined && !this.keepSession) {
       await this.rpc.closeSession({ sessionId: this.session }, { headers: this.headers }).catch(() => {});
     }
   }

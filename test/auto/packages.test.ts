@@ -144,6 +144,14 @@ describe("openenv init", () => {
     expect(installedCli.stdout.trim().split("\n").at(-1)).toMatch(/^\[OK\] .*: 9 checks passed$/);
   });
 
+  it("is found by name inside its own project (issue 13 item 12)", async () => {
+    for (const name of ["demo", "demo-env", "demo_env"]) {
+      const r = await runCommand(join(dir, "node_modules", ".bin", "openenv"), ["info", name, "--json"], { cwd: join(dir, "src") });
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ env_key: "demo", source: "project" });
+    }
+  });
+
   it("fails validation with the manifest's file, line and field", async () => {
     const copy = tempDir("init-broken");
     cpSync(dir, copy, { recursive: true, filter: (src) => !src.includes("node_modules") });
