@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { codeBlocks, section } from "../scripts/docs/markdown.js";
+import { collectSamples, docFiles, sampleFile } from "../scripts/docs/samples.js";
 import { bundledKeys, cleanupTemp, packThisPackage, repoRoot, runCommand } from "./auto/helpers.js";
 import { compileStrict, consumerProject, runNode, writeSource } from "./fixtures/consumer.js";
 
@@ -167,6 +168,42 @@ describe("item 4: package hygiene", () => {
     const files = walk(installed).map((f) => relative(installed, f));
     expect(files.filter((f) => /openenv\/(testing|bench)\//.test(f) || f.startsWith("proto/baseline"))).toEqual([]);
     expect(files).toContain("proto/openenv/v1/environment_service.proto");
+  });
+});
+
+describe("item 13: the documentation's samples (scripts/docs/run.ts runs them; here they are checked and compiled)", () => {
+  const samples = collectSamples(repoRoot);
+
+  it("every code block is a known kind, and every sample not run here says why", () => {
+    expect(samples.filter((s) => s.kind === "ts").length).toBeGreaterThanOrEqual(10);
+    for (const s of samples) if (s.skip !== undefined) expect(s.skip.length, s.where).toBeGreaterThan(10);
+    expect(samples.filter((s) => s.kind === "ts" && s.skip !== undefined).map((s) => s.where)).toEqual([]);
+  });
+
+  it("TypeScript samples import only from the package name", () => {
+    for (const s of samples.filter((x) => x.kind === "ts")) {
+      for (const [, from] of s.code.matchAll(/from\s+"([^"]+)"/g)) expect(from, s.where).toMatch(/^(openenv-connect(\/|$)|node:)/);
+    }
+  });
+
+  it("every TypeScript sample compiles strictly against the installed package", async () => {
+    const files = samples.filter((s) => s.kind === "ts").map((s) => writeSource(project, sampleFile(s), s.code));
+    const tsc = await compileStrict(project, files);
+    expect(tsc.output).toBe("");
+  });
+
+  it("nothing points outside the repository: no path into a sibling 'shared' folder, every relative link resolves", async () => {
+    const grep = await runCommand("git", ["grep", "-n", "\\.\\./shared"], { cwd: repoRoot });
+    expect(grep.stdout).toBe("");
+    const broken: string[] = [];
+    for (const md of docFiles(repoRoot)) {
+      for (const [, target] of readFileSync(md, "utf8").matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+        if (/^[a-z]+:/.test(target!)) continue;
+        const path = resolve(dirname(md), target!);
+        if (!existsSync(path) || relative(repoRoot, path).startsWith("..")) broken.push(`${relative(repoRoot, md)} → ${target}`);
+      }
+    }
+    expect(broken).toEqual([]);
   });
 });
 

@@ -27,7 +27,8 @@ const exitCodes = `Exit codes:
        an invalid manifest, a refused install)
   2    usage error (unknown command or option, bad argument)
   3    unknown environment
-  4    cannot reach or start a server (refused, timeout, no Docker engine)
+  4    cannot reach or start a server (nothing listening, timeout, port in use,
+       no Docker engine)
   130  interrupted (Ctrl-C)`;
 
 function usage(): string {

@@ -1,9 +1,11 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
+import { npmEnv, packPackage } from "../../scripts/lib/package.js";
+import { type Ran, type RunOptions, runCommand as runShared } from "../../scripts/lib/run-command.js";
 import { discoverEnvironments } from "../../src/auto/discovery.js";
 import { descriptorBase64 } from "../../src/cli/scaffold/contract.js";
 
@@ -45,38 +47,12 @@ export async function closedPort(): Promise<number> {
   return port;
 }
 
-/** A finished command. */
-export interface Ran {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
+/** Runs a command to completion (stdin closed, or fed `input`); in the repository unless `cwd` says otherwise. */
+export function runCommand(command: string, args: readonly string[], options: RunOptions = {}): Promise<Ran> {
+  return runShared(command, args, { ...options, cwd: options.cwd ?? repoRoot });
 }
 
-/** Runs a command to completion (stdin closed, or fed `input`). */
-export function runCommand(
-  command: string,
-  args: readonly string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {},
-): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd ?? repoRoot, env: options.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`${command} ${args.join(" ")} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, options.timeoutMs ?? 120_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.on("error", () => {}); // the command may exit before reading its input
-    child.stdin.end(options.input ?? "");
-  });
-}
+export type { Ran };
 
 /** Runs the `openenv` CLI of this checkout. */
 export function runCli(
@@ -249,42 +225,9 @@ export class ${pascal}Environment {
 
 let tarball: Promise<string> | undefined;
 
-/**
- * This package as npm would publish it: sources built into a staging copy
- * (leaving this checkout's dist/ alone), packed with `npm pack` (so the real
- * `files` list applies). Built once per test file.
- */
+/** This package as npm would publish it (see `packPackage`), built once per test file. */
 export function packThisPackage(): Promise<string> {
-  tarball ??= (async () => {
-    const stage = tempDir("openenv-pack");
-    // What the build and the `files` list can name (npm adds README and LICENSE itself).
-    for (const entry of [
-      "package.json",
-      "README.md",
-      "LICENSE",
-      "bin",
-      "docs",
-      "src",
-      "gen",
-      "proto",
-      "tsconfig.json",
-      "tsconfig.build.json",
-    ]) {
-      if (existsSync(join(repoRoot, entry))) cpSync(join(repoRoot, entry), join(stage, entry), { recursive: true });
-    }
-    symlinkSync(join(repoRoot, "node_modules"), join(stage, "node_modules"));
-    const tsc = await runCommand(process.execPath, [join(repoRoot, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], {
-      cwd: stage,
-    });
-    if (tsc.code !== 0) throw new Error(`tsc failed: ${tsc.stdout}${tsc.stderr}`);
-    const out = join(stage, "out");
-    mkdirSync(out);
-    const pack = await runCommand("npm", ["pack", "--ignore-scripts", "--pack-destination", out], { cwd: stage });
-    if (pack.code !== 0) throw new Error(`npm pack failed: ${pack.stderr}`);
-    const file = readdirSync(out).find((f) => f.endsWith(".tgz"));
-    if (file === undefined) throw new Error("npm pack wrote no tarball");
-    return join(out, file);
-  })();
+  tarball ??= packPackage(repoRoot, tempDir("openenv-pack"));
   return tarball;
 }
 
@@ -294,18 +237,7 @@ export function packThisPackage(): Promise<string> {
  * never fetches) comes from the registry. Strict `offline` fails there with ENOTCACHED.
  */
 export function npm(args: readonly string[], cwd: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Ran> {
-  return runCommand("npm", [...args], {
-    cwd,
-    env: {
-      ...process.env,
-      npm_config_prefer_offline: "true",
-      npm_config_audit: "false",
-      npm_config_fund: "false",
-      npm_config_update_notifier: "false",
-      ...extraEnv,
-    },
-    timeoutMs: 300_000,
-  });
+  return runCommand("npm", [...args], { cwd, env: npmEnv(extraEnv), timeoutMs: 300_000 });
 }
 
 /** Writes a package.json for a temporary project. */
