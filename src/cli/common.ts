@@ -15,7 +15,7 @@ import { ServerStartError } from "../auto/providers/health.js";
  * | 1 | failure: a check failed, the environment or server returned an error, a manifest is invalid, an install was refused |
  * | 2 | usage error: unknown command or option, missing or malformed argument |
  * | 3 | unknown environment (OpenEnv's message, with suggestions) |
- * | 4 | cannot reach or start a server: connection refused, timeout, no Docker engine |
+ * | 4 | cannot reach or start a server: nothing listening (connection refused), timeout, the port to serve on in use, no Docker engine |
  * | 130 | interrupted (Ctrl-C) |
  */
 export const ExitCode = {
