@@ -252,7 +252,7 @@ describe("environments from a Hub Space (a local git repository)", () => {
     expect(isRunning(env.running.pid!)).toBe(false);
     const installed = discoverEnvironments({ projectDir: project, refresh: true }).environments.get("demo");
     expect(installed?.manifestPath).toBe(join(project, "node_modules/openenv-demo/openenv.yaml"));
-  });
+  }, 300_000); // an npm install: tens of seconds on a loaded machine
 
   it("is discovered by name once installed, and by the CLI", async () => {
     await using env = await AutoEnv.fromEnv("demo-env", { projectDir: project, provider: "in-process" });
@@ -272,7 +272,7 @@ describe("environments from a Hub Space (a local git repository)", () => {
     expect(r.stdout).toBe("Installed openenv-demo: environment 'demo' (Demo: an openenv-connect environment)\n");
     expect(r.stderr).not.toContain("SECURITY WARNING");
     expect(r.stderr).toMatch(/^openenv: npm install --prefix /m);
-  });
+  }, 300_000);
 
   it("points at this repository's tarball, not the network", () => {
     const pkg = JSON.parse(readFileSync(join(project, "node_modules/openenv-demo/package.json"), "utf8")) as {
