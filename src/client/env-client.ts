@@ -18,15 +18,13 @@ import { toConnectError } from "../protocol/errors.js";
 import type { EnvironmentSpec } from "../server/environment.js";
 import type { EnvironmentRouter } from "../server/router.js";
 import type { BackendResult, EnvBackend, HeaderValues } from "./backend.js";
-
-export type { HeaderValues } from "./backend.js";
-
 import { HttpBackend, WebSocketBackend } from "./openenv-backends.js";
 import { OpenEnvHttp, OpenEnvSocket, webSocketUrl } from "./openenv-connection.js";
 import { type RolloutOptions, type RolloutStep, rollout } from "./rollout.js";
 import { type ReconnectEvent, type RetryPolicy, RpcBackend } from "./rpc-backend.js";
 import { createTransport, type OwnedTransport, type RpcTransportKind } from "./transports.js";
 
+export type { HeaderValues } from "./backend.js";
 export { toResult, unpack } from "./rpc-backend.js";
 
 /** The schemas a typed client needs: an environment's spec, or just its message schemas. */
@@ -327,10 +325,9 @@ export class EnvClient<
     const kind = this.kind;
     if (kind === "custom" || RPC_KINDS.includes(kind)) return this.openRpc(kind === "custom" ? "custom" : kind, false);
     if (kind === "websocket" || kind === "http") return this.openFallback([kind], []);
-    // A session that outlives this client can only be reached again over HTTP, not over /ws.
+    // auto; a session that outlives this client can only be reached again over HTTP, not over /ws.
     const fallback: ("websocket" | "http")[] =
       this.options.sessionId !== undefined || this.options.keepSession === true ? ["http", "websocket"] : ["websocket", "http"];
-    // auto
     if (this.options.baseUrl === undefined) {
       if (this.options.router !== undefined) return this.openRpc("in-process", false);
       throw new TypeError("EnvClient needs a baseUrl (or a router with transport 'in-process')");
