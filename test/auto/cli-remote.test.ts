@@ -107,7 +107,7 @@ async function sessionRoundTrip(url: string, extra: string[] = [], env: NodeJS.P
   expect(gone.stderr).toMatch(/not found/i);
 }
 
-describe("item 5: the CLI uses EnvClient's transport choice", () => {
+describe("item 5: the CLI uses EnvClient's transport choice", { timeout: 120_000 }, () => {
   it("drives an OpenEnv HTTP/WS-only server (HTTP/2 off) through reset, step, state and close with the default --protocol auto", async () => {
     await sessionRoundTrip(h1.url);
   });
@@ -163,7 +163,7 @@ describe("item 5: the CLI uses EnvClient's transport choice", () => {
   });
 });
 
-describe("item 6: --token and OPENENV_AUTH_TOKEN", () => {
+describe("item 6: --token and OPENENV_AUTH_TOKEN", { timeout: 120_000 }, () => {
   it("without a token: UNAUTHENTICATED, with a hint", async () => {
     const r = await cli(["reset", "--url", h1Token.url]);
     expect(r.code).toBe(1);
@@ -196,7 +196,7 @@ describe("item 7: --protocol connect-json", () => {
   });
 });
 
-describe("item 8: step --reset --close with a bad action", () => {
+describe("item 8: step --reset --close with a bad action", { timeout: 120_000 }, () => {
   it.each([
     ["an argument", ['{"mesage":"typo"}'], undefined],
     ["a later stdin line", [], '{"message":"ok"}\n{"mesage":"typo"}\n'],
@@ -251,7 +251,7 @@ describe("item 10: exit codes and help", () => {
   });
 });
 
-describe("item 12: openenv init", () => {
+describe("item 12: openenv init", { timeout: 120_000 }, () => {
   it("keeps the name as given, and discovery sees the new environment inside its own project", async () => {
     const parent = tempDir("cli-init");
     const init = await runCli(["init", "my_env", "--openenv-connect", "file:/nowhere"], { cwd: parent });

@@ -60,7 +60,8 @@ describe("help and usage", () => {
   });
 });
 
-describe("list and info", () => {
+// Each test starts the CLI several times (a few seconds each on a loaded machine).
+describe("list and info", { timeout: 120_000 }, () => {
   it("lists bundled and installed environments, and warns about broken manifests", async () => {
     const project = tempDir("cli-list", true);
     fakeEnvPackage(join(project, "node_modules"), { key: "coding" });
@@ -107,7 +108,8 @@ describe("list and info", () => {
   });
 });
 
-describe("serve, validate --url, reset/step/state/close against a real server", () => {
+// Each test starts the CLI several times (a few seconds each on a loaded machine).
+describe("serve, validate --url, reset/step/state/close against a real server", { timeout: 120_000 }, () => {
   let server: CliServer;
   beforeAll(async () => {
     server = await startCliServer(["echo"]);
@@ -245,7 +247,8 @@ describe("serve, validate --url, reset/step/state/close against a real server", 
   });
 });
 
-describe("validate --url against servers that are not openenv-connect", () => {
+// Each test starts the CLI several times (a few seconds each on a loaded machine).
+describe("validate --url against servers that are not openenv-connect", { timeout: 120_000 }, () => {
   let fake: FakeServer;
   let web: FakeServer;
   beforeAll(async () => {
