@@ -17,4 +17,5 @@
 export { Code, ConnectError } from "@connectrpc/connect";
 export * from "./auto/index.js";
 export * from "./client/index.js";
+export * from "./gateway/index.js";
 export * from "./server/index.js";

@@ -26,6 +26,7 @@ export {
 } from "./auto/names.js";
 export type { BackendReset, BackendStep, EnvBackend } from "./client/backend.js";
 export { speaksHttp2 } from "./client/env-client.js";
+export { defaultPackage, loadTypes, MessageCodec } from "./gateway/generate.js";
 export { type Capacity, capacityMessage } from "./protocol/errors.js";
 export { type OpenEnvSurface, openEnvSurface, SESSION_HEADER } from "./server/openenv/index.js";
 export { parseJudgeScore, renderTemplate, toPromptJson } from "./server/rubrics/llm-judge.js";

@@ -8,9 +8,10 @@
  * settings (strict, nodenext, skipLibCheck false, lib ES2023, @types/node) and
  * runs it with node; runs every shell block with bash (in that project, or in
  * the checkout when marked) and every Python block with a fresh virtualenv that
- * installed ./clients/python. Servers a shell block starts (`openenv serve`)
- * run in the background until the end of their document; port 8000 in a
- * document becomes a free port. See scripts/docs/samples.ts for the markers.
+ * installed ./clients/python. Servers a shell block starts (`openenv serve`,
+ * `openenv gateway`) run in the background until the end of their document;
+ * ports 8000 and 8001 in a document become free ports. See
+ * scripts/docs/samples.ts for the markers.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
@@ -20,7 +21,7 @@ import { dirname, join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { compileStrict, installConsumer, packPackage } from "../lib/package.js";
 import { runCommand } from "../lib/run-command.js";
-import { collectSamples, type Sample, sampleFile, withPort } from "./samples.js";
+import { collectSamples, docPorts, type Sample, sampleFile, withPorts } from "./samples.js";
 
 const repo = join(import.meta.dirname, "..", "..");
 
@@ -48,8 +49,10 @@ async function main(): Promise<number> {
     await installConsumer(repo, tarball, consumer);
     say(`docs: installed ${relative(work, tarball)} into an empty project (${secs(started)})`);
 
-    const ports = new Map<string, number>();
-    for (const s of samples) if (!ports.has(s.file)) ports.set(s.file, await freePort());
+    const ports = new Map<string, Map<number, number>>();
+    for (const s of samples) {
+      if (!ports.has(s.file)) ports.set(s.file, new Map(await Promise.all(docPorts.map(async (p) => [p, await freePort()] as const))));
+    }
     const compileErrors = await compileSamples(consumer, samples, ports);
     say(`docs: compiled the TypeScript samples strictly (${secs(started)})`);
     const python = samples.some((s) => s.kind === "python" && s.skip === undefined)
@@ -87,14 +90,14 @@ async function main(): Promise<number> {
 async function compileSamples(
   consumer: string,
   samples: readonly Sample[],
-  ports: ReadonlyMap<string, number>,
+  ports: ReadonlyMap<string, ReadonlyMap<number, number>>,
 ): Promise<Map<string, string>> {
   const files: string[] = [];
   for (const s of samples) {
     if (s.kind !== "ts" || s.skip !== undefined) continue;
     const file = sampleFile(s);
     mkdirSync(join(consumer, dirname(file)), { recursive: true });
-    writeFileSync(join(consumer, file), withPort(s.code, ports.get(s.file)!));
+    writeFileSync(join(consumer, file), withPorts(s.code, ports.get(s.file)!));
     files.push(file);
   }
   const errors = new Map<string, string>();
@@ -133,7 +136,7 @@ class DocRun {
   constructor(
     work: string,
     private readonly consumer: string,
-    private readonly port: number,
+    private readonly ports: ReadonlyMap<number, number>,
     private readonly python: string | Error | undefined,
   ) {
     this.logs = mkdtempSync(join(work, "doc-"));
@@ -145,7 +148,7 @@ class DocRun {
     const done = (status: Outcome["status"], detail: string): Outcome => ({ sample, status, detail, ms: Date.now() - started });
     if (sample.skip !== undefined) return done("skip", sample.skip);
     if (compileError !== undefined) return done("fail", `does not compile:\n${compileError}`);
-    const code = withPort(sample.code, this.port);
+    const code = withPorts(sample.code, this.ports);
     let r: Awaited<ReturnType<typeof runCommand>>;
     try {
       if (sample.kind === "ts") {
@@ -207,7 +210,7 @@ docs_wait_port() {
 `;
 
 /**
- * A shell block as a script: `openenv serve` lines start their server in the
+ * A shell block as a script: `openenv serve` and `openenv gateway` lines start their server in the
  * background, in a process group of its own (recorded for the end of the
  * document), and the next line waits for its port.
  */
@@ -216,7 +219,7 @@ export function shellScript(code: string, logs: string, line: number): string {
   let n = 0;
   for (const logical of code.replace(/\\\n/g, " ").split("\n")) {
     const command = withoutComment(logical).trim().replace(/&$/, "").trim();
-    if (!/\bopenenv(\.js)?\s+serve\b/.test(command)) {
+    if (!/\bopenenv(\.js)?\s+(serve|gateway)\b/.test(command)) {
       out.push(logical);
       continue;
     }

@@ -13,7 +13,7 @@ import { type CodeBlock, codeBlocks } from "./markdown.js";
  *                                      a stand-in OpenAI-compatible endpoint
  *
  * Directives combine with ";" (`skip:` last: its reason runs to the end). Blocks in data languages (yaml, json, text, no
- * language) are shown, not run.
+ * language) are shown, not run; code in other languages (Go) must carry a `skip:` reason.
  */
 
 export type SampleKind = "ts" | "sh" | "python";
@@ -62,9 +62,14 @@ export function collectSamples(repo: string, files: readonly string[] = docFiles
       const where = `${relative(repo, block.file)}:${block.line}`;
       const kind = kinds[block.lang];
       if (kind === undefined) {
-        if (!shownOnly.has(block.lang)) problems.push(`${where}: a \`${block.lang}\` block: unknown sample language`);
-        else if (block.directive !== undefined)
-          problems.push(`${where}: a directive on a \`${block.lang || "plain"}\` block, which is never run`);
+        // Code in another language (Go, ...) is not run here: it must say why.
+        const reason = /^skip:\s*(\S.*)$/s.exec(block.directive ?? "")?.[1];
+        if (shownOnly.has(block.lang)) {
+          if (block.directive !== undefined)
+            problems.push(`${where}: a directive on a \`${block.lang || "plain"}\` block, which is never run`);
+        } else if (reason === undefined) {
+          problems.push(`${where}: a \`${block.lang}\` block needs <!-- docs-test: skip: REASON --> (only ts, sh and python run)`);
+        }
         continue;
       }
       let skip: string | undefined;
@@ -98,10 +103,17 @@ export function sampleFile(sample: Sample): string {
   return `samples/${sample.where.replace(/\.md:/, "-").replace(/[^\w.-]/g, "_")}.ts`;
 }
 
-/** Documentation examples use port 8000; the docs job gives each document a free port instead. */
-export function withPort(code: string, port: number): string {
-  return code
-    .replace(/\b(127\.0\.0\.1|localhost):8000\b/g, `$1:${port}`)
-    .replace(/--port 8000\b/g, `--port ${port}`)
-    .replace(/\bport: 8000\b/g, `port: ${port}`);
+/** The ports documentation examples use: 8000 for a server, 8001 for a second one (an upstream). */
+export const docPorts = [8000, 8001] as const;
+
+/** Documentation examples use fixed ports ({@link docPorts}); the docs job gives each document free ones instead. */
+export function withPorts(code: string, ports: ReadonlyMap<number, number>): string {
+  let out = code;
+  for (const [doc, free] of ports) {
+    out = out
+      .replace(new RegExp(`\\b(127\\.0\\.0\\.1|localhost):${doc}\\b`, "g"), `$1:${free}`)
+      .replace(new RegExp(`--port ${doc}\\b`, "g"), `--port ${free}`)
+      .replace(new RegExp(`\\bport: ${doc}\\b`, "g"), `port: ${free}`);
+  }
+  return out;
 }

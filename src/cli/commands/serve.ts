@@ -10,7 +10,8 @@ import { parseEnvReference } from "../../auto/names.js";
 import type { ClusterEvent } from "../../server/cluster/options.js";
 import { formatClusterEvent, serveCluster } from "../../server/cluster/serve-cluster.js";
 import { serve } from "../../server/serve.js";
-import { type CliIO, type Command, ExitCode, intOption, secondsOption, UsageError } from "../common.js";
+import { type CliIO, type Command, intOption, secondsOption, UsageError } from "../common.js";
+import { stopOnSignals } from "../shutdown.js";
 
 /** True when the argument names a manifest or a directory holding one, rather than an environment name. */
 export function looksLikePath(arg: string): boolean {
@@ -121,31 +122,8 @@ Examples:
             { manifest: info.manifestPath },
             { ...serveOptions, workers, onEvent: workerEvents(io, values.json === true) },
           );
-    // Handlers go in before the server is announced: a signal sent as soon as a client reads
-    // the announcement must find them (with none, SIGINT would kill the process outright).
-    const stopped = new Promise<number>((resolve) => {
-      let stopping = false;
-      const stop = (why: string, exitCode: number): void => {
-        if (stopping) return;
-        stopping = true;
-        io.err(`openenv: shutting down (${why})\n`);
-        void server.close().then(() => resolve(exitCode));
-      };
-      process.once("SIGINT", () => stop("SIGINT", ExitCode.interrupted));
-      process.once("SIGTERM", () => stop("SIGTERM", ExitCode.ok));
-      if (values["exit-with-parent"]) {
-        // The parent holds our stdin's other end: it closes when the parent exits or dies.
-        process.stdin.on("end", () => stop("stdin closed", ExitCode.ok));
-        process.stdin.on("close", () => stop("stdin closed", ExitCode.ok));
-        process.stdin.on("error", () => stop("stdin error", ExitCode.ok));
-        process.stdin.resume();
-        const parent = process.ppid;
-        const watch = setInterval(() => {
-          if (process.ppid !== parent) stop("parent process exited", ExitCode.ok);
-        }, 1_000);
-        watch.unref();
-      }
-    });
+    // Handlers go in before the server is announced (see stopOnSignals).
+    const stopped = stopOnSignals(() => server.close(), io, { exitWithParent: values["exit-with-parent"] });
     const pool = "workers" in server ? server.workers() : undefined;
     if (values.json) {
       const event = { event: "listening", env: info.envKey, url: server.url, port: server.port, host: server.host, pid: process.pid };
