@@ -10,7 +10,7 @@
  * the checkout when marked) and every Python block with a fresh virtualenv that
  * installed ./clients/python. Servers a shell block starts (`openenv serve`,
  * `openenv gateway`) run in the background until the end of their document;
- * ports 8000 and 8001 in a document become free ports. See
+ * ports 8000, 8001 and 8002 in a document become free ports. See
  * scripts/docs/samples.ts for the markers.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -104,9 +104,12 @@ async function compileSamples(
   if (files.length === 0) return errors;
   const tsc = await compileStrict(consumer, files);
   if (tsc.ok) return errors;
+  let current = "(declarations)";
   for (const line of tsc.output.split("\n")) {
-    const file = files.find((f) => line.startsWith(f)) ?? "(declarations)";
-    errors.set(file, `${errors.get(file) ?? ""}${line}\n`);
+    if (line.trim() === "") continue;
+    // A diagnostic starts with its file; indented lines continue the one before.
+    if (!/^\s/.test(line)) current = files.find((f) => line.startsWith(f)) ?? "(declarations)";
+    errors.set(current, `${errors.get(current) ?? ""}${line}\n`);
   }
   const elsewhere = errors.get("(declarations)");
   if (elsewhere !== undefined) for (const f of files) errors.set(f, `${errors.get(f) ?? ""}${elsewhere}`);
@@ -198,6 +201,10 @@ class DocRun {
 }
 
 const preamble = `set -eo pipefail
+# A server line must find its port free (not served by an earlier block's server).
+docs_port_free() {
+  if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then echo "port $1 is already in use in this document" >&2; return 1; fi
+}
 # Waits until a server started in the background listens on its port (fails if it exits first).
 docs_wait_port() {
   for _ in $(seq 1 1200); do
@@ -226,7 +233,12 @@ export function shellScript(code: string, logs: string, line: number): string {
     const port = /--port\s+(\d+)/.exec(command)?.[1];
     if (port === undefined) throw new Error(`line ${line}: a server command needs --port: ${command}`);
     const log = join(logs, `server-${line}-${n++}.log`);
-    out.push(`setsid ${command} > "${log}" 2>&1 < /dev/null &`, `echo $! >> "$DOCS_PIDS"`, `docs_wait_port ${port} $! "${log}"`);
+    out.push(
+      `docs_port_free ${port}`,
+      `setsid ${command} > "${log}" 2>&1 < /dev/null &`,
+      `echo $! >> "$DOCS_PIDS"`,
+      `docs_wait_port ${port} $! "${log}"`,
+    );
   }
   return `${out.join("\n")}\n`;
 }

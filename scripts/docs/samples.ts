@@ -103,8 +103,8 @@ export function sampleFile(sample: Sample): string {
   return `samples/${sample.where.replace(/\.md:/, "-").replace(/[^\w.-]/g, "_")}.ts`;
 }
 
-/** The ports documentation examples use: 8000 for a server, 8001 for a second one (an upstream). */
-export const docPorts = [8000, 8001] as const;
+/** The ports documentation examples use: 8000 for a server, 8001 and 8002 for more (an upstream and its gateway). */
+export const docPorts = [8000, 8001, 8002] as const;
 
 /** Documentation examples use fixed ports ({@link docPorts}); the docs job gives each document free ones instead. */
 export function withPorts(code: string, ports: ReadonlyMap<number, number>): string {
