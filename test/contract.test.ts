@@ -172,13 +172,21 @@ describe.each(targets)("against the $name", (t) => {
       });
     });
 
-    it("refuses bidi Step over HTTP/1.1 with 505", async () => {
-      const res = await fetch(`${server.url}/openenv.v1.EnvironmentService/Step`, {
+    it("Step over HTTP/1.1: binary Connect is served half-duplex (for browsers, test/web); JSON goes to connect-node, which answers 505", async () => {
+      const binary = await fetch(`${server.url}/openenv.v1.EnvironmentService/Step`, {
         method: "POST",
         headers: { "content-type": "application/connect+proto" },
+        body: new Uint8Array(0),
+      });
+      expect(binary.status).toBe(200);
+      const end = new Uint8Array(await binary.arrayBuffer());
+      expect(end[0]).toBe(2); // only the end-of-stream message: no requests, no replies
+      const json = await fetch(`${server.url}/openenv.v1.EnvironmentService/Step`, {
+        method: "POST",
+        headers: { "content-type": "application/connect+json" },
         body: new Uint8Array(toBinary(EchoActionSchema, create(EchoActionSchema))),
       });
-      expect(res.status).toBe(505);
+      expect(json.status).toBe(505);
     });
   });
 });

@@ -16,7 +16,8 @@ export const STEP_PATH = "/openenv.v1.EnvironmentService/Step";
 /** The wire protocols the fast path speaks (binary protobuf, no compression). */
 export type StepWireProtocol = "grpc" | "grpc-web" | "connect";
 
-const contentTypes: Record<StepWireProtocol, string> = {
+/** The response content type of each protocol. */
+export const stepContentTypes: Record<StepWireProtocol, string> = {
   grpc: "application/grpc+proto",
   "grpc-web": "application/grpc-web+proto",
   connect: "application/connect+proto",
@@ -88,33 +89,17 @@ export function serveFastStep(
   let inputEnded = false;
   stream.on("data", (chunk: Buffer) => {
     if (inputEnded) return;
-    try {
-      reader.push(chunk);
-      for (let env = reader.next(); env !== undefined; env = reader.next()) {
-        if ((env.flags & 0x01) !== 0) {
-          throw new ConnectError("received a compressed message without a negotiated encoding", Code.Internal);
-        }
-        let req: StepRequest;
-        try {
-          req = decodeStepRequest(env.data);
-        } catch (e) {
-          throw new ConnectError(`cannot decode StepRequest: ${e instanceof Error ? e.message : String(e)}`, Code.InvalidArgument);
-        }
-        core.feed(req);
-      }
-    } catch (err) {
+    const cause = feedStepRequests(reader, chunk, core);
+    if (cause !== undefined) {
       inputEnded = true;
-      const cause = toConnectError(err);
-      core.abort(cause);
       finish(cause);
     }
   });
   stream.on("end", () => {
     if (inputEnded) return;
     inputEnded = true;
-    if (reader.pending > 0) {
-      const cause = new ConnectError("the request stream ended inside a message", Code.InvalidArgument);
-      core.abort(cause);
+    const cause = endOfStepRequests(reader, core);
+    if (cause !== undefined) {
       finish(cause);
       return;
     }
@@ -134,6 +119,48 @@ export function serveFastStep(
   stream.on("error", () => {});
 }
 
+/**
+ * Feeds the complete StepRequest envelopes of a chunk to the stream core. A broken
+ * request (compressed, undecodable, too large) aborts the core; the error is returned
+ * so that the caller ends the response with it.
+ */
+export function feedStepRequests(reader: EnvelopeReader, chunk: Buffer, core: StepStream): ConnectError | undefined {
+  try {
+    reader.push(chunk);
+    for (let env = reader.next(); env !== undefined; env = reader.next()) {
+      if ((env.flags & 0x01) !== 0) {
+        throw new ConnectError("received a compressed message without a negotiated encoding", Code.Internal);
+      }
+      let req: StepRequest;
+      try {
+        req = decodeStepRequest(env.data);
+      } catch (e) {
+        throw new ConnectError(`cannot decode StepRequest: ${e instanceof Error ? e.message : String(e)}`, Code.InvalidArgument);
+      }
+      core.feed(req);
+    }
+    return undefined;
+  } catch (err) {
+    const cause = toConnectError(err);
+    core.abort(cause);
+    return cause;
+  }
+}
+
+/** The request body ended: an error (core aborted) when it ended inside a message. */
+export function endOfStepRequests(reader: EnvelopeReader, core: StepStream): ConnectError | undefined {
+  if (reader.pending === 0) return undefined;
+  const cause = new ConnectError("the request stream ended inside a message", Code.InvalidArgument);
+  core.abort(cause);
+  return cause;
+}
+
+/** The last frame of a gRPC-Web or Connect response body: the trailer frame or the end-stream message. */
+export function endOfStepResponse(protocol: "grpc-web" | "connect", err: ConnectError | undefined): Buffer[] {
+  if (protocol === "grpc-web") return encodeEnvelope(trailerFlag, trailerSerialize(setTrailerStatus(new Headers(), err)));
+  return encodeEnvelope(endStreamFlag, Buffer.from(JSON.stringify(endStreamToJson(new Headers(), err, undefined))));
+}
+
 /** Answers a Step request with an error and no messages (e.g. UNAUTHENTICATED). */
 export function rejectFastStep(stream: http2.ServerHttp2Stream, protocol: StepWireProtocol, err: ConnectError): void {
   if (stream.destroyed) return;
@@ -143,7 +170,7 @@ export function rejectFastStep(stream: http2.ServerHttp2Stream, protocol: StepWi
 }
 
 function respond(stream: http2.ServerHttp2Stream, protocol: StepWireProtocol): void {
-  stream.respond({ ":status": 200, "content-type": contentTypes[protocol] }, { waitForTrailers: protocol === "grpc" });
+  stream.respond({ ":status": 200, "content-type": stepContentTypes[protocol] }, { waitForTrailers: protocol === "grpc" });
 }
 
 /** Ends the response with the protocol's status: gRPC trailers, a gRPC-Web trailer frame, or a Connect end-stream message. */
@@ -162,12 +189,8 @@ function endStream(stream: http2.ServerHttp2Stream, protocol: StepWireProtocol, 
         if (!stream.destroyed) stream.sendTrailers(out);
       });
       stream.end();
-    } else if (protocol === "grpc-web") {
-      for (const b of encodeEnvelope(trailerFlag, trailerSerialize(setTrailerStatus(new Headers(), err)))) stream.write(b);
-      stream.end();
     } else {
-      const json = JSON.stringify(endStreamToJson(new Headers(), err, undefined));
-      for (const b of encodeEnvelope(endStreamFlag, Buffer.from(json))) stream.write(b);
+      for (const b of endOfStepResponse(protocol, err)) stream.write(b);
       stream.end();
     }
   } catch {

@@ -61,3 +61,4 @@ export {
 export type { EnvironmentServer, HttpSurface, ServeOptions, ServerRequest, ServerResponse } from "./serve.js";
 export { serve } from "./serve.js";
 export type { SessionLimits, SessionStats } from "./session-manager.js";
+export type { WebOptions } from "./web-surface.js";

@@ -12,10 +12,12 @@ import { fastStepProtocol, rejectFastStep, STEP_PATH, serveFastStep } from "./fa
 import { type DualHandler, listenOnePort, type OnePortServer } from "./listener.js";
 import { type OpenEnvSurfaceOptions, openEnvSurface } from "./openenv/index.js";
 import { createEnvironmentRouter, type EnvironmentRouter, type EnvironmentRouterOptions } from "./router.js";
+import { serveStepHttp1 } from "./step-http1.js";
+import { isWebPath, type WebOptions, webSurface } from "./web-surface.js";
 
-/** Health probes stay open, as gRPC's health service does. */
+/** Health probes stay open, as gRPC's health service does; so do the web page's static files (the page asks for the token). */
 function isOpenPath(url: string | undefined): boolean {
-  return url === "/health" || url?.startsWith("/health?") === true;
+  return url === "/health" || url?.startsWith("/health?") === true || isWebPath(url);
 }
 
 function headerReader(headers: http.IncomingHttpHeaders): (name: string) => string | undefined {
@@ -82,6 +84,12 @@ export interface ServeOptions extends EnvironmentRouterOptions {
   readonly openenv?: boolean | OpenEnvSurfaceOptions;
   /** Serve cleartext HTTP/2 (bidi streaming). Default true; false serves HTTP/1.1 only. */
   readonly http2?: boolean;
+  /**
+   * The `/web` page to play and inspect the environment in a browser. Default: on,
+   * except in OpenEnv's production mode (`openenv: { mode: "production" }`); an
+   * object turns it on with options (a script registering your renderers).
+   */
+  readonly web?: boolean | WebOptions;
 }
 
 /** A running environment server. */
@@ -124,6 +132,8 @@ export async function serve(source: EnvironmentSource, options: ServeOptions = {
   setMaxListeners(0, shutdown.signal);
   const surfaces = options.surfaces?.(router) ?? [];
   if (openenv !== false) surfaces.push(openEnvSurface(router, openenv === true ? {} : openenv));
+  const web = options.web ?? !(typeof openenv === "object" && openenv.mode === "production");
+  if (web !== false) surfaces.push(webSurface(web === true ? {} : web));
   const notFound = (res: ServerResponse): void => {
     const body = JSON.stringify({ detail: "Not Found" });
     (res as http.ServerResponse).writeHead(404, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
@@ -170,6 +180,22 @@ export async function serve(source: EnvironmentSource, options: ServeOptions = {
           authorizer.authorize(headerReader(req.headers)).then(
             () => serveFastStep(stream, protocol, router, shutdown.signal, req.headers),
             (err: unknown) => rejectFastStep(stream, protocol, toConnectError(err)),
+          );
+        }
+        return;
+      }
+    }
+    if (fast && req.httpVersionMajor === 1 && req.url === STEP_PATH && req.method === "POST") {
+      // Browsers (the /web page): connect-node refuses bidi on HTTP/1.1, this serves it half-duplex.
+      const protocol = fastStepProtocol(req.headers);
+      if (protocol === "connect" || protocol === "grpc-web") {
+        const [h1req, h1res] = [req as http.IncomingMessage, res as http.ServerResponse];
+        if (authorizer === undefined) {
+          serveStepHttp1(h1req, h1res, protocol, router, shutdown.signal);
+        } else {
+          authorizer.authorize(headerReader(req.headers)).then(
+            () => serveStepHttp1(h1req, h1res, protocol, router, shutdown.signal),
+            (err: unknown) => serveStepHttp1(h1req, h1res, protocol, router, shutdown.signal, toConnectError(err)),
           );
         }
         return;

@@ -58,6 +58,8 @@ Options:
   --mode MODE          OpenEnv mode: simulation (default; HTTP /reset /step /state)
                        or production (without them)
   --no-openenv         do not serve OpenEnv's HTTP/JSON + WebSocket protocol
+  --no-web             do not serve the /web page (served by default, except
+                       in production mode)
   --token TOKEN        require 'Authorization: Bearer TOKEN' on every call (repeatable;
                        also read from OPENENV_AUTH_TOKEN); health checks stay open
   --cors ORIGIN        allow browser calls from ORIGIN (repeatable; * for any)
@@ -85,6 +87,7 @@ Examples:
         json: { type: "boolean" },
         mode: { type: "string", default: "simulation" },
         "no-openenv": { type: "boolean", default: false },
+        "no-web": { type: "boolean", default: false },
         token: { type: "string", multiple: true },
         cors: { type: "string", multiple: true },
         "exit-with-parent": { type: "boolean" },
@@ -106,8 +109,10 @@ Examples:
     for (const w of info.warnings) io.err(`warning: ${formatIssue(w)}\n`);
     const loaded = await loadEnvironment(info);
     const openenv = values["no-openenv"] ? false : { mode: mode as "simulation" | "production" };
+    const web = values["no-web"] ? false : undefined;
     const serveOptions = {
       openenv,
+      web,
       auth: tokens.length > 0 ? { tokens } : undefined,
       cors: cors === undefined ? undefined : { origins: cors.includes("*") ? ("*" as const) : cors },
       port,
@@ -132,6 +137,7 @@ Examples:
       const extra = openenv === false ? "" : `; OpenEnv HTTP/JSON and WebSocket ${server.url.replace("http", "ws")}/ws, ${mode} mode`;
       const processes = pool === undefined ? "" : `, ${pool.length} worker processes`;
       io.out(`openenv: serving ${info.envKey} on ${server.url} (Connect, gRPC, gRPC-Web; h2c and HTTP/1.1${extra}${processes})\n`);
+      if (web !== false && mode === "simulation") io.out(`openenv: web page ${server.url}/web/\n`);
     }
     const code = await stopped;
     if (values["exit-with-parent"]) process.stdin.destroy();
