@@ -162,6 +162,33 @@ describe("item 4: package hygiene", () => {
     expect(missing).toEqual([]);
   });
 
+  it("ships the /web page bundle (dist/web, built by prepare) and the installed server serves it", async () => {
+    for (const f of ["index.html", "app.js", "app.css"]) expect(existsSync(join(installed, "dist", "web", f)), f).toBe(true);
+    const file = writeSource(
+      project,
+      "web-page.mjs",
+      `import { EchoEnvironment } from "openenv-connect/envs/echo";
+import { serve } from "openenv-connect/server";
+const server = await serve(EchoEnvironment, { port: 0 });
+const got = {};
+for (const f of ["", "app.js", "app.css"]) {
+  const r = await fetch(server.url + "/web/" + f);
+  got[f || "index.html"] = { status: r.status, type: r.headers.get("content-type"), bytes: (await r.arrayBuffer()).byteLength };
+}
+await server.close();
+console.log(JSON.stringify(got));
+`,
+    );
+    const r = await runNode(project, file);
+    expect(r.stderr).toBe("");
+    const got = JSON.parse(r.stdout) as Record<string, { status: number; type: string; bytes: number }>;
+    for (const [f, type] of Object.entries({ "index.html": "text/html", "app.js": "text/javascript", "app.css": "text/css" })) {
+      expect(got[f]?.status, f).toBe(200);
+      expect(got[f]?.type, f).toContain(type);
+      expect(got[f]?.bytes, f).toBe(statSync(join(installed, "dist", "web", f)).size);
+    }
+  });
+
   it("leaves out test-only and bench-only protos and their generated code, and the contract baseline", () => {
     const files = walk(installed).map((f) => relative(installed, f));
     expect(files.filter((f) => /openenv\/(testing|bench)\//.test(f) || f.startsWith("proto/baseline"))).toEqual([]);

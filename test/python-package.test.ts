@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EchoEnvironment } from "../src/envs/echo/environment.js";
@@ -65,6 +65,20 @@ describe("clients/python as a distribution", () => {
     expect(existsSync(join(pkg, "_gen/openenv/bench"))).toBe(false);
   });
 
+  it("ships every generated module but the fixtures (buf/validate too, which the environments import), and each imports", async () => {
+    const gen = join(repoRoot, "clients", "python", "gen");
+    const modules = walkFiles(gen)
+      .filter((f) => f.endsWith("_pb2.py") && !/^openenv\/(testing|bench)\//.test(f))
+      .map((f) => f.replace(/\.py$/, "").replaceAll("/", "."));
+    expect(modules).toContain("openenv.envs.echo.v1.echo_pb2");
+    const script = `import importlib, json, openenv_connect
+print(json.dumps({m: importlib.import_module(m).__file__ for m in ${JSON.stringify(modules)}}))`;
+    const r = await runCommand(python(), ["-c", script], { cwd: tempDir("elsewhere") });
+    expect(r.code, r.stderr).toBe(0);
+    const found = JSON.parse(r.stdout) as Record<string, string>;
+    for (const m of modules) expect(found[m], m).toContain(join(venv, "lib"));
+  });
+
   it("runs examples/python_rollout.py from the virtualenv (the installed SDK, no PYTHONPATH)", async () => {
     const env = { ...process.env };
     delete env.PYTHONPATH;
@@ -82,3 +96,12 @@ describe("clients/python as a distribution", () => {
     expect(where.stdout.trim()).toContain(join(venv, "lib"));
   }, 300_000);
 });
+
+/** Files under `dir`, relative to it, without __pycache__. */
+function walkFiles(dir: string, prefix = ""): string[] {
+  return readdirSync(join(dir, prefix), { withFileTypes: true }).flatMap((e) => {
+    const rel = prefix === "" ? e.name : `${prefix}/${e.name}`;
+    if (e.isDirectory()) return e.name === "__pycache__" ? [] : walkFiles(dir, rel);
+    return [rel];
+  });
+}

@@ -41,7 +41,7 @@ async function main(): Promise<number> {
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
   try {
     say(
-      `docs: ${samples.length} samples (${count(samples, "ts")} TypeScript, ${count(samples, "sh")} shell, ${count(samples, "python")} Python)`,
+      `docs: ${samples.length} samples (${count(samples, "ts")} TypeScript, ${count(samples, "sh")} shell, ${count(samples, "python")} Python, ${count(samples, "file")} files)`,
     );
     const tarball = await packPackage(repo, join(work, "pack"));
     const consumer = join(work, "consumer");
@@ -154,7 +154,13 @@ class DocRun {
     const code = withPorts(sample.code, this.ports);
     let r: Awaited<ReturnType<typeof runCommand>>;
     try {
-      if (sample.kind === "ts") {
+      if (sample.kind === "file") {
+        const path = join(this.consumer, sample.fileName!);
+        mkdirSync(dirname(path), { recursive: true });
+        writeFileSync(path, code);
+        if (!/\.m?js$/.test(path)) return done("pass", `wrote ${sample.fileName}`);
+        r = await runCommand(process.execPath, ["--check", path], { cwd: this.consumer });
+      } else if (sample.kind === "ts") {
         const js = join("out", sampleFile(sample).replace(/\.ts$/, ".js"));
         r = await runCommand(process.execPath, [js], { cwd: this.consumer, env: await this.env(sample), timeoutMs: 180_000 });
       } else if (sample.kind === "python") {

@@ -11,12 +11,15 @@ import { type CodeBlock, codeBlocks } from "./markdown.js";
  *                                      (default: in an empty project that installed the tarball)
  *   <!-- docs-test: judge -->          a TypeScript sample run with OPENENV_JUDGE_* pointing at
  *                                      a stand-in OpenAI-compatible endpoint
+ *   <!-- docs-test: file: NAME -->     a block that is a file the next samples use (a browser script,
+ *                                      a config): written as NAME into the project that installed the
+ *                                      tarball, where the samples run; JavaScript is syntax-checked
  *
  * Directives combine with ";" (`skip:` last: its reason runs to the end). Blocks in data languages (yaml, json, text, no
  * language) are shown, not run; code in other languages (Go) must carry a `skip:` reason.
  */
 
-export type SampleKind = "ts" | "sh" | "python";
+export type SampleKind = "ts" | "sh" | "python" | "file";
 
 /** One runnable (or skipped) sample. */
 export interface Sample extends CodeBlock {
@@ -27,6 +30,8 @@ export interface Sample extends CodeBlock {
   readonly checkout: boolean;
   /** TypeScript: start the stand-in LLM judge. */
   readonly judge: boolean;
+  /** Kind `file`: the name it is written as, relative to the project the samples run in. */
+  readonly fileName?: string;
   /** `README.md:33`. */
   readonly where: string;
 }
@@ -60,6 +65,13 @@ export function collectSamples(repo: string, files: readonly string[] = docFiles
   for (const file of files) {
     for (const block of codeBlocks(file)) {
       const where = `${relative(repo, block.file)}:${block.line}`;
+      const fileName = /^file:\s*(\S+)\s*$/.exec(block.directive ?? "")?.[1];
+      if (fileName !== undefined) {
+        if (fileName.startsWith("/") || fileName.split("/").includes(".."))
+          problems.push(`${where}: 'file' names a path outside the project`);
+        samples.push({ ...block, kind: "file", skip: undefined, checkout: false, judge: false, fileName, where });
+        continue;
+      }
       const kind = kinds[block.lang];
       if (kind === undefined) {
         // Code in another language (Go, ...) is not run here: it must say why.

@@ -22,8 +22,8 @@ export const strictCompilerOptions = {
   rootDir: ".",
 } as const;
 
-/** What the build and the `files` list can name (npm adds README and LICENSE itself). */
-const packedEntries = [
+/** What the build (`prepare`: tsc and scripts/build-web.ts) and the `files` list can name (npm adds README and LICENSE itself). */
+export const packedEntries = [
   "package.json",
   "README.md",
   "LICENSE",
@@ -32,13 +32,16 @@ const packedEntries = [
   "src",
   "gen",
   "proto",
+  "scripts",
   "tsconfig.json",
   "tsconfig.build.json",
 ];
 
 /**
- * Builds `repo` in a staging copy (its own dist/ stays as it is) and packs it
- * with `npm pack`, so the real `files` list applies. Returns the tarball's path.
+ * Packs `repo` as a release is packed: `npm pack` in a staging copy (its own
+ * dist/ stays as it is) runs the package's `prepare` script, which is the whole
+ * build (the compiled code and the /web page bundle), and the real `files`
+ * list applies. Returns the tarball's path.
  */
 export async function packPackage(repo: string, workDir = mkdtempSync(join(tmpdir(), "openenv-pack-"))): Promise<string> {
   const stage = join(workDir, "stage");
@@ -47,15 +50,10 @@ export async function packPackage(repo: string, workDir = mkdtempSync(join(tmpdi
     if (existsSync(join(repo, entry))) cpSync(join(repo, entry), join(stage, entry), { recursive: true });
   }
   symlinkSync(join(repo, "node_modules"), join(stage, "node_modules"));
-  const tsc = await runCommand(process.execPath, [join(repo, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], {
-    cwd: stage,
-    timeoutMs: 300_000,
-  });
-  if (tsc.code !== 0) throw new Error(`tsc failed: ${tsc.stdout}${tsc.stderr}`);
   const out = join(workDir, "out");
   mkdirSync(out, { recursive: true });
-  const pack = await runCommand("npm", ["pack", "--ignore-scripts", "--pack-destination", out], { cwd: stage, timeoutMs: 300_000 });
-  if (pack.code !== 0) throw new Error(`npm pack failed: ${pack.stderr}`);
+  const pack = await runCommand("npm", ["pack", "--pack-destination", out], { cwd: stage, env: npmEnv(), timeoutMs: 600_000 });
+  if (pack.code !== 0) throw new Error(`npm pack failed (its prepare script is the build):\n${pack.stdout}${pack.stderr}`);
   const file = readdirSync(out).find((f) => f.endsWith(".tgz"));
   if (file === undefined) throw new Error("npm pack wrote no tarball");
   return join(out, file);

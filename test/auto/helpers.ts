@@ -1,10 +1,11 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
-import { npmEnv, packPackage } from "../../scripts/lib/package.js";
+import { npmEnv, packedEntries, packPackage } from "../../scripts/lib/package.js";
 import { type Ran, type RunOptions, runCommand as runShared } from "../../scripts/lib/run-command.js";
 import { discoverEnvironments } from "../../src/auto/discovery.js";
 import { descriptorBase64 } from "../../src/cli/scaffold/contract.js";
@@ -225,10 +226,79 @@ export class ${pascal}Environment {
 
 let tarball: Promise<string> | undefined;
 
-/** This package as npm would publish it (see `packPackage`), built once per test file. */
+/**
+ * This package as npm would publish it (see `packPackage`: the real build, then
+ * `npm pack`). Packed once per content of the packed files and shared by the
+ * test files of a run (each runs in its own process; two full builds at once
+ * are minutes on a loaded 2-core machine), under `.tmp/pack-<hash>`.
+ */
 export function packThisPackage(): Promise<string> {
-  tarball ??= packPackage(repoRoot, tempDir("openenv-pack"));
+  tarball ??= packShared();
   return tarball;
+}
+
+async function packShared(): Promise<string> {
+  const key = packedContentHash();
+  const base = join(repoRoot, ".tmp");
+  const dir = join(base, `pack-${key}`);
+  const done = join(dir, "tarball-path");
+  const lock = `${dir}.lock`;
+  mkdirSync(base, { recursive: true });
+  for (;;) {
+    if (existsSync(done)) return readFileSync(done, "utf8");
+    try {
+      mkdirSync(lock);
+    } catch {
+      // Another test process is packing: wait for it, unless it died with the lock.
+      if (lockAbandoned(lock)) rmSync(lock, { recursive: true, force: true });
+      else await new Promise((r) => setTimeout(r, 500));
+      continue;
+    }
+    try {
+      writeFileSync(join(lock, "pid"), String(process.pid));
+      for (const old of readdirSync(base))
+        if (old.startsWith("pack-") && !old.endsWith(".lock")) rmSync(join(base, old), { recursive: true, force: true });
+      const file = await packPackage(repoRoot, dir);
+      rmSync(join(dir, "stage"), { recursive: true, force: true });
+      writeFileSync(done, file);
+      return file;
+    } finally {
+      rmSync(lock, { recursive: true, force: true });
+    }
+  }
+}
+
+/** A pack lock whose process is gone (or, without a pid yet, older than a pack could take). */
+function lockAbandoned(lock: string): boolean {
+  try {
+    const owner = Number(readFileSync(join(lock, "pid"), "utf8"));
+    return owner > 0 && !isRunning(owner);
+  } catch {
+    try {
+      return Date.now() - statSync(lock).mtimeMs > 60_000;
+    } catch {
+      return false; // released meanwhile
+    }
+  }
+}
+
+/** A hash of every file `packPackage` reads (tracked or new, not ignored), and of the lockfile. */
+function packedContentHash(): string {
+  const listed = execFileSync("git", ["ls-files", "-z", "-co", "--exclude-standard", "--", ...packedEntries, "package-lock.json"], {
+    cwd: repoRoot,
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const hash = createHash("sha256");
+  for (const file of listed.split("\0").filter(Boolean).sort()) {
+    if (!existsSync(join(repoRoot, file))) continue; // deleted, not yet staged
+    hash
+      .update(file)
+      .update("\0")
+      .update(readFileSync(join(repoRoot, file)))
+      .update("\0");
+  }
+  return hash.digest("hex").slice(0, 16);
 }
 
 /**
