@@ -5,6 +5,7 @@ import { codeBlocks, section } from "../scripts/docs/markdown.js";
 import { collectSamples, docFiles, sampleFile } from "../scripts/docs/samples.js";
 import { bundledKeys, cleanupTemp, packThisPackage, repoRoot, runCommand } from "./auto/helpers.js";
 import { compileStrict, consumerProject, runNode, writeSource } from "./fixtures/consumer.js";
+import { type Standin, skipStandin, startStandin } from "./gateway/standin.js";
 
 /**
  * The package as its users get it: `npm pack`, installed into an empty project
@@ -229,6 +230,45 @@ describe("item 13: the documentation's samples (scripts/docs/run.ts runs them; h
       }
     }
     expect(broken).toEqual([]);
+  });
+});
+
+describe("the installed CLI drives OpenEnv's Python server (test/compat/openenv_standin.py: HTTP/1.1 and /ws only, no Describe)", () => {
+  let standin: Standin;
+  beforeAll(async () => {
+    if (!skipStandin) standin = await startStandin();
+  });
+  afterAll(async () => standin?.kill());
+  const cli = (args: string[]) => runCommand(join(project, "node_modules", ".bin", "openenv"), args, { cwd: project });
+  const json = (stdout: string) =>
+    stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { observation: Record<string, unknown>; done: boolean });
+
+  it.skipIf(skipStandin)("reset, then an episode in one command (reset, steps, close) with the default --protocol auto", async () => {
+    const maze = `${standin.url}/envs/maze`;
+    const reset = await cli(["reset", "--url", maze]);
+    expect(reset.code, reset.stderr).toBe(0);
+    expect(json(reset.stdout)[0]?.observation).toEqual({ legal_actions: [1, 3], current_position: [0, 0], previous_position: [0, 0] });
+    expect(reset.stderr).toMatch(/keeps no session between commands/);
+    const episode = await cli(["step", "--url", maze, "--reset", "--close", '{"action":3}', '{"action":1}']);
+    expect(episode.stderr).toBe("");
+    expect(json(episode.stdout).map((r) => r.observation.current_position)).toEqual([
+      [0, 0],
+      [0, 1],
+      [0, 1], // (1,1) is a wall
+    ]);
+  });
+
+  it.skipIf(skipStandin)("over --protocol websocket, and a bad action is one line with the server's validation error", async () => {
+    const echo = `${standin.url}/envs/echo`;
+    const ok = await cli(["step", "--url", echo, "--protocol", "websocket", "--reset", "--close", '{"message":"from the tarball"}']);
+    expect(ok.stderr).toBe("");
+    expect(json(ok.stdout)[1]?.observation).toEqual({ echoed_message: "from the tarball", message_length: 16 });
+    const bad = await cli(["step", "--url", `${standin.url}/envs/maze`, "--reset", "--close", '{"action":"up"}']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr.trim().split("\n")).toEqual(["Error: invalid action: action: Input should be a valid integer [InvalidArgument]"]);
   });
 });
 

@@ -256,8 +256,13 @@ async function packShared(): Promise<string> {
     }
     try {
       writeFileSync(join(lock, "pid"), String(process.pid));
-      for (const old of readdirSync(base))
-        if (old.startsWith("pack-") && !old.endsWith(".lock")) rmSync(join(base, old), { recursive: true, force: true });
+      // Tarballs of earlier contents, unless recent: a run still going may be installing one.
+      for (const old of readdirSync(base)) {
+        const path = join(base, old);
+        if (old.startsWith("pack-") && !old.endsWith(".lock") && Date.now() - statSync(path).mtimeMs > 3_600_000) {
+          rmSync(path, { recursive: true, force: true });
+        }
+      }
       const file = await packPackage(repoRoot, dir);
       rmSync(join(dir, "stage"), { recursive: true, force: true });
       writeFileSync(done, file);
