@@ -6,7 +6,7 @@ import WebSocket from "ws";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { type DescribeResponse, EnvironmentService } from "../../gen/openenv/v1/environment_service_pb.js";
-import { type EnvClientSpec, schemasFromDescribe } from "../client/env-client.js";
+import { type EnvClientSpec, schemasFromDescribe, speaksHttp2 } from "../client/env-client.js";
 import { StepChannel } from "../client/step-channel.js";
 import { createTransport, type OwnedTransport, type RpcTransportKind } from "../client/transports.js";
 import { typeNameOf } from "../protocol/descriptors.js";
@@ -68,7 +68,21 @@ export async function validateServer(url: string, options: ServerValidationOptio
   return report(baseUrl, checks);
 }
 
+/** The contract's checks, in order. */
+const grpcCheckNames = ["grpc_health", "describe", "reflection", "protocols", "session", "step_stream"] as const;
+
 async function grpcChecks(baseUrl: string, timeoutMs: number, headers: Readonly<Record<string, string>>): Promise<CheckResult[]> {
+  // An OpenEnv server (HTTP/1.1 and /ws only) cannot serve the contract: say so once, not
+  // "Protocol error" per check. Nothing listening is left to the checks, which report it.
+  const h2 = await speaksHttp2(baseUrl, timeoutMs);
+  if (h2 !== true && !isUnreachable(h2)) {
+    const detail =
+      `${baseUrl} speaks no HTTP/2 (an OpenEnv server answers HTTP/1.1 and /ws only), so it serves no Connect/gRPC contract; ` +
+      "--checks openenv checks only OpenEnv's surface";
+    return grpcCheckNames.map((name, i) =>
+      i < 4 ? { name, group: "grpc", status: "fail", detail } : { name, group: "grpc", status: "skip", detail: "needs HTTP/2" },
+    );
+  }
   const owned: OwnedTransport[] = [];
   const rpcOf = (kind: RpcTransportKind): OwnedTransport => {
     const t = createTransport({ kind, baseUrl });

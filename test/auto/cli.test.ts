@@ -279,7 +279,10 @@ describe("validate --url against servers that are not openenv-connect", { timeou
     );
     const grpc = await runCli(["validate", "--url", fake.url, "--checks", "grpc", "--timeout", "3"]);
     expect(grpc.code).toBe(1);
-    expect(grpc.stdout).toMatch(/^FAIL {2}grpc_health /m);
+    // One reason, not "Protocol error [Internal]" per check (issue 13 item 5, for validate).
+    expect(grpc.stdout).toMatch(/^FAIL {2}grpc_health +http:\S+ speaks no HTTP\/2 \(an OpenEnv server answers HTTP\/1\.1 and \/ws only\)/m);
+    expect(grpc.stdout).not.toMatch(/Protocol error/);
+    expect(grpc.stdout).toMatch(/^SKIP {2}step_stream +needs HTTP\/2$/m);
   });
 
   it("fails clearly, check by check, on a server that is not OpenEnv", async () => {
@@ -289,7 +292,7 @@ describe("validate --url against servers that are not openenv-connect", { timeou
     expect(lines.at(-1)).toMatch(new RegExp(`^\\[FAIL\\] ${web.url.replace(/[.]/g, "\\.")}: \\d+ of 14 checks failed$`));
     expect(r.stdout).toMatch(/^FAIL {2}health_endpoint {12}GET \/health → 200, not JSON: <!doctype html><title>My blog/m);
     expect(r.stdout).toMatch(/^FAIL {2}describe /m);
-    expect(r.stdout).toMatch(/^SKIP {2}step_stream {16}needs a working Describe$/m);
+    expect(r.stdout).toMatch(/^SKIP {2}step_stream {16}needs HTTP\/2$/m);
     expect(r.stdout).toMatch(/^FAIL {2}ws_session {17}WebSocket \/ws refused: HTTP 200$/m);
   });
 });
