@@ -132,9 +132,19 @@ describe("Docker provider", () => {
     expect((err as Error).message).toMatch(/^the Docker CLI is installed but no Docker engine is running \(.+\); start the Docker daemon/);
   });
 
-  it("AutoEnv with provider docker fails with that error, starting nothing", async () => {
-    const err = await AutoEnv.fromEnv("echo", { provider: "docker", client: {} }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(DockerUnavailableError);
+  it("AutoEnv with provider docker and no engine (a missing socket) fails with that error, starting nothing", async () => {
+    // Whatever this machine has: with an engine running here, DOCKER_HOST points the CLI at none.
+    const saved = process.env.DOCKER_HOST;
+    process.env.DOCKER_HOST = "unix:///nonexistent/docker.sock";
+    try {
+      const which = await runCommand("sh", ["-c", "command -v docker"]);
+      const err = await AutoEnv.fromEnv("echo", { provider: "docker", client: {} }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DockerUnavailableError);
+      if (which.code === 0) expect((err as Error).message).toMatch(/no Docker engine is running \(.*unix:\/\/\/nonexistent\/docker\.sock/);
+    } finally {
+      if (saved === undefined) delete process.env.DOCKER_HOST;
+      else process.env.DOCKER_HOST = saved;
+    }
   });
 
   it("names a missing CLI and a missing engine", async () => {
