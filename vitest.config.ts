@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
+    include: ["test/**/*.test.ts", "src/**/*.spec.ts"],
     setupFiles: ["test/setup-fast-check.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,

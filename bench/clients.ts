@@ -71,7 +71,7 @@ export async function directSessions(n: number): Promise<Sessions> {
   const sessions = await Promise.all(Array.from({ length: n }, () => router.sessions.open()));
   await Promise.all(sessions.map((s) => s.reset({})));
   return {
-    steps: sessions.map((s) => () => s.step(echoAction)),
+    steps: sessions.map((s) => async () => s.step(echoAction)),
     close: () => router.close(),
   };
 }

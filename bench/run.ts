@@ -261,17 +261,27 @@ function printTargets(): void {
   const ws = floors.get("ws");
   const grpc = find("protocol", "grpc bidi (h2c)");
   const connect = find("protocol", "connect bidi (h2c)");
+  // Issue 12's targets: one-session bidi >= 0.75x the HTTP/2 floor, /ws >= 0.6x the ws floor,
+  // server CPU per echo step <= 35 us (binary) and <= 45 us (/ws), HTTP /step >= 4x OpenEnv's
+  // (its Python server measured about 1,045 steps/s on this machine type: 4,180).
   if (h2 !== undefined) {
-    check("gRPC bidi, 1 session vs raw HTTP/2 ping-pong", grpc && grpc.stepsPerSec / h2, 0.85, "×");
-    check("Connect bidi, 1 session vs raw HTTP/2 ping-pong", connect && connect.stepsPerSec / h2, 0.85, "×");
+    check("gRPC bidi, 1 session vs raw HTTP/2 ping-pong", grpc && grpc.stepsPerSec / h2, 0.75, "×");
+    check("Connect bidi, 1 session vs raw HTTP/2 ping-pong", connect && connect.stepsPerSec / h2, 0.75, "×");
   }
   const ours = find("openenv", "OpenEnv /ws (ours)", 1);
-  if (ws !== undefined) check("OpenEnv /ws on our server vs raw ws ping-pong", ours && ours.stepsPerSec / ws, 0.8, "×");
+  if (ws !== undefined) check("OpenEnv /ws on our server vs raw ws ping-pong", ours && ours.stepsPerSec / ws, 0.6, "×");
+  const atMost = (label: string, value: number | null | undefined, goal: number): void => {
+    if (value === null || value === undefined || Number.isNaN(value)) return;
+    lines.push(`  ${value <= goal ? "met   " : "MISSED"} ${label}: ${value.toFixed(1)} µs (target ≤ ${goal} µs)`);
+  };
+  atMost("server CPU per step, gRPC bidi", grpc?.serverCpuUsPerStep, 35);
+  atMost("server CPU per step, Connect bidi", connect?.serverCpuUsPerStep, 35);
+  atMost("server CPU per step, OpenEnv /ws", ours?.serverCpuUsPerStep, 45);
   const other = rows.find(
     (r) => r.group === "openenv" && r.name.startsWith("OpenEnv /ws (") && !r.name.includes("ours") && r.sessions === 1,
   );
   if (ours && other) check(`OpenEnv /ws, ours vs ${other.name}`, ours.stepsPerSec / other.stepsPerSec, 3, "×");
-  check("HTTP /step (stateless) steps/s", find("openenv", "OpenEnv HTTP /step stateless (ours)")?.stepsPerSec, 5000, "");
+  check("HTTP /step (stateless) steps/s", find("openenv", "OpenEnv HTTP /step stateless (ours)")?.stepsPerSec, 4180, "");
   check(
     "64 sessions on one HTTP/2 connection, steps/s",
     find("sessions", "connect bidi, one h2 connection", 64, "shared")?.stepsPerSec,

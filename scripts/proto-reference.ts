@@ -21,13 +21,11 @@ import {
   type DescMessage,
   type DescService,
   fromBinary,
-  getOption,
-  hasOption,
   ScalarType,
 } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema, MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { getComments } from "@bufbuild/protoplugin";
-import { rules } from "../gen/openenv/v1/options_pb.js";
+import { fieldRules as rulesOf } from "../src/protocol/validate.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const output = join(root, "docs", "proto-reference.md");
@@ -105,10 +103,10 @@ function label(field: DescField): string {
   return "";
 }
 
-/** The field's `(openenv.v1.rules)`, e.g. `max_len = 1048576`. */
+/** The field's rules (`(buf.validate.field)`, or the older `(openenv.v1.rules)`), e.g. `max_len = 1048576`. */
 function fieldRules(field: DescField): string {
-  if (!hasOption(field, rules)) return "";
-  const r = getOption(field, rules);
+  const r = rulesOf(field);
+  if (r === undefined) return "";
   const parts: string[] = [];
   if (r.required) parts.push("required");
   if (r.minLen !== undefined) parts.push(`min_len = ${r.minLen}`);

@@ -5,15 +5,13 @@
 // drop this process's connections ("drop") or SIGKILL it at any moment.
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
-import { createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { EchoActionSchema, EchoObservationSchema, EchoStateSchema } from "../gen/openenv/envs/echo/v1/echo_pb.js";
 import { EnvironmentService } from "../gen/openenv/v1/environment_service_pb.js";
-import type { AnyStepChannel } from "../src/client/channels.js";
-import { FastStepChannel } from "../src/client/fast-step-channel.js";
 import { StepChannel } from "../src/client/step-channel.js";
+import { connectStepStream, http2StepStream } from "../src/client/step-streams.js";
 import { createTransport, type OwnedTransport } from "../src/client/transports.js";
 import { jsonRegistry } from "../src/protocol/descriptors.js";
-import { toConnectError } from "../src/protocol/errors.js";
 import type { ClientCounters, ClientMessage, DriverMessage, SessionPlan, SessionProgress } from "./protocol.js";
 
 /** A request unanswered for this long is abandoned and retried on a new stream. */
@@ -56,7 +54,7 @@ class SoakSession {
   sessionId: string | undefined;
   acked: number;
   givenUp = 0;
-  private channel: AnyStepChannel | undefined;
+  private channel: StepChannel | undefined;
 
   constructor(private readonly plan: SessionPlan) {
     this.sessionId = plan.sessionId;
@@ -92,19 +90,20 @@ class SoakSession {
     await channel?.close().catch(() => {});
   }
 
-  private open(): AnyStepChannel {
+  private open(): StepChannel {
     const kind = this.plan.kind;
     if (kind === "connect-json") {
-      return new StepChannel(createClient(EnvironmentService, connections.get("json").transport));
+      return new StepChannel(connectStepStream(createClient(EnvironmentService, connections.get("json").transport)));
     }
-    const manager = connections.get("fast").sessionManager;
-    if (manager === undefined) throw new Error("no HTTP/2 session manager");
-    return new FastStepChannel(manager, kind === "fast-grpc" ? "grpc" : kind === "fast-connect" ? "connect" : "grpc-web");
+    const direct = connections.get("fast").direct;
+    if (direct === undefined) throw new Error("no HTTP/2 connection");
+    const protocol = kind === "fast-grpc" ? "grpc" : kind === "fast-connect" ? "connect" : "grpc-web";
+    return new StepChannel(http2StepStream({ ...direct, protocol }));
   }
 
   /** Sends one request until it is answered (retrying the same id on new streams); false if it never was. */
   private async request(
-    init: Parameters<AnyStepChannel["request"]>[0],
+    init: Parameters<StepChannel["request"]>[0],
     id: string,
     expect: { message: string; seq: number } | undefined,
   ): Promise<boolean> {
@@ -137,7 +136,7 @@ class SoakSession {
         }
         return true;
       } catch (err) {
-        const e = toConnectError(err);
+        const e = ConnectError.from(err, Code.Internal);
         const name = codeName(e.code);
         counters.errors[name] = (counters.errors[name] ?? 0) + 1;
         counters.samples[name] ??= e.rawMessage.slice(0, 200);

@@ -24,11 +24,12 @@ export {
   parseEnvReference,
   unknownEnvironmentMessage,
 } from "./auto/names.js";
-export type { BackendReset, BackendStep, EnvBackend } from "./client/backend.js";
-export { speaksHttp2 } from "./client/env-client.js";
+export type { EnvBackend } from "./client/backend.js";
+export { speaksHttp2 } from "./client/http2-probe.js";
+export type { ForwardedHeaders, RemoteSessions, SessionPlacement, StepRelay } from "./core/placement.js";
+export { defaultSessionLimits, SessionManager } from "./core/session-manager.js";
 export { defaultPackage, loadTypes, MessageCodec } from "./gateway/generate.js";
+export { type OpenEnvSurface, openEnvSurface, SESSION_HEADER } from "./openenv/server/index.js";
 export { type Capacity, capacityMessage } from "./protocol/errors.js";
-export { type OpenEnvSurface, openEnvSurface, SESSION_HEADER } from "./server/openenv/index.js";
 export { parseJudgeScore, renderTemplate, toPromptJson } from "./server/rubrics/llm-judge.js";
 export { defaultRubricContext, isPromiseLike } from "./server/rubrics/rubric.js";
-export { defaultSessionLimits, SessionManager } from "./server/session-manager.js";

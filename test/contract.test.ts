@@ -7,10 +7,12 @@ import { EchoActionSchema, EchoStateSchema } from "../gen/openenv/envs/echo/v1/e
 import { EnvironmentService } from "../gen/openenv/v1/environment_service_pb.js";
 import { EnvClient } from "../src/client/env-client.js";
 import { StepChannel } from "../src/client/step-channel.js";
+import { connectStepStream } from "../src/client/step-streams.js";
 import { createTransport } from "../src/client/transports.js";
 import { EchoEnvironment, echoSpec } from "../src/envs/echo/environment.js";
 import { createEnvironmentRouter } from "../src/server/router.js";
 import type { EnvironmentServer } from "../src/server/serve.js";
+import { waitFor } from "./fixtures/wait-for.js";
 import { targets } from "./targets.js";
 
 // Every Step-stream test here runs against our server and against `openenv gateway` in front of the
@@ -74,7 +76,7 @@ describe.each(targets)("against the $name", (t) => {
   describe("Step stream", () => {
     it("echoes request ids, even when requests are pipelined", async () => {
       const rpc = createTransport({ kind: "connect", baseUrl: server.url });
-      const channel = new StepChannel(createClient(EnvironmentService, rpc.transport));
+      const channel = new StepChannel(connectStepStream(createClient(EnvironmentService, rpc.transport)));
       const reset = await channel.request({ command: { case: "reset", value: {} } }, undefined, "my-reset");
       expect(reset.case).toBe("result");
       const pipelined = await Promise.all(
@@ -203,11 +205,3 @@ describe("in-process transport", () => {
     await router.close();
   });
 });
-
-async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -4,16 +4,10 @@ import { createClient } from "@connectrpc/connect";
 import { EchoActionSchema } from "../gen/openenv/envs/echo/v1/echo_pb.js";
 import { EnvironmentService } from "../gen/openenv/v1/environment_service_pb.js";
 import { StepChannel } from "../src/client/step-channel.js";
+import { connectStepStream } from "../src/client/step-streams.js";
 import { createTransport, type OwnedTransport, type RpcTransportKind } from "../src/client/transports.js";
 
-/** Polls until `cond` holds (robust on a loaded machine, unlike fixed sleeps). */
-export async function waitFor(cond: () => boolean, ms = 10_000, what = "condition"): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`${what} not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+export { waitFor } from "./fixtures/wait-for.js";
 
 /** An `Any` holding an EchoAction. */
 export function echoAction(message: string) {
@@ -23,7 +17,7 @@ export function echoAction(message: string) {
 /** A raw Step stream (request ids under the caller's control) and its transport. */
 export function rawChannel(baseUrl: string, kind: RpcTransportKind = "connect"): { channel: StepChannel; transport: OwnedTransport } {
   const transport = createTransport({ kind, baseUrl });
-  return { channel: new StepChannel(createClient(EnvironmentService, transport.transport)), transport };
+  return { channel: new StepChannel(connectStepStream(createClient(EnvironmentService, transport.transport))), transport };
 }
 
 /** The generated Connect client over a fresh transport. */

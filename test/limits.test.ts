@@ -5,7 +5,8 @@ import * as net from "node:net";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterEach, describe, expect, it } from "vitest";
 import { EnvClient } from "../src/client/env-client.js";
-import { FastStepChannel } from "../src/client/fast-step-channel.js";
+import { StepChannel } from "../src/client/step-channel.js";
+import { http2StepStream } from "../src/client/step-streams.js";
 import { createTransport, type OwnedTransport } from "../src/client/transports.js";
 import { EchoEnvironment, echoSpec } from "../src/envs/echo/environment.js";
 import { type EnvironmentServer, type ServeOptions, serve } from "../src/server/serve.js";
@@ -249,9 +250,7 @@ describe("idle session timeout closes the stream or socket on every transport", 
     closers.push(() => owned.close());
     const raw = rawChannel(server.url, kind);
     closers.push(() => raw.transport.close());
-    const channel = fastPath
-      ? new FastStepChannel(owned.sessionManager as NonNullable<OwnedTransport["sessionManager"]>, kind)
-      : raw.channel;
+    const channel = fastPath ? new StepChannel(http2StepStream(owned.direct as NonNullable<OwnedTransport["direct"]>)) : raw.channel;
     await channel.request({ command: { case: "reset", value: {} } });
     // The client sends nothing more: the server ends the stream by itself.
     await waitFor(() => channel.broken !== undefined, 10_000, "stream ended by the server");

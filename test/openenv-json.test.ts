@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ValidatedActionSchema } from "../gen/openenv/testing/v1/validation_pb.js";
-import { decodeOpenEnvJson } from "../src/protocol/openenv-json.js";
+import { decodeOpenEnvJson } from "../src/openenv/json/decode.js";
 import { serve } from "../src/server/serve.js";
 import { ValidatedEnvironment } from "./fixtures/validated-env.js";
 

@@ -3,6 +3,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EchoEnvironment } from "../src/envs/echo/environment.js";
 import { type EnvironmentServer, serve } from "../src/server/serve.js";
+import { waitFor } from "./fixtures/wait-for.js";
 
 // The Python SDK (clients/python) runs against this TypeScript server with Debian's
 // python3-grpcio and python3-protobuf; /usr/bin/python3 because a pyenv python3
@@ -21,14 +22,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([server?.close(), capacityServer?.close()]);
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 async function requirePythonRuntime(): Promise<void> {
   try {

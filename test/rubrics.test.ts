@@ -14,6 +14,7 @@ import {
 } from "../src/server/rubrics/index.js";
 import { parseJudgeScore, renderTemplate } from "../src/server/rubrics/llm-judge.js";
 import { FakeLlmServer } from "./fixtures/fake-llm.js";
+import { waitFor } from "./fixtures/wait-for.js";
 
 type A = { answer: string };
 type O = { expected: string };
@@ -308,14 +309,6 @@ describe("LLMJudge against a local OpenAI-compatible server", () => {
     expect(result).toEqual({ reward: 0.875, components: { judge: 0.75, format: 1 } });
   });
 });
-
-async function waitFor(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > timeoutMs) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 // Type-level check: a rubric returning MaybePromise compiles in both forms.
 const _typed: MaybePromise<number> = constant(1).score(act, obs);

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StepRequestSchema, StepResponseSchema } from "../gen/openenv/v1/environment_service_pb.js";
 import { EchoEnvironment } from "../src/envs/echo/environment.js";
 import type { EnvironmentServer } from "../src/server/serve.js";
+import { waitFor } from "./fixtures/wait-for.js";
 import { targets } from "./targets.js";
 
 // A Step stream that breaks (the connection drops, or the client resets the
@@ -12,13 +13,6 @@ import { targets } from "./targets.js";
 // 'aborted' in both cases, which once made a break look like a half-close (found
 // by the Python SDK's resume tests, which cover the bare RST_STREAM; Node's own
 // stream.close() half-closes before it resets, so it cannot send one).
-async function waitFor(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** A raw gRPC Step stream with binary (fast path) or JSON (connect-node path) messages. */
 function openStep(session: http2.ClientHttp2Session, codec: "proto" | "json") {
@@ -89,7 +83,7 @@ describe.each(targets)("against the $name", (t) => {
         expect(session).toBeDefined();
         dropped.destroy();
         // The server saw it once the session lost its stream (resume timer) or was closed.
-        await waitFor(() => session?.resumeTimer !== undefined || session?.closed !== undefined);
+        await waitFor(() => session?.attached === false || session?.closed !== undefined);
         expect(session?.closed?.message).toBeUndefined();
         const second = openStep(h2, codec);
         second.send({ requestId: "r2", sessionId, state: {} });

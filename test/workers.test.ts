@@ -16,6 +16,7 @@ import { CapacityInfoSchema, EnvironmentService } from "../gen/openenv/v1/enviro
 import { run } from "../src/cli/main.js";
 import { EnvClient } from "../src/client/env-client.js";
 import { StepChannel } from "../src/client/step-channel.js";
+import { connectStepStream } from "../src/client/step-streams.js";
 import type { RpcTransportKind } from "../src/client/transports.js";
 import { createTransport } from "../src/client/transports.js";
 import { echoSpec } from "../src/envs/echo/environment.js";
@@ -300,7 +301,7 @@ describe("openenv serve echo --workers 2", () => {
       const b = await connectTo(c.url, (w) => w !== a.worker, kind);
       conns.push(a, b);
       const id = (await a.client.reset({})).sessionId;
-      const channel = new StepChannel(b.client);
+      const channel = new StepChannel(connectStepStream(b.client));
       const r1 = await channel.request({ sessionId: id, command: { case: "action", value: echo("hi") } });
       expect(r1.case).toBe("result");
       expect(r1.case === "result" && r1.value.stepCount).toBe(1);
@@ -311,7 +312,7 @@ describe("openenv serve echo --workers 2", () => {
       expect(channel.sessionId).toBe(id);
       // A drop keeps the session for a resume, from either worker.
       await channel.cancel();
-      const resumed = new StepChannel(b.client);
+      const resumed = new StepChannel(connectStepStream(b.client));
       const r3 = await resumed.request({ sessionId: id, command: { case: "action", value: echo("again") } });
       expect(r3.case === "result" && r3.value.stepCount).toBe(3);
       // A half-close of the relayed stream ends the session at its owner.
@@ -332,7 +333,7 @@ describe("openenv serve echo --workers 2", () => {
     const b = await connectTo(c.url, (w) => w !== a.worker, "grpc");
     conns.push(a, b);
     const id = (await a.client.reset({})).sessionId;
-    const channel = new StepChannel(b.client, { "openenv-keep-session": "true" });
+    const channel = new StepChannel(connectStepStream(b.client, { "openenv-keep-session": "true" }));
     await channel.request({ sessionId: id, command: { case: "action", value: echo("kept") } });
     await channel.close();
     expect((await a.client.state({ sessionId: id })).stepCount).toBe(1);
@@ -472,7 +473,7 @@ describe("a worker that dies", () => {
       expect(err.rawMessage).toContain("SIGKILL");
       // In-band on a Step stream, which stays usable: its reset opens a session on its own worker,
       // in the slot the dead worker freed (the limit is 2: the kept session and this one).
-      const channel = new StepChannel(b.client);
+      const channel = new StepChannel(connectStepStream(b.client));
       const inBand = await rejects(channel.request({ sessionId: lost, command: { case: "action", value: echo("x") } }));
       expect(inBand.code).toBe(Code.NotFound);
       expect(inBand.rawMessage).toContain("was lost");
@@ -502,13 +503,13 @@ describe("SIGTERM to the primary (serveCluster API)", () => {
     const a = await connectTo(c.url, () => true, "grpc");
     const b = await connectTo(c.url, (w) => w !== a.worker, "grpc");
     try {
-      const local = new StepChannel(a.client);
+      const local = new StepChannel(connectStepStream(a.client));
       await local.request({ command: { case: "reset", value: {} } });
-      const other = new StepChannel(b.client);
+      const other = new StepChannel(connectStepStream(b.client));
       await other.request({ command: { case: "reset", value: {} } });
       // A stream on b's connection relayed to a session of a.
       const owned = (await a.client.reset({})).sessionId;
-      const relayed = new StepChannel(b.client);
+      const relayed = new StepChannel(connectStepStream(b.client));
       const channels = [local, other, relayed];
       const running = new Set<number>();
       const steps = channels.map((ch, i) =>
@@ -548,7 +549,7 @@ describe("with --token", () => {
     try {
       const id = (await a.client.reset({})).sessionId;
       expect((await b.client.state({ sessionId: id })).sessionId).toBe(id);
-      const channel = new StepChannel(b.client, { authorization: "Bearer s3cret" });
+      const channel = new StepChannel(connectStepStream(b.client, { authorization: "Bearer s3cret" }));
       const r = await channel.request({ sessionId: id, command: { case: "action", value: echo("authorized") } });
       expect(r.case === "result" && r.value.stepCount).toBe(1);
       await channel.cancel();

@@ -1,7 +1,9 @@
 import { connect as tcpConnect } from "node:net";
 import { type DescMessage, fromJson, type JsonObject, type JsonValue, type Message, type Registry, toJson } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { EnvClient, type EnvTransportKind, type StepResult, unpack } from "../client/env-client.js";
+import type { EnvStepResult } from "../client/backend.js";
+import { EnvClient, type EnvTransportKind } from "../client/env-client.js";
+import { unpack } from "../client/rpc-backend.js";
 import { GenericEnvClient, type GenericStepResult } from "../client/generic-client.js";
 import { jsonRegistry } from "../protocol/descriptors.js";
 import { enumJsonProblem } from "../protocol/enum-names.js";
@@ -294,7 +296,7 @@ class TypedRemote implements Remote {
     return message === undefined ? null : toJson(schema, message, { ...jsonOut, registry: this.registry });
   }
 
-  private result(r: StepResult): JsonObject {
+  private result(r: EnvStepResult): JsonObject {
     return {
       session_id: this.client.sessionId ?? null,
       observation: this.messageJson(this.client.schemas.observation, r.observation),

@@ -1,23 +1,31 @@
 import type { DescMessage, JsonObject, Message, MessageShape } from "@bufbuild/protobuf";
 
-/** Reset parameters as a backend receives them. */
-export interface BackendReset {
+/** Reset parameters. */
+export interface ResetParams {
+  /** Seed of the environment's random generator. */
   readonly seed?: number | bigint | undefined;
+  /** Episode id to use; the server generates one otherwise. */
   readonly episodeId?: string | undefined;
+  /** Environment-specific options (OpenEnv's extra reset kwargs). */
   readonly options?: JsonObject | undefined;
+  /** Deadline of this reset. */
   readonly timeoutMs?: number | undefined;
 }
 
-/** Step parameters as a backend receives them. */
-export interface BackendStep {
+/** Per-step options. */
+export interface StepParams<P extends DescMessage = DescMessage> {
+  /** Deadline of this step. */
   readonly timeoutMs?: number | undefined;
-  /** Partial observations (only the RPC backend has them). */
-  readonly onPartial?: ((partial: Message, progress: number | undefined) => void) | undefined;
+  /** Called with each partial observation the environment emits before the result (RPC transports only). */
+  readonly onPartial?: ((partial: MessageShape<P>, progress: number | undefined) => void) | undefined;
 }
 
-/** What a backend returns for a step or reset: the typed result of {@link EnvClient}. */
-export interface BackendResult {
-  readonly observation: MessageShape<DescMessage>;
+/**
+ * The result of a step or reset, with a typed observation. (The contract's
+ * `openenv.v1.StepResult` is its wire form.)
+ */
+export interface EnvStepResult<O extends DescMessage = DescMessage> {
+  readonly observation: MessageShape<O>;
   /** The reward, or undefined when the environment gives none. */
   readonly reward: number | undefined;
   /** `terminated || truncated`. */
@@ -34,17 +42,17 @@ export interface BackendResult {
 }
 
 /**
- * How an {@link EnvClient} talks to its session: the bidi Step stream
- * (Connect, gRPC, gRPC-Web, in-process), OpenEnv's `/ws`, or OpenEnv's HTTP
- * routes. Each returns the same typed results.
+ * How an `EnvClient` talks to its session: the bidi Step stream (Connect,
+ * gRPC, gRPC-Web, in-process), OpenEnv's `/ws`, or OpenEnv's HTTP routes. Each
+ * returns the same typed results.
  */
 export interface EnvBackend {
   /** The protocol in use, e.g. `connect`, `websocket`, `http`. */
   readonly transport: string;
   /** The server-side session, when the protocol reveals it. */
   readonly sessionId: string | undefined;
-  reset(params: BackendReset): Promise<BackendResult>;
-  step(action: Message, params: BackendStep): Promise<BackendResult>;
+  reset(params: ResetParams): Promise<EnvStepResult>;
+  step(action: Message, params: StepParams): Promise<EnvStepResult>;
   state(): Promise<Message>;
   /** Ends the session and releases the connection. */
   close(): Promise<void>;

@@ -1,6 +1,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { type OpenEnvConnectionOptions, OpenEnvHttp, OpenEnvSocket, webSocketUrl } from "./openenv-connection.js";
+import { type OpenEnvConnectionOptions, OpenEnvHttp, OpenEnvSocket, webSocketUrl } from "../openenv/client/connection.js";
+import { isJsonObject } from "../protocol/json-object.js";
 
 /** Options of {@link GenericEnvClient}. */
 export interface GenericEnvClientOptions extends OpenEnvConnectionOptions {
@@ -21,8 +22,6 @@ export interface GenericStepResult {
   /** The whole payload the server sent, including any extra keys. */
   readonly raw: JsonObject;
 }
-
-const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /**
  * OpenEnv's `GenericEnvClient` in TypeScript: plain JSON objects in and out, no
@@ -69,7 +68,7 @@ export class GenericEnvClient implements AsyncDisposable {
 
   /** `{"type":"step","data":action}` (or `POST /step`): applies an action given as a plain object. */
   async step(action: JsonObject): Promise<GenericStepResult> {
-    if (!isObject(action)) throw new ConnectError("action must be a JSON object", Code.InvalidArgument);
+    if (!isJsonObject(action)) throw new ConnectError("action must be a JSON object", Code.InvalidArgument);
     if (this.socket !== undefined) return parse((await this.live(this.socket).request({ type: "step", data: action })).data);
     const { body } = await this.live(this.http as OpenEnvHttp).post("/step", { action }, this.sessionHeaders());
     return parse(body);
@@ -81,7 +80,7 @@ export class GenericEnvClient implements AsyncDisposable {
       this.socket !== undefined
         ? (await this.live(this.socket).request({ type: "state" })).data
         : (await this.live(this.http as OpenEnvHttp).get("/state", this.sessionHeaders())).body;
-    if (!isObject(data)) throw new ConnectError("the server sent a state that is not an object", Code.Internal);
+    if (!isJsonObject(data)) throw new ConnectError("the server sent a state that is not an object", Code.Internal);
     return data;
   }
 
@@ -134,9 +133,9 @@ export class GenericEnvClient implements AsyncDisposable {
 }
 
 function parse(data: unknown): GenericStepResult {
-  if (!isObject(data)) throw new ConnectError("the server sent a step result that is not an object", Code.Internal);
-  const observation = isObject(data.observation) ? data.observation : {};
+  if (!isJsonObject(data)) throw new ConnectError("the server sent a step result that is not an object", Code.Internal);
+  const observation = isJsonObject(data.observation) ? data.observation : {};
   const reward = typeof data.reward === "number" ? data.reward : typeof data.reward === "boolean" ? Number(data.reward) : null;
-  const metadata = isObject(data.metadata) ? data.metadata : isObject(observation.metadata) ? observation.metadata : {};
+  const metadata = isJsonObject(data.metadata) ? data.metadata : isJsonObject(observation.metadata) ? observation.metadata : {};
   return { observation, reward, done: data.done === true, metadata, raw: data };
 }

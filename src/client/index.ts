@@ -8,17 +8,8 @@
  */
 export { findCapacity } from "../protocol/errors.js";
 export type { FieldViolation } from "../protocol/validate.js";
-export type { BackendResult } from "./backend.js";
-export {
-  EnvClient,
-  type EnvClientOptions,
-  type EnvClientSpec,
-  type EnvTransportKind,
-  type HeaderValues,
-  type ResetParams,
-  type StepParams,
-  type StepResult,
-} from "./env-client.js";
+export type { EnvStepResult, HeaderValues, ResetParams, StepParams } from "./backend.js";
+export { EnvClient, type EnvClientOptions, type EnvClientSpec, type EnvTransportKind } from "./env-client.js";
 export { GenericEnvClient, type GenericEnvClientOptions, type GenericStepResult } from "./generic-client.js";
 export { type RolloutOptions, type RolloutStep, rollout } from "./rollout.js";
 export type { ReconnectEvent, RetryPolicy } from "./rpc-backend.js";

@@ -1,5 +1,5 @@
 import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
-import type { ResetParams, StepResult } from "./env-client.js";
+import type { EnvStepResult, ResetParams } from "./env-client.js";
 
 /** Options of a rollout. */
 export interface RolloutOptions {
@@ -16,13 +16,13 @@ export interface RolloutStep<A extends DescMessage, O extends DescMessage> {
   readonly episode: number;
   readonly observation: MessageShape<O>;
   readonly action: MessageShape<A> | MessageInitShape<A>;
-  readonly result: StepResult<O>;
+  readonly result: EnvStepResult<O>;
 }
 
 /** The part of a client a rollout needs. */
 export interface Steppable<A extends DescMessage, O extends DescMessage> {
-  reset(params?: ResetParams): Promise<StepResult<O>>;
-  step(action: MessageShape<A> | MessageInitShape<A>): Promise<StepResult<O>>;
+  reset(params?: ResetParams): Promise<EnvStepResult<O>>;
+  step(action: MessageShape<A> | MessageInitShape<A>): Promise<EnvStepResult<O>>;
 }
 
 /** Drives `env` with `policy` and yields each transition (see `EnvClient.rollout`). */
@@ -30,7 +30,7 @@ export async function* rollout<A extends DescMessage, O extends DescMessage>(
   env: Steppable<A, O>,
   policy: (
     observation: MessageShape<O>,
-    last: StepResult<O>,
+    last: EnvStepResult<O>,
   ) => MessageShape<A> | MessageInitShape<A> | PromiseLike<MessageShape<A> | MessageInitShape<A>>,
   options: RolloutOptions = {},
 ): AsyncGenerator<RolloutStep<A, O>, void, undefined> {

@@ -3,9 +3,9 @@ import { type Any, durationFromMs } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import type { EnvironmentService, StepResult as WireStepResult } from "../../gen/openenv/v1/environment_service_pb.js";
 import { typeNameOf, typeUrlOf } from "../protocol/descriptors.js";
-import type { BackendReset, BackendResult, BackendStep, EnvBackend, HeaderValues } from "./backend.js";
-import { type AnyStepChannel, openStepChannel } from "./channels.js";
-import type { ChannelRequest, FinalReply, StepChannel } from "./step-channel.js";
+import type { EnvBackend, EnvStepResult, HeaderValues, ResetParams, StepParams } from "./backend.js";
+import { type ChannelRequest, type FinalReply, StepChannel } from "./step-channel.js";
+import { connectStepStream, http2StepStream } from "./step-streams.js";
 import type { OwnedTransport } from "./transports.js";
 
 /** The message schemas a backend decodes with. */
@@ -71,7 +71,7 @@ export class RpcBackend implements EnvBackend {
   readonly transport: string;
   /** Streams re-opened after a break, since the backend started. */
   reconnects = 0;
-  private channel: AnyStepChannel | undefined;
+  private channel: StepChannel | undefined;
   private session: string | undefined;
   private readonly rpc: Client<typeof EnvironmentService>;
   private readonly schemas: BackendSchemas;
@@ -110,7 +110,7 @@ export class RpcBackend implements EnvBackend {
     return this.session;
   }
 
-  async reset(params: BackendReset): Promise<BackendResult> {
+  async reset(params: ResetParams): Promise<EnvStepResult> {
     const reply = await this.send(
       {
         command: {
@@ -128,7 +128,7 @@ export class RpcBackend implements EnvBackend {
     return this.result(reply);
   }
 
-  async step(action: Message, params: BackendStep): Promise<BackendResult> {
+  async step(action: Message, params: StepParams): Promise<EnvStepResult> {
     const onPartial = params.onPartial;
     const schema = this.schemas.partial ?? this.schemas.observation;
     const reply = await this.send(
@@ -168,7 +168,8 @@ export class RpcBackend implements EnvBackend {
       let channel = this.channel;
       let request = init;
       if (channel === undefined || channel.broken !== undefined) {
-        channel = openStepChannel(this.rpc, this.connection, this.headers, this.fastPath);
+        const direct = this.fastPath ? this.connection?.direct : undefined;
+        channel = new StepChannel(direct !== undefined ? http2StepStream(direct, this.headers) : connectStepStream(this.rpc, this.headers));
         this.channel = channel;
       }
       // A new stream (after a break) re-attaches the session it served.
@@ -196,7 +197,7 @@ export class RpcBackend implements EnvBackend {
     return t === undefined ? undefined : durationFromMs(t);
   }
 
-  private result(reply: FinalReply): BackendResult {
+  private result(reply: FinalReply): EnvStepResult {
     if (reply.case !== "result") throw new ConnectError(`expected a step result, got ${reply.case}`, Code.Internal);
     return toResult(this.schemas.observation, reply.value);
   }
@@ -217,7 +218,7 @@ export function unpack(schema: DescMessage, any: Any): Message {
 }
 
 /** Converts a wire step result into the typed client result. */
-export function toResult(observationSchema: DescMessage, r: WireStepResult): BackendResult {
+export function toResult(observationSchema: DescMessage, r: WireStepResult): EnvStepResult {
   if (r.observation === undefined) throw new ConnectError("the server sent a step result with no observation", Code.Internal);
   return {
     observation: unpack(observationSchema, r.observation),

@@ -1,21 +1,44 @@
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { type Client, Code, ConnectError } from "@connectrpc/connect";
+import { create, isMessage, type MessageInitShape } from "@bufbuild/protobuf";
+import type { Any, Duration } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError } from "@connectrpc/connect";
 import {
-  type EnvironmentService,
   type PartialObservation,
   type StepRequest,
   StepRequestSchema,
   type StepResponse,
 } from "../../gen/openenv/v1/environment_service_pb.js";
-import { AsyncQueue } from "../protocol/async-queue.js";
-import { fromStepError, toConnectError } from "../protocol/errors.js";
-import type { HeaderValues } from "./backend.js";
+import { fromStepError } from "../protocol/errors.js";
 
 /** The final reply to one request: a result or a state (errors reject). */
 export type FinalReply = Exclude<StepResponse["kind"], { case: "partial" } | { case: "error" } | { case: undefined }>;
 
 /** One request's init, without its request id (the channel assigns one). */
 export type ChannelRequest = Omit<MessageInitShape<typeof StepRequestSchema>, "requestId" | "$typeName">;
+
+/** What an open Step stream reports to its channel. */
+export interface StepStreamEvents {
+  /** A reply arrived. */
+  reply(res: StepResponse): void;
+  /** The stream ended, once, with why (a clean end of the server is UNAVAILABLE: the channel cannot be used any more). */
+  closed(reason: ConnectError): void;
+}
+
+/**
+ * One open Step stream as a {@link StepChannel} drives it, whatever carries it
+ * (connect-es's generic client, or frames written directly on HTTP/2; see
+ * step-streams.ts). Implementations apply the user's interceptors.
+ */
+export interface StepStream {
+  /** Sends a request; requests go out in order. */
+  send(req: StepRequest): void;
+  /** Half-closes the request side: the server then ends the session. */
+  end(): void;
+  /** Drops the stream without a half-close, as a broken connection would. */
+  cancel(reason: ConnectError): void;
+}
+
+/** Opens a Step stream that reports to `events`. */
+export type OpenStepStream = (events: StepStreamEvents) => StepStream;
 
 interface Pending {
   resolve(reply: FinalReply): void;
@@ -29,23 +52,30 @@ interface Pending {
  * replies interleave. Many requests may be in flight (pipelining).
  */
 export class StepChannel {
-  private readonly requests = new AsyncQueue<StepRequest>();
   private readonly pending = new Map<string, Pending>();
-  private readonly abort = new AbortController();
-  private readonly prefix: string;
+  private readonly prefix = `${Math.random().toString(36).slice(2, 8)}-`;
   private counter = 0;
   private failure: ConnectError | undefined;
-  private readonly done: Promise<void>;
+  private readonly stream: StepStream;
+  private readonly ended: Promise<void>;
   /** The session the server attached this stream to (from the first reply that names one). */
   sessionId: string | undefined;
 
-  constructor(client: Client<typeof EnvironmentService>, headers?: HeaderValues, prefix = randomPrefix()) {
-    this.prefix = prefix;
-    const responses = client.step(this.requests, { signal: this.abort.signal, headers });
-    this.done = this.read(responses);
+  constructor(open: OpenStepStream) {
+    let endedResolve!: () => void;
+    this.ended = new Promise((r) => {
+      endedResolve = r;
+    });
+    this.stream = open({
+      reply: (res) => this.dispatch(res),
+      closed: (reason) => {
+        this.fail(reason);
+        endedResolve();
+      },
+    });
   }
 
-  /** True once the stream has ended (normally or not). */
+  /** Set once the stream has ended (normally or not); later requests reject with it. */
   get broken(): ConnectError | undefined {
     return this.failure;
   }
@@ -56,60 +86,68 @@ export class StepChannel {
     const id = requestId ?? `${this.prefix}${(this.counter++).toString(36)}`;
     return new Promise<FinalReply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, onPartial });
-      this.requests.push(create(StepRequestSchema, { ...init, requestId: id }));
+      this.stream.send(stepRequest(init, id));
     });
   }
 
   /** Half-closes the stream (the server then ends the session) and waits for it to end. */
   async close(): Promise<void> {
-    this.requests.end();
-    await this.done;
+    this.stream.end();
+    await this.ended;
   }
 
   /** Drops the stream without a half-close, as a broken connection would. */
   async cancel(): Promise<void> {
-    this.abort.abort(new ConnectError("stream cancelled by the client", Code.Canceled));
-    await this.done;
+    const reason = new ConnectError("stream cancelled by the client", Code.Canceled);
+    this.fail(reason);
+    this.stream.cancel(reason);
+    await this.ended;
   }
 
-  private async read(responses: AsyncIterable<StepResponse>): Promise<void> {
-    try {
-      for await (const res of responses) {
-        if (res.sessionId !== "") this.sessionId = res.sessionId;
-        const p = this.pending.get(res.requestId);
-        if (p === undefined) continue; // a reply to a request this channel no longer waits for
-        const kind = res.kind;
-        switch (kind.case) {
-          case "partial":
-            p.onPartial?.(kind.value);
-            break;
-          case "error":
-            this.pending.delete(res.requestId);
-            p.reject(fromStepError(kind.value));
-            break;
-          case "result":
-          case "state":
-            this.pending.delete(res.requestId);
-            p.resolve(kind);
-            break;
-          default:
-            break;
-        }
-      }
-      this.fail(new ConnectError("the server ended the step stream", Code.Unavailable));
-    } catch (err) {
-      this.fail(toConnectError(err));
+  private dispatch(res: StepResponse): void {
+    if (res.sessionId !== "") this.sessionId = res.sessionId;
+    const p = this.pending.get(res.requestId);
+    if (p === undefined) return; // a reply to a request this channel no longer waits for
+    const kind = res.kind;
+    switch (kind.case) {
+      case "partial":
+        p.onPartial?.(kind.value);
+        return;
+      case "error":
+        this.pending.delete(res.requestId);
+        p.reject(fromStepError(kind.value));
+        return;
+      case "result":
+      case "state":
+        this.pending.delete(res.requestId);
+        p.resolve(kind);
+        return;
+      default:
+        return;
     }
   }
 
   private fail(err: ConnectError): void {
     this.failure ??= err;
-    this.requests.end();
-    for (const p of this.pending.values()) p.reject(err);
+    for (const p of this.pending.values()) p.reject(this.failure);
     this.pending.clear();
   }
 }
 
-function randomPrefix(): string {
-  return `${Math.random().toString(36).slice(2, 8)}-`;
+/**
+ * The request as a complete message. An action request (every step) is a literal:
+ * `create()` would copy it field by field.
+ */
+function stepRequest(init: ChannelRequest, requestId: string): StepRequest {
+  const command = init.command;
+  if (command?.case === "action" && isMessage(command.value) && (init.timeout === undefined || isMessage(init.timeout))) {
+    return {
+      $typeName: "openenv.v1.StepRequest",
+      requestId,
+      sessionId: init.sessionId ?? "",
+      command: { case: "action", value: command.value as Any },
+      timeout: init.timeout as Duration | undefined,
+    };
+  }
+  return create(StepRequestSchema, { ...init, requestId });
 }

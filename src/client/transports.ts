@@ -2,6 +2,7 @@ import type { Registry } from "@bufbuild/protobuf";
 import { createRouterTransport, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import type { EnvironmentRouter } from "../server/router.js";
+import type { Http2StepConnection } from "./step-streams.js";
 
 /** The RPC transports an {@link EnvClient} can use. */
 export type RpcTransportKind = "connect" | "connect-json" | "grpc" | "grpc-web" | "in-process";
@@ -24,8 +25,8 @@ export interface TransportOptions {
 export interface OwnedTransport {
   readonly transport: Transport;
   readonly kind: RpcTransportKind;
-  /** The HTTP/2 connection, for channels that write Step streams directly. */
-  readonly sessionManager?: Http2SessionManager;
+  /** The HTTP/2 connection, for binary protocols, on which Step streams may be written directly. */
+  readonly direct?: Http2StepConnection;
   close(): void;
 }
 
@@ -72,7 +73,9 @@ export function createTransport(options: TransportOptions): OwnedTransport {
       transport = createGrpcWebTransport({ ...common, useBinaryFormat: true });
       break;
   }
-  return { transport, kind: options.kind, sessionManager, close: () => abortQuietly(sessionManager) };
+  const direct: Http2StepConnection | undefined =
+    options.kind === "connect-json" ? undefined : { sessions: sessionManager, protocol: options.kind, baseUrl, interceptors, readMaxBytes };
+  return { transport, kind: options.kind, direct, close: () => abortQuietly(sessionManager) };
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { jsonRegistry } from "../protocol/descriptors.js";
-import { EnvClient, type EnvClientOptions, type EnvClientSpec, type ResetParams, type StepResult } from "./env-client.js";
+import { EnvClient, type EnvClientOptions, type EnvClientSpec, type EnvStepResult, type ResetParams } from "./env-client.js";
 import { createTransport, type OwnedTransport, type RpcTransportKind } from "./transports.js";
 
 /** Options of {@link VectorEnv}. */
@@ -90,14 +90,14 @@ export class VectorEnv<
   }
 
   /** Resets every session; `params` may differ per session (e.g. seeds `seed + i`). */
-  async resetAll(params?: ResetParams | ((index: number) => ResetParams)): Promise<StepResult<O>[]> {
+  async resetAll(params?: ResetParams | ((index: number) => ResetParams)): Promise<EnvStepResult<O>[]> {
     const results = await Promise.all(this.envs.map((env, i) => env.reset(typeof params === "function" ? params(i) : params)));
     this.done = results.map((r) => r.done);
     return results;
   }
 
   /** Steps every session with its action; all requests are in flight at once. */
-  async stepAll(actions: ReadonlyArray<MessageShape<A> | MessageInitShape<A>>): Promise<StepResult<O>[]> {
+  async stepAll(actions: ReadonlyArray<MessageShape<A> | MessageInitShape<A>>): Promise<EnvStepResult<O>[]> {
     if (actions.length !== this.envs.length) {
       throw new RangeError(`stepAll needs ${this.envs.length} actions, got ${actions.length}`);
     }

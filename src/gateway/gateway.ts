@@ -1,5 +1,5 @@
 import { HealthCheckResponse_ServingStatus as Status } from "../../gen/grpc/health/v1/health_pb.js";
-import { OpenEnvHttp } from "../client/openenv-connection.js";
+import { OpenEnvHttp } from "../openenv/client/connection.js";
 import { type EnvironmentServer, type HttpSurface, type ServeOptions, serve } from "../server/serve.js";
 import { type UpstreamEnvironment, type UpstreamOptions, upstreamEnvironment } from "./upstream-environment.js";
 

@@ -1,4 +1,5 @@
 import { type DescMessage, fromJson, type JsonObject, type JsonValue, type Message, type Registry, toJson } from "@bufbuild/protobuf";
+import { isJsonObject } from "../protocol/json-object.js";
 import type { EnumModel, FieldModel, MessageModel, OneofModel, Property, Shape } from "./schema-model.js";
 
 /**
@@ -28,8 +29,6 @@ export class SchemaMismatchError extends Error {
  * ones, as `model_dump()` does.
  */
 export type EncodeMode = "request" | "response";
-
-const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
 
 const enumMaps = new WeakMap<EnumModel, { byJson: Map<string, string>; byName: Map<string, string> }>();
 
@@ -78,7 +77,7 @@ function toProtoJson(model: MessageModel, json: unknown, path: string): JsonObje
     if (json !== null && json !== undefined) setProperty(out, model.properties[0] as Property, json, path);
     return out;
   }
-  if (!isObject(json)) throw new SchemaMismatchError(path, `expected an object, got ${typeName(json)}`);
+  if (!isJsonObject(json)) throw new SchemaMismatchError(path, `expected an object, got ${typeName(json)}`);
   const known = new Set<string>();
   for (const p of model.properties) {
     known.add(p.key);
@@ -124,6 +123,9 @@ function convert(shape: Shape, value: JsonValue | unknown, path: string): JsonVa
           if (typeof value !== "number") throw mismatch(path, "a number", value);
           return value;
         default:
+          // A decimal string is accepted too: upstreams built on protobuf (our own servers among them) send
+          // 64-bit integers beyond 2^53 as strings, as proto3's JSON mapping does.
+          if (typeof value === "string" && /^-?\d+$/.test(value)) return value;
           if (typeof value !== "number" || !Number.isInteger(value)) throw mismatch(path, "an integer", value);
           return value;
       }
@@ -141,7 +143,7 @@ function convert(shape: Shape, value: JsonValue | unknown, path: string): JsonVa
     case "message":
       return toProtoJson(shape.message, value, path);
     case "struct":
-      if (!isObject(value)) throw mismatch(path, "an object", value);
+      if (!isJsonObject(value)) throw mismatch(path, "an object", value);
       return value;
     case "value":
       return value as JsonValue;
@@ -149,7 +151,7 @@ function convert(shape: Shape, value: JsonValue | unknown, path: string): JsonVa
       if (!Array.isArray(value)) throw mismatch(path, "a list", value);
       return value.map((item, i) => convert(shape.item, item, `${path}[${i}]`));
     case "map": {
-      if (!isObject(value)) throw mismatch(path, "an object", value);
+      if (!isJsonObject(value)) throw mismatch(path, "an object", value);
       const out: JsonObject = {};
       for (const [k, v] of Object.entries(value)) out[k] = convert(shape.value, v, join(path, k));
       return out;
@@ -168,7 +170,7 @@ function memberOf(oneof: OneofModel, value: unknown, path: string): FieldModel {
       (Number.isInteger(value) ? members.find((m) => m.match?.category === "integer") : undefined) ??
       members.find((m) => m.match?.category === "number");
   } else if (Array.isArray(value)) found = members.find((m) => m.match?.category === "array");
-  else if (isObject(value)) {
+  else if (isJsonObject(value)) {
     if (oneof.discriminator !== undefined) {
       const tag = value[oneof.discriminator];
       found = members.find((m) => typeof tag === "string" && m.match?.tags.includes(tag));
@@ -208,7 +210,7 @@ function fromProtoJson(model: MessageModel, json: JsonObject, mode: EncodeMode):
   }
   const extras = model.extras;
   const extra = extras === undefined ? undefined : json[extras.name];
-  if (extras !== undefined && isObject(extra)) {
+  if (extras !== undefined && isJsonObject(extra)) {
     for (const [k, v] of Object.entries(extra)) {
       if (k in out) continue;
       out[k] = extras.shape.kind === "map" ? (back(extras.shape.value, v, mode) ?? null) : v;
@@ -239,7 +241,7 @@ function back(shape: Shape, value: JsonValue | undefined, mode: EncodeMode): Jso
     case "enum":
       return typeof value === "string" ? enumMap(shape.enum).byName.get(value) : undefined;
     case "message":
-      return isObject(value) ? fromProtoJson(shape.message, value, mode) : undefined;
+      return isJsonObject(value) ? fromProtoJson(shape.message, value, mode) : undefined;
     case "struct":
     case "value":
       return value;
@@ -247,7 +249,7 @@ function back(shape: Shape, value: JsonValue | undefined, mode: EncodeMode): Jso
       return Array.isArray(value) ? value.map((item) => back(shape.item, item, mode) ?? null) : [];
     case "map": {
       const out: JsonObject = {};
-      if (isObject(value)) for (const [k, v] of Object.entries(value)) out[k] = back(shape.value, v, mode) ?? null;
+      if (isJsonObject(value)) for (const [k, v] of Object.entries(value)) out[k] = back(shape.value, v, mode) ?? null;
       return out;
     }
   }

@@ -1,4 +1,5 @@
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
+import { isJsonObject } from "../protocol/json-object.js";
 import type { Constraints } from "./field-rules.js";
 import { NameScope, pascalCase, snakeCase, upperSnakeCase } from "./names.js";
 
@@ -189,8 +190,6 @@ interface Context {
 
 type Section = "action" | "observation" | "state";
 
-const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
-
 /** Keywords that change what values are valid in ways a proto type cannot say: the value becomes a Value. */
 const STRUCTURAL = ["not", "if", "then", "else", "patternProperties", "dependentSchemas", "unevaluatedProperties", "unevaluatedItems"];
 /** Keywords that only constrain values further: named in the comment, checked by the upstream. */
@@ -254,7 +253,7 @@ class ModelBuilder {
   // ---- roots -------------------------------------------------------------
 
   private root(section: Section, schema: JsonValue, fallback: string): MessageModel {
-    const root = isObject(schema) ? schema : {};
+    const root = isJsonObject(schema) ? schema : {};
     const title = typeof root.title === "string" ? root.title : fallback;
     const comment = [...descriptionLines(root), `Source: the ${section} schema of /schema.`];
     const lifted = section === "observation";
@@ -267,7 +266,7 @@ class ModelBuilder {
     this.roots.set(section, message);
     const ctx: Context = { root, section, pointer: "#", owner: message, hint: title };
     const target = this.deref(root, root);
-    if (isObject(target.properties) || (target.type === "object" && !hasUnion(target) && target.additionalProperties === false)) {
+    if (isJsonObject(target.properties) || (target.type === "object" && !hasUnion(target) && target.additionalProperties === false)) {
       this.fillObject(message, target, ctx, lifted ? LIFTED_OBSERVATION_KEYS : []);
       return message;
     }
@@ -287,13 +286,13 @@ class ModelBuilder {
   // ---- objects -----------------------------------------------------------
 
   private fillObject(message: MessageModel, schema: JsonObject, ctx: Context, skip: readonly string[]): void {
-    const properties = isObject(schema.properties) ? schema.properties : {};
+    const properties = isJsonObject(schema.properties) ? schema.properties : {};
     const required = new Set(Array.isArray(schema.required) ? schema.required.filter((r): r is string => typeof r === "string") : []);
     for (const [key, prop] of Object.entries(properties)) {
       if (skip.includes(key)) continue;
       const pointer = `${ctx.pointer}/properties/${escapePointer(key)}`;
       const propCtx: Context = { ...ctx, pointer, owner: message, hint: key };
-      const propSchema = isObject(prop) ? prop : prop === false ? { not: {} } : {};
+      const propSchema = isJsonObject(prop) ? prop : prop === false ? { not: {} } : {};
       const resolved = this.resolve(propSchema, propCtx);
       const comment = [...descriptionLines(propSchema), sourceLine(ctx.section, pointer, propSchema, required.has(key))];
       if (resolved.shape.kind === "union") {
@@ -304,9 +303,9 @@ class ModelBuilder {
     }
     const extra = schema.additionalProperties;
     if (
-      isObject(properties) &&
+      isJsonObject(properties) &&
       Object.keys(properties).length > 0 &&
-      (extra === true || (isObject(extra) && Object.keys(extra).length > 0))
+      (extra === true || (isJsonObject(extra) && Object.keys(extra).length > 0))
     ) {
       const pointer = `${ctx.pointer}/additionalProperties`;
       const resolved =
@@ -389,7 +388,7 @@ class ModelBuilder {
     const structural = STRUCTURAL.filter((k) => k in schema);
     if (structural.length > 0) return valueResolved(`uses ${structural.join(", ")}, which no proto type expresses`);
     if (Array.isArray(schema.allOf)) {
-      if (schema.allOf.length === 1 && isObject(schema.allOf[0])) {
+      if (schema.allOf.length === 1 && isJsonObject(schema.allOf[0])) {
         const { allOf: _, ...rest } = schema;
         return this.resolve({ ...rest, ...schema.allOf[0] }, ctx);
       }
@@ -427,7 +426,7 @@ class ModelBuilder {
       case "object":
         return withNotes(this.resolveObject(schema, ctx), notes);
       case undefined:
-        if (isObject(schema.properties)) return withNotes(this.resolveObject(schema, ctx), notes);
+        if (isJsonObject(schema.properties)) return withNotes(this.resolveObject(schema, ctx), notes);
         if ("items" in schema || "prefixItems" in schema) return withNotes(this.resolveArray(schema, ctx), notes);
         // No type: any JSON value (Pydantic's `Any`).
         return {
@@ -447,10 +446,10 @@ class ModelBuilder {
       if (self !== undefined) return { shape: this.messageShape(self), nullable: false, constraints: {}, notes: [] };
     }
     const m = /^#\/(\$defs|definitions)\/(.+)$/.exec(ref);
-    const defs = m !== null && isObject(ctx.root[m[1] as string]) ? (ctx.root[m[1] as string] as JsonObject) : undefined;
+    const defs = m !== null && isJsonObject(ctx.root[m[1] as string]) ? (ctx.root[m[1] as string] as JsonObject) : undefined;
     const defName = m === null ? undefined : decodePointer(m[2] as string);
     const def = defs !== undefined && defName !== undefined ? defs[defName] : undefined;
-    if (!isObject(def) || defName === undefined) {
+    if (!isJsonObject(def) || defName === undefined) {
       this.value();
       return valueResolved(`refers to ${ref}, which the schema does not define`);
     }
@@ -471,7 +470,7 @@ class ModelBuilder {
     this.defs.set(defName, known);
     const pointer = `#/${m?.[1]}/${m?.[2]}`;
     const target = this.deref(ctx.root, def);
-    if (isObject(target.properties) || (target.type === "object" && !hasUnion(target) && target.additionalProperties === false)) {
+    if (isJsonObject(target.properties) || (target.type === "object" && !hasUnion(target) && target.additionalProperties === false)) {
       const name = this.topNames.claim(pascalCase(defName), "");
       entry.name = name;
       const message = newMessage(name, undefined, [...descriptionLines(target), `Source: ${ctx.section} ${pointer}.`], {});
@@ -497,21 +496,21 @@ class ModelBuilder {
   /** Follows a chain of `$ref`s to the schema it names (one level of `allOf` included). */
   private deref(root: JsonObject, schema: JsonObject, depth = 0): JsonObject {
     if (depth > 32) return schema;
-    if (Array.isArray(schema.allOf) && schema.allOf.length === 1 && isObject(schema.allOf[0]))
+    if (Array.isArray(schema.allOf) && schema.allOf.length === 1 && isJsonObject(schema.allOf[0]))
       return this.deref(root, schema.allOf[0], depth + 1);
     if (typeof schema.$ref !== "string" || schema.$ref === "#") return schema;
     const m = /^#\/(\$defs|definitions)\/(.+)$/.exec(schema.$ref);
-    const defs = m !== null && isObject(root[m[1] as string]) ? (root[m[1] as string] as JsonObject) : undefined;
+    const defs = m !== null && isJsonObject(root[m[1] as string]) ? (root[m[1] as string] as JsonObject) : undefined;
     const def = defs?.[decodePointer(m?.[2] ?? "")];
-    return isObject(def) ? def : schema;
+    return isJsonObject(def) ? def : schema;
   }
 
   private resolveUnion(alternatives: JsonValue[], schema: JsonObject, ctx: Context): Resolved {
     let nullable = false;
     const rest: JsonObject[] = [];
     for (const alt of alternatives) {
-      if (isObject(alt) && (alt.type === "null" || ("const" in alt && alt.const === null))) nullable = true;
-      else rest.push(isObject(alt) ? alt : {});
+      if (isJsonObject(alt) && (alt.type === "null" || ("const" in alt && alt.const === null))) nullable = true;
+      else rest.push(isJsonObject(alt) ? alt : {});
     }
     if (rest.length === 0) return { ...valueResolved("is always null"), nullable: true };
     if (rest.length === 1) {
@@ -665,11 +664,11 @@ class ModelBuilder {
     const constraints: Constraints = {};
     if (typeof schema.minItems === "number") constraints.minLen = schema.minItems;
     if (typeof schema.maxItems === "number") constraints.maxLen = schema.maxItems;
-    let itemSchema: JsonObject | undefined = isObject(schema.items) ? schema.items : undefined;
+    let itemSchema: JsonObject | undefined = isJsonObject(schema.items) ? schema.items : undefined;
     const notes: string[] = [];
     if (Array.isArray(schema.prefixItems)) {
       // A tuple: a list when every position has the same type.
-      const items = schema.prefixItems.filter(isObject);
+      const items = schema.prefixItems.filter(isJsonObject);
       const canon = new Set(items.map((i) => canonical(this.deref(ctx.root, i))));
       if (canon.size !== 1 || (schema.items !== undefined && schema.items !== false)) {
         return valueResolved("is a tuple of different types");
@@ -702,7 +701,7 @@ class ModelBuilder {
   }
 
   private resolveObject(schema: JsonObject, ctx: Context): Resolved {
-    if (isObject(schema.properties) && Object.keys(schema.properties).length > 0) {
+    if (isJsonObject(schema.properties) && Object.keys(schema.properties).length > 0) {
       const title = typeof schema.title === "string" ? schema.title : ctx.hint;
       const name = ctx.owner.typeNames.claim(pascalCase(title), "");
       const nested = newMessage(name, ctx.owner === this.fileScope ? undefined : ctx.owner, [`Source: ${ctx.section} ${ctx.pointer}.`], {});
@@ -715,7 +714,7 @@ class ModelBuilder {
     if (typeof schema.minProperties === "number") constraints.minLen = schema.minProperties;
     if (typeof schema.maxProperties === "number") constraints.maxLen = schema.maxProperties;
     const extra = schema.additionalProperties;
-    if (extra === undefined || extra === true || (isObject(extra) && Object.keys(extra).length === 0)) {
+    if (extra === undefined || extra === true || (isJsonObject(extra) && Object.keys(extra).length === 0)) {
       return { shape: this.structShape(), nullable: false, constraints, notes: [] };
     }
     if (extra === false) return { shape: this.structShape(), nullable: false, constraints, notes: ["An object without properties."] };
@@ -990,12 +989,12 @@ function discriminatorOf(
   members: readonly JsonObject[],
 ): { property: string; mapping: Record<string, string> } | undefined {
   const d = schema.discriminator;
-  if (isObject(d) && typeof d.propertyName === "string") {
+  if (isJsonObject(d) && typeof d.propertyName === "string") {
     const mapping: Record<string, string> = {};
-    if (isObject(d.mapping)) for (const [k, v] of Object.entries(d.mapping)) if (typeof v === "string") mapping[k] = v;
+    if (isJsonObject(d.mapping)) for (const [k, v] of Object.entries(d.mapping)) if (typeof v === "string") mapping[k] = v;
     return { property: d.propertyName, mapping };
   }
-  const objects = members.filter((m) => isObject(m.properties));
+  const objects = members.filter((m) => isJsonObject(m.properties));
   if (objects.length < 2) return undefined;
   const first = objects[0]?.properties as JsonObject;
   for (const key of Object.keys(first)) {
@@ -1010,12 +1009,12 @@ function tagsOf(target: JsonObject, property: string, mapping: Record<string, st
     .filter(([, ref]) => ref === alt.$ref)
     .map(([k]) => k);
   if (fromMapping.length > 0) return fromMapping;
-  const prop = isObject(target.properties) ? target.properties[property] : undefined;
+  const prop = isJsonObject(target.properties) ? target.properties[property] : undefined;
   return constOf(prop);
 }
 
 function constOf(schema: JsonValue | undefined): string[] {
-  if (!isObject(schema)) return [];
+  if (!isJsonObject(schema)) return [];
   if (typeof schema.const === "string") return [schema.const];
   if (Array.isArray(schema.enum) && schema.enum.every((v) => typeof v === "string")) return schema.enum as string[];
   return [];
@@ -1042,7 +1041,7 @@ function sourceLine(section: Section, pointer: string, schema: JsonObject, requi
 
 /** A short description of a schema's type, e.g. `array of integer`, `anyOf [string, null]`, `$ref ToolError`. */
 function summarize(schema: JsonValue | undefined, depth = 0): string {
-  if (!isObject(schema)) return schema === true ? "any" : "never";
+  if (!isJsonObject(schema)) return schema === true ? "any" : "never";
   if (depth > 3) return "…";
   if (typeof schema.$ref === "string") return `$ref ${schema.$ref.slice(schema.$ref.lastIndexOf("/") + 1)}`;
   const union = Array.isArray(schema.anyOf) ? "anyOf" : Array.isArray(schema.oneOf) ? "oneOf" : undefined;
@@ -1054,8 +1053,8 @@ function summarize(schema: JsonValue | undefined, depth = 0): string {
     if (Array.isArray(schema.prefixItems)) return `tuple [${schema.prefixItems.map((s) => summarize(s, depth + 1)).join(", ")}]`;
     return `array of ${summarize(schema.items ?? true, depth + 1)}`;
   }
-  if (type === "object" || (type === undefined && isObject(schema.properties))) {
-    if (isObject(schema.properties)) return "object";
+  if (type === "object" || (type === undefined && isJsonObject(schema.properties))) {
+    if (isJsonObject(schema.properties)) return "object";
     const extra = schema.additionalProperties;
     return extra === undefined || extra === true ? "object (any keys)" : `object of ${summarize(extra, depth + 1)}`;
   }
@@ -1068,7 +1067,7 @@ function truncate(s: string, n: number): string {
 
 function canonical(v: JsonValue): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
-  if (isObject(v)) {
+  if (isJsonObject(v)) {
     return `{${Object.keys(v)
       .sort()
       .map((k) => `${JSON.stringify(k)}:${canonical(v[k] as JsonValue)}`)

@@ -1,9 +1,8 @@
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { HeaderValues } from "../client/backend.js";
-import { payloadFields, resetKwargs } from "../client/openenv-backends.js";
-import { OpenEnvSocket, webSocketUrl } from "../client/openenv-connection.js";
-import { toConnectError } from "../protocol/errors.js";
+import { payloadFields, resetKwargs } from "../openenv/client/backends.js";
+import { OpenEnvSocket, webSocketUrl } from "../openenv/client/connection.js";
 import {
   Environment,
   type EnvironmentFactory,
@@ -155,7 +154,7 @@ class UpstreamSession extends Environment {
       signal === undefined
         ? undefined
         : new Promise<never>((_, reject) => {
-            const onAbort = (): void => reject(toConnectError(signal.reason));
+            const onAbort = (): void => reject(ConnectError.from(signal.reason, Code.Internal));
             if (signal.aborted) onAbort();
             signal.addEventListener("abort", onAbort, { once: true });
             stop = () => signal.removeEventListener("abort", onAbort);
@@ -163,7 +162,7 @@ class UpstreamSession extends Environment {
     try {
       return await (cut === undefined ? socket.request(frame) : Promise.race([socket.request(frame), cut]));
     } catch (err) {
-      const e = toConnectError(err);
+      const e = ConnectError.from(err, Code.Internal);
       if (signal?.aborted === true) {
         // Its reply may still come and would answer the next request: this upstream session is done.
         this.lose(socket, `a ${what} of this episode was cut short (${e.rawMessage}) and the upstream may still apply it`);

@@ -1,7 +1,8 @@
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { HeaderValues } from "../client/backend.js";
-import { OpenEnvHttp } from "../client/openenv-connection.js";
+import { OpenEnvHttp } from "../openenv/client/connection.js";
+import { isJsonObject } from "../protocol/json-object.js";
 import type { EnvironmentSchemas } from "./schema-model.js";
 
 /** What an OpenEnv server says about itself: its JSON Schemas (`/schema`) and metadata (`/metadata`). */
@@ -13,11 +14,9 @@ export interface UpstreamDescription {
   readonly name: string;
 }
 
-const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
-
 /** A `/schema` answer (`{action, observation, state}`), or undefined when the value is not one. */
 export function schemasOf(json: JsonValue | undefined): EnvironmentSchemas | undefined {
-  if (!isObject(json) || !("action" in json) || !("observation" in json) || !("state" in json)) return undefined;
+  if (!isJsonObject(json) || !("action" in json) || !("observation" in json) || !("state" in json)) return undefined;
   return { action: json.action as JsonValue, observation: json.observation as JsonValue, state: json.state as JsonValue };
 }
 
@@ -38,7 +37,7 @@ export async function fetchUpstreamSchemas(
   }
   // /metadata is optional in practice: older servers lack it.
   const metadata: JsonObject = await http.get("/metadata", {}, timeoutMs).then(
-    (r) => (isObject(r.body) ? r.body : {}),
+    (r) => (isJsonObject(r.body) ? r.body : {}),
     (): JsonObject => ({}),
   );
   const fallback =

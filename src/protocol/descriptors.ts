@@ -1,4 +1,5 @@
 import {
+  clone,
   create,
   createFileRegistry,
   createRegistry,
@@ -7,7 +8,12 @@ import {
   type FileRegistry,
   type Registry,
 } from "@bufbuild/protobuf";
-import { type FileDescriptorSet, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import {
+  type FileDescriptorProto,
+  FileDescriptorProtoSchema,
+  type FileDescriptorSet,
+  FileDescriptorSetSchema,
+} from "@bufbuild/protobuf/wkt";
 import { file_openenv_v1_environment_service } from "../../gen/openenv/v1/environment_service_pb.js";
 import { file_openenv_v1_options } from "../../gen/openenv/v1/options_pb.js";
 
@@ -35,10 +41,27 @@ export function filesWithDependencies(roots: Iterable<DescFile>): DescFile[] {
   return out;
 }
 
-/** A `FileDescriptorSet` holding the files that define these messages, and their imports. */
+/** Files only imported for their field options: a client needs the types, not protovalidate's 70 KB of rule definitions. */
+const OPTIONS_ONLY = "buf/validate/";
+
+/**
+ * A `FileDescriptorSet` holding the files that define these messages, and their
+ * imports, without protovalidate's file: its `(buf.validate.field)` options stay
+ * on the fields (as option bytes a client may read with the extension), but the
+ * import goes, so Describe does not carry 70 KB of rule definitions per call.
+ */
 export function fileDescriptorSet(messages: Iterable<DescMessage>): FileDescriptorSet {
-  const files = filesWithDependencies([...messages].map((m) => m.file));
-  return create(FileDescriptorSetSchema, { file: files.map((f) => f.proto) });
+  const files: FileDescriptorProto[] = [];
+  for (const f of filesWithDependencies([...messages].map((m) => m.file))) {
+    if (f.name.startsWith(OPTIONS_ONLY)) continue;
+    const imports = f.proto.dependency;
+    const strip =
+      imports.some((d) => d.startsWith(OPTIONS_ONLY)) && f.proto.publicDependency.length === 0 && f.proto.weakDependency.length === 0;
+    files.push(
+      strip ? { ...clone(FileDescriptorProtoSchema, f.proto), dependency: imports.filter((d) => !d.startsWith(OPTIONS_ONLY)) } : f.proto,
+    );
+  }
+  return create(FileDescriptorSetSchema, { file: files });
 }
 
 /** A file registry built from a `FileDescriptorSet` (e.g. from Describe), for clients with no generated code. */

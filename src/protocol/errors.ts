@@ -44,13 +44,6 @@ export function validationError(what: string, violations: readonly FieldViolatio
   ]);
 }
 
-/** Turns anything thrown into a ConnectError; plain errors become INTERNAL with their message. */
-export function toConnectError(err: unknown): ConnectError {
-  if (err instanceof ConnectError) return err;
-  if (err instanceof Error) return new ConnectError(err.message, Code.Internal, undefined, undefined, err);
-  return new ConnectError(String(err), Code.Internal);
-}
-
 /** Encodes a ConnectError as the in-band error of a Step reply. */
 export function toStepError(err: ConnectError): StepError {
   const details: Any[] = [];

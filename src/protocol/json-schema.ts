@@ -1,13 +1,5 @@
-import {
-  type DescField,
-  type DescMessage,
-  getExtension,
-  hasExtension,
-  type JsonObject,
-  type JsonValue,
-  ScalarType,
-} from "@bufbuild/protobuf";
-import { rules as rulesExtension } from "../../gen/openenv/v1/options_pb.js";
+import { type DescField, type DescMessage, type JsonObject, type JsonValue, ScalarType } from "@bufbuild/protobuf";
+import { fieldRules } from "./validate.js";
 
 /** How a schema is shaped for OpenEnv's `/schema`. */
 export interface JsonSchemaOptions {
@@ -76,10 +68,7 @@ function objectSchema(schema: DescMessage, defs: Record<string, JsonObject>, opt
   const required: string[] = [];
   for (const field of schema.fields) {
     const prop = fieldSchema(field, defs);
-    const rules =
-      field.proto.options !== undefined && hasExtension(field.proto.options, rulesExtension)
-        ? getExtension(field.proto.options, rulesExtension)
-        : undefined;
+    const rules = fieldRules(field);
     if (rules !== undefined) {
       const target = field.fieldKind === "list" ? (prop.items as JsonObject) : prop;
       const isString = target.type === "string";

@@ -1,5 +1,99 @@
 import { type DescField, type DescMessage, getExtension, hasExtension, type Message } from "@bufbuild/protobuf";
-import { type FieldRules, rules as rulesExtension } from "../../gen/openenv/v1/options_pb.js";
+import { reflect } from "@bufbuild/protobuf/reflect";
+import {
+  FieldRulesSchema,
+  type FieldRules as ProtovalidateRules,
+  field as protovalidateField,
+} from "../../gen/buf/validate/validate_pb.js";
+import { rules as legacyRules } from "../../gen/openenv/v1/options_pb.js";
+
+/**
+ * The rules of one field, as this validator enforces them. They come from
+ * protovalidate's `(buf.validate.field)` annotation (the subset below), or from
+ * the older `(openenv.v1.rules)` option, which protos written for earlier
+ * releases may still carry.
+ */
+export interface FieldRules {
+  /** Set: a non-empty string or bytes, a non-zero number, a set message, a non-empty list or map. */
+  readonly required: boolean;
+  /** Length bounds: characters (code points) of a string, bytes, items of a list, entries of a map. */
+  readonly minLen?: number | undefined;
+  readonly maxLen?: number | undefined;
+  /** Inclusive numeric bounds. */
+  readonly gte?: number | undefined;
+  readonly lte?: number | undefined;
+  /** A regular expression a string must match (unanchored). */
+  readonly pattern?: string | undefined;
+  /** The values a string may take; empty: any. */
+  readonly allowed: readonly string[];
+}
+
+/** protovalidate rules this validator implements, per rule message, mapped to {@link FieldRules} keys. */
+const SUPPORTED: Record<string, Record<string, keyof FieldRules | "defined_only">> = {
+  string: { min_len: "minLen", max_len: "maxLen", pattern: "pattern", in: "allowed" },
+  bytes: { min_len: "minLen", max_len: "maxLen" },
+  repeated: { min_items: "minLen", max_items: "maxLen" },
+  map: { min_pairs: "minLen", max_pairs: "maxLen" },
+  enum: { defined_only: "defined_only" },
+};
+const NUMERIC = { gte: "gte", lte: "lte" } as const;
+
+/** The rules of a field (undefined when it has none); throws for a protovalidate rule this validator does not implement. */
+export function fieldRules(field: DescField): FieldRules | undefined {
+  const options = field.proto.options;
+  if (options === undefined) return undefined;
+  if (hasExtension(options, protovalidateField)) return fromProtovalidate(field, getExtension(options, protovalidateField));
+  if (hasExtension(options, legacyRules)) {
+    const r = getExtension(options, legacyRules);
+    return { required: r.required, minLen: r.minLen, maxLen: r.maxLen, gte: r.gte, lte: r.lte, pattern: r.pattern, allowed: r.allowed };
+  }
+  return undefined;
+}
+
+function fromProtovalidate(field: DescField, rules: ProtovalidateRules): FieldRules {
+  const out: { -readonly [K in keyof FieldRules]: FieldRules[K] } = { required: rules.required, allowed: [] };
+  const unsupported = (what: string): Error =>
+    new Error(`${field.parent.typeName}.${field.name}: protovalidate rule ${what} is not supported by openenv-connect's validator`);
+  const top = reflect(FieldRulesSchema, rules);
+  for (const f of top.fields) {
+    if (!top.isSet(f) || f.name === "required" || f.oneof?.name === "type") continue;
+    throw unsupported(f.name);
+  }
+  const type = rules.type;
+  if (type.case === undefined) return out;
+  const kind = type.case === "fieldMask" ? "field_mask" : type.case;
+  const map =
+    SUPPORTED[kind] ??
+    (["float", "double", "int32", "int64", "uint32", "uint64", "sint32", "sint64", "fixed32", "fixed64", "sfixed32", "sfixed64"].includes(
+      kind,
+    )
+      ? NUMERIC
+      : undefined);
+  const schema = FieldRulesSchema.fields.find((f) => f.localName === type.case)?.message;
+  if (schema === undefined) throw unsupported(kind);
+  const sub = reflect(schema, type.value as Message);
+  for (const f of sub.fields) {
+    if (!sub.isSet(f)) continue;
+    const key = map?.[f.name as keyof typeof map];
+    if (key === undefined) throw unsupported(`${kind}.${f.name}`);
+    const value = sub.get(f) as unknown;
+    if (key === "defined_only") {
+      // The enum's defined numbers, when contiguous, are a numeric range (as the older rules wrote it).
+      const numbers = field.enum?.values.map((v) => v.number).sort((a, b) => a - b) ?? [];
+      const contiguous = numbers.every((n, i) => i === 0 || n === (numbers[i - 1] as number) + 1);
+      if (!contiguous || numbers.length === 0) throw unsupported("enum.defined_only on an enum with gaps");
+      out.gte = numbers[0];
+      out.lte = numbers[numbers.length - 1];
+    } else if (key === "allowed") {
+      out.allowed = [...(value as Iterable<string>)];
+    } else if (key === "pattern") {
+      out.pattern = value as string;
+    } else if (key !== "required") {
+      out[key] = Number(value);
+    }
+  }
+  return out;
+}
 
 /** A field's location as path segments (field names, list indexes, map keys), as in Pydantic's `loc`. */
 export type FieldLoc = readonly (string | number)[];
@@ -39,8 +133,7 @@ function compile(schema: DescMessage, visiting = new Set<DescMessage>()): Compil
   visiting.add(schema);
   const checks: FieldCheck[] = [];
   for (const field of schema.fields) {
-    const options = field.proto.options;
-    const rules = options !== undefined && hasExtension(options, rulesExtension) ? getExtension(options, rulesExtension) : undefined;
+    const rules = fieldRules(field);
     const child = field.message !== undefined ? compile(field.message, visiting) : null;
     if (rules === undefined && child === null) continue;
     checks.push({
@@ -56,13 +149,13 @@ function compile(schema: DescMessage, visiting = new Set<DescMessage>()): Compil
   return result;
 }
 
-/** Returns true when the schema (or a message nested in it) declares any `(openenv.v1.rules)`. */
+/** Returns true when the schema (or a message nested in it) declares any field rules. */
 export function hasRules(schema: DescMessage): boolean {
   return compile(schema) !== null;
 }
 
 /**
- * Checks a message against the `(openenv.v1.rules)` options of its fields,
+ * Checks a message against the rules of its fields (see {@link fieldRules}),
  * recursively. Returns an empty array when the message is valid.
  */
 export function validateMessage(schema: DescMessage, message: Message): FieldViolation[] {

@@ -1,5 +1,4 @@
 import { create, type JsonObject } from "@bufbuild/protobuf";
-import { anyPack } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
   type DescribeResponse,
@@ -8,20 +7,20 @@ import {
   type ResetRequest,
   type ResetResponse,
   ResetResponseSchema,
-  StateResponseSchema,
+  type StepRequest,
+  type StepResponse,
 } from "../../gen/openenv/v1/environment_service_pb.js";
+import type { Session } from "../core/session.js";
+import type { SessionManager } from "../core/session-manager.js";
+import { abortOn, keepSessionHeader, type OpenStepStream, wantsKeepSession } from "../core/step-input.js";
+import { msDuration, stateResponse, toStepResult } from "../core/step-messages.js";
+import { AsyncQueue } from "../protocol/async-queue.js";
 import { fileDescriptorSet } from "../protocol/descriptors.js";
 import { messageJsonSchema, openEnvObservationExtras } from "../protocol/json-schema.js";
-import { msDuration, toStepResult } from "./connect-codec.js";
 import type { EnvironmentSpec } from "./environment.js";
-import type { Session } from "./session.js";
-import type { SessionManager } from "./session-manager.js";
-import { stepStreamHandler } from "./step-stream.js";
 
 /** Options of the EnvironmentService implementation. */
 export interface EnvironmentServiceOptions {
-  /** Replies remembered per session for request-id deduplication. */
-  readonly recordSize: number;
   /** Largest message accepted, in bytes (reported by Describe). */
   readonly maxMessageBytes: number;
   /** Protocols the server speaks (reported by Describe). */
@@ -79,11 +78,12 @@ export function describeEnvironment(
     });
 }
 
-/** The EnvironmentService implementation over a session manager. */
+/** The EnvironmentService implementation over a session manager; Step streams come from `openStepStream`. */
 export function environmentService(
   spec: EnvironmentSpec,
   manager: SessionManager,
   options: EnvironmentServiceOptions,
+  openStepStream: OpenStepStream,
 ): ServiceImpl<typeof EnvironmentService> {
   const describe = describeEnvironment(spec, manager, options);
   return {
@@ -91,10 +91,6 @@ export function environmentService(
       const opened = req.sessionId === "";
       // A client already gone would never learn the new session's id: it would hold a slot until the idle timeout.
       if (opened && ctx.signal.aborted) throw new ConnectError("the client went away before its session was opened", Code.Canceled);
-      if (!opened) {
-        const remote = manager.placement?.remote(req.sessionId);
-        if (remote !== undefined) return remote.reset(req, ctx);
-      }
       const session: Session = opened ? await manager.open() : manager.get(req.sessionId);
       try {
         const timeoutMs = durationFromContext(ctx);
@@ -108,38 +104,43 @@ export function environmentService(
       }
     },
     step(requests, ctx) {
-      return stepStreamHandler(manager, spec, ctx, options, requests);
+      return stepStream(openStepStream, ctx, requests);
     },
-    async state(req, ctx) {
-      const remote = manager.placement?.remote(req.sessionId);
-      if (remote !== undefined) return remote.state(req, ctx);
+    async state(req) {
       const session = manager.get(req.sessionId);
-      const state = await session.state();
-      return create(StateResponseSchema, {
-        sessionId: session.id,
-        state: anyPack(spec.state, state),
-        episodeId: session.episodeId,
-        stepCount: session.stepCount,
-      });
+      return stateResponse(spec, session, await session.state());
     },
     describe() {
-      const placement = manager.placement;
-      if (placement === undefined) return describe();
-      // Several processes: report the sessions of all of them.
-      return placement.activeSessions().then((active) => {
-        const res = describe();
-        if (res.limits !== undefined) res.limits.activeSessions = active;
-        return res;
-      });
+      return describe();
     },
-    async closeSession(req, ctx) {
+    async closeSession(req) {
       if (req.sessionId === "") throw new ConnectError("session_id is required", Code.InvalidArgument);
-      const remote = manager.placement?.remote(req.sessionId);
-      if (remote !== undefined) return remote.closeSession(req, ctx);
       const closed = await manager.close(req.sessionId, { code: Code.NotFound, message: "closed by CloseSession" });
       return { closed };
     },
   };
+}
+
+/** Serves a Step stream for connect-node: requests from its iterable, replies through a queue. */
+function stepStream(open: OpenStepStream, ctx: HandlerContext, requests: AsyncIterable<StepRequest>): AsyncIterable<StepResponse> {
+  const out = new AsyncQueue<StepResponse>();
+  const keepSession = wantsKeepSession(ctx.requestHeader.get(keepSessionHeader));
+  const input = open(out, { keepSession, requestHeaders: ctx.requestHeader });
+  // A bidi handler blocked waiting for the next request does not notice shutdown by itself.
+  abortOn(ctx.signal, input);
+  void (async () => {
+    try {
+      for await (const req of requests) input.feed(req);
+      // A client reset (RST_STREAM) also ends the request iterable, just before the
+      // context's signal aborts: wait a turn, so that a cancel is a drop (abort()
+      // keeps the session for a resume) and only a real half-close ends the session.
+      await new Promise((resolve) => setImmediate(resolve));
+      input.finish();
+    } catch (err) {
+      input.abort(err);
+    }
+  })();
+  return out;
 }
 
 function durationFromContext(ctx: HandlerContext): number | undefined {

@@ -1,50 +1,20 @@
 import type * as http2 from "node:http2";
+import { fromBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { endStreamFlag, endStreamToJson } from "@connectrpc/connect/protocol-connect";
-import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import { trailerFlag, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
-import type { StepRequest, StepResponse } from "../../gen/openenv/v1/environment_service_pb.js";
-import { EnvelopeReader, encodeEnvelope } from "../protocol/envelope.js";
-import { toConnectError } from "../protocol/errors.js";
-import { decodeStepRequest, encodeStepResponse } from "../protocol/step-codec.js";
+import { type StepRequest, StepRequestSchema, type StepResponse } from "../../gen/openenv/v1/environment_service_pb.js";
+import { abortOn, keepSessionHeader, type ReplySink, type StepInput, wantsKeepSession } from "../core/step-input.js";
+import { encodeStepResponse } from "../protocol/step-codec.js";
+import { EnvelopeReader, endOfStream, STEP_CONTENT_TYPES, type StepWireProtocol, stepProtocolOf } from "../protocol/step-wire.js";
 import type { EnvironmentRouter } from "./router.js";
-import { keepSessionHeader, type ReplySink, StepStream, wantsKeepSession } from "./step-stream.js";
 
-/** The path of the bidi Step method. */
-export const STEP_PATH = "/openenv.v1.EnvironmentService/Step";
+export { STEP_PATH, type StepWireProtocol } from "../protocol/step-wire.js";
 
-/** The wire protocols the fast path speaks (binary protobuf, no compression). */
-export type StepWireProtocol = "grpc" | "grpc-web" | "connect";
-
-/** The response content type of each protocol. */
-export const stepContentTypes: Record<StepWireProtocol, string> = {
-  grpc: "application/grpc+proto",
-  "grpc-web": "application/grpc-web+proto",
-  connect: "application/connect+proto",
-};
-
-/**
- * Which protocol a Step request speaks, if the fast path can serve it: binary
- * protobuf, identity encoding, no stream-level timeout. Anything else (JSON,
- * compression, deadlines) goes to connect-node, which implements it all.
- */
+/** Which protocol a Step request speaks, if the fast path can serve it (see {@link stepProtocolOf}). */
 export function fastStepProtocol(headers: http2.IncomingHttpHeaders): StepWireProtocol | undefined {
-  const ct = headers["content-type"];
-  let protocol: StepWireProtocol | undefined;
-  if (ct === "application/grpc" || ct === "application/grpc+proto") protocol = "grpc";
-  else if (ct === "application/grpc-web" || ct === "application/grpc-web+proto") protocol = "grpc-web";
-  else if (ct === "application/connect+proto") protocol = "connect";
-  if (protocol === undefined) return undefined;
-  if (protocol === "connect") {
-    if (headers["connect-timeout-ms"] !== undefined) return undefined;
-    const enc = headers["connect-content-encoding"];
-    if (enc !== undefined && enc !== "identity") return undefined;
-  } else {
-    if (headers["grpc-timeout"] !== undefined) return undefined;
-    const enc = headers["grpc-encoding"];
-    if (enc !== undefined && enc !== "identity") return undefined;
-  }
-  return protocol;
+  return stepProtocolOf((name) => {
+    const v = headers[name];
+    return Array.isArray(v) ? v.join(", ") : v;
+  });
 }
 
 /**
@@ -80,11 +50,9 @@ export function serveFastStep(
   };
   respond(stream, protocol);
   const keepSession = wantsKeepSession(headers[keepSessionHeader]);
-  const core = new StepStream(router.sessions, router.spec, sink, shutdown, {
-    recordSize: router.recordSize,
-    keepSession,
-    requestHeaders: headers,
-  });
+  const core = router.openStepStream(sink, { keepSession, requestHeaders: headers });
+  // A stream blocked waiting for the next request does not notice shutdown by itself.
+  const unlisten = abortOn(shutdown, core);
   const reader = new EnvelopeReader(router.maxMessageBytes);
   let inputEnded = false;
   stream.on("data", (chunk: Buffer) => {
@@ -99,10 +67,7 @@ export function serveFastStep(
     if (inputEnded) return;
     inputEnded = true;
     const cause = endOfStepRequests(reader, core);
-    if (cause !== undefined) {
-      finish(cause);
-      return;
-    }
+    if (cause !== undefined) return finish(cause);
     // Node emits 'end' before 'aborted' when the client resets the stream (RST_STREAM,
     // e.g. a cancelled gRPC call): wait a turn, so that a cancel is a drop (the session
     // stays for a resume, see 'close') and only a real half-close ends the session.
@@ -111,6 +76,7 @@ export function serveFastStep(
     });
   });
   stream.on("close", () => {
+    unlisten();
     if (!finished) {
       finished = true;
       core.abort(new ConnectError("the client cancelled the stream", Code.Canceled));
@@ -120,79 +86,60 @@ export function serveFastStep(
 }
 
 /**
- * Feeds the complete StepRequest envelopes of a chunk to the stream core. A broken
- * request (compressed, undecodable, too large) aborts the core; the error is returned
- * so that the caller ends the response with it.
+ * Feeds the complete StepRequest envelopes of a request body's chunk to a Step
+ * stream. A broken request (compressed, undecodable, too large) aborts the stream;
+ * the error is returned so that the transport ends its response with it.
  */
-export function feedStepRequests(reader: EnvelopeReader, chunk: Buffer, core: StepStream): ConnectError | undefined {
+export function feedStepRequests(reader: EnvelopeReader, chunk: Uint8Array, input: StepInput): ConnectError | undefined {
   try {
-    reader.push(chunk);
-    for (let env = reader.next(); env !== undefined; env = reader.next()) {
-      if ((env.flags & 0x01) !== 0) {
-        throw new ConnectError("received a compressed message without a negotiated encoding", Code.Internal);
-      }
+    reader.push(chunk, (_flags, data) => {
       let req: StepRequest;
       try {
-        req = decodeStepRequest(env.data);
+        req = fromBinary(StepRequestSchema, data);
       } catch (e) {
         throw new ConnectError(`cannot decode StepRequest: ${e instanceof Error ? e.message : String(e)}`, Code.InvalidArgument);
       }
-      core.feed(req);
-    }
+      input.feed(req);
+    });
     return undefined;
   } catch (err) {
-    const cause = toConnectError(err);
-    core.abort(cause);
+    const cause = ConnectError.from(err, Code.Internal);
+    input.abort(cause);
     return cause;
   }
 }
 
-/** The request body ended: an error (core aborted) when it ended inside a message. */
-export function endOfStepRequests(reader: EnvelopeReader, core: StepStream): ConnectError | undefined {
+/** The request body ended: an error (the stream aborted with it) when it ended inside a message. */
+export function endOfStepRequests(reader: EnvelopeReader, input: StepInput): ConnectError | undefined {
   if (reader.pending === 0) return undefined;
   const cause = new ConnectError("the request stream ended inside a message", Code.InvalidArgument);
-  core.abort(cause);
+  input.abort(cause);
   return cause;
 }
 
-/** The last frame of a gRPC-Web or Connect response body: the trailer frame or the end-stream message. */
-export function endOfStepResponse(protocol: "grpc-web" | "connect", err: ConnectError | undefined): Buffer[] {
-  if (protocol === "grpc-web") return encodeEnvelope(trailerFlag, trailerSerialize(setTrailerStatus(new Headers(), err)));
-  return encodeEnvelope(endStreamFlag, Buffer.from(JSON.stringify(endStreamToJson(new Headers(), err, undefined))));
-}
-
-/** Answers a Step request with an error and no messages (e.g. UNAUTHENTICATED). */
-export function rejectFastStep(stream: http2.ServerHttp2Stream, protocol: StepWireProtocol, err: ConnectError): void {
-  if (stream.destroyed) return;
-  respond(stream, protocol);
-  stream.resume(); // discard whatever the client sends
-  endStream(stream, protocol, err);
-}
-
 function respond(stream: http2.ServerHttp2Stream, protocol: StepWireProtocol): void {
-  stream.respond({ ":status": 200, "content-type": stepContentTypes[protocol] }, { waitForTrailers: protocol === "grpc" });
+  stream.respond({ ":status": 200, "content-type": STEP_CONTENT_TYPES[protocol] }, { waitForTrailers: protocol === "grpc" });
 }
 
 /** Ends the response with the protocol's status: gRPC trailers, a gRPC-Web trailer frame, or a Connect end-stream message. */
 function endStream(stream: http2.ServerHttp2Stream, protocol: StepWireProtocol, err: ConnectError | undefined): void {
   if (stream.destroyed || stream.closed) return;
   try {
-    if (protocol === "grpc") {
-      const trailers = setTrailerStatus(new Headers(), err);
+    const end = endOfStream(protocol, err);
+    if ("trailers" in end) {
       // The http2 compat layer (which created this stream's request object) would send its own, empty trailers.
       stream.removeAllListeners("wantTrailers");
       stream.once("wantTrailers", () => {
         const out: http2.OutgoingHttpHeaders = {};
-        trailers.forEach((value, key) => {
+        end.trailers.forEach((value, key) => {
           out[key] = value;
         });
         if (!stream.destroyed) stream.sendTrailers(out);
       });
-      stream.end();
     } else {
-      for (const b of endOfStepResponse(protocol, err)) stream.write(b);
-      stream.end();
+      stream.write(end.body);
     }
+    stream.end();
   } catch {
     stream.destroy();
   }

@@ -8,6 +8,9 @@
  *
  * @module
  */
+
+export type { SessionLimits, SessionStats } from "../core/session-manager.js";
+export type { OpenEnvSurfaceOptions } from "../openenv/server/context.js";
 export type { AuthOptions, HeaderReader } from "./auth.js";
 export type {
   ClusterEnvironment,
@@ -29,7 +32,6 @@ export {
   type StepContext,
   type StepOutcome,
 } from "./environment.js";
-export type { OpenEnvSurfaceOptions } from "./openenv/context.js";
 export { createEnvironmentRouter, type EnvironmentRouter, type EnvironmentRouterOptions } from "./router.js";
 export {
   type DiscountingOptions,
@@ -60,5 +62,4 @@ export {
 } from "./rubrics/index.js";
 export type { EnvironmentServer, HttpSurface, ServeOptions, ServerRequest, ServerResponse } from "./serve.js";
 export { serve } from "./serve.js";
-export type { SessionLimits, SessionStats } from "./session-manager.js";
 export type { WebOptions } from "./web-surface.js";

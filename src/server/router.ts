@@ -4,19 +4,20 @@ import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health
 import { ServerReflection as ServerReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ServerReflectionV1Alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { EnvironmentService } from "../../gen/openenv/v1/environment_service_pb.js";
+import type { SessionPlacement } from "../core/placement.js";
+import { SessionManager, type SessionManagerOptions } from "../core/session-manager.js";
+import type { OpenStepStream } from "../core/step-input.js";
+import { StepStream } from "../core/step-stream.js";
 import { jsonRegistry } from "../protocol/descriptors.js";
+import { ForwardingStepStream, forwardingService } from "./cluster/forwarding.js";
 import type { EnvironmentSource, EnvironmentSpec } from "./environment.js";
 import { toFactory } from "./environment.js";
 import { environmentService } from "./environment-service.js";
 import { HealthStatus, healthService } from "./health.js";
-import type { SessionPlacement } from "./placement.js";
 import { DescriptorIndex, reflectionV1, reflectionV1Alpha } from "./reflection.js";
-import { type SessionLimits, SessionManager } from "./session-manager.js";
 
 /** Options of {@link createEnvironmentRouter}; every field has a default. */
-export interface EnvironmentRouterOptions extends Partial<SessionLimits> {
-  /** Replies remembered per session so a retried request id is not applied twice. Default 256. */
-  readonly recordSize?: number;
+export interface EnvironmentRouterOptions extends SessionManagerOptions {
   /** Largest message accepted on any transport, in bytes. Default 100 MiB (OpenEnv's WebSocket limit). */
   readonly maxMessageBytes?: number;
   /** Protocols reported by Describe. */
@@ -33,8 +34,10 @@ export interface EnvironmentRouter {
   /** Registry for JSON (`Any`) of the environment's messages. */
   readonly registry: Registry;
   readonly maxMessageBytes: number;
-  /** Replies remembered per session for request-id deduplication. */
-  readonly recordSize: number;
+  /** Where sessions live when the server runs as several processes ({@link serveCluster}); undefined otherwise. */
+  readonly placement: SessionPlacement | undefined;
+  /** Opens a Step stream (any transport's): dispatched to this process's sessions, or relayed to the owner's process. */
+  readonly openStepStream: OpenStepStream;
   /** Registers EnvironmentService, grpc.health.v1.Health and reflection (v1, v1alpha). */
   routes(router: ConnectRouter): void;
   /** Stops taking sessions, reports NOT_SERVING and closes every session. */
@@ -54,21 +57,24 @@ export function createEnvironmentRouter(source: EnvironmentSource, options: Envi
     [EnvironmentService, Health, ServerReflectionV1, ServerReflectionV1Alpha],
     [spec.action, spec.observation, spec.state, ...(spec.partial ? [spec.partial] : [])],
   );
-  const recordSize = options.recordSize ?? 256;
-  const serviceOptions = {
-    recordSize,
-    maxMessageBytes,
-    protocols: options.protocols ?? ["connect", "grpc", "grpc-web"],
+  const placement = options.placement;
+  const serviceOptions = { maxMessageBytes, protocols: options.protocols ?? ["connect", "grpc", "grpc-web"] };
+  const openStepStream: OpenStepStream = (out, streamOptions) => {
+    const local = new StepStream(sessions, spec, out, streamOptions);
+    return placement === undefined ? local : new ForwardingStepStream(local, placement, out, streamOptions.requestHeaders);
   };
+  const service = environmentService(spec, sessions, serviceOptions, openStepStream);
   return {
     spec,
     sessions,
     health,
     registry: jsonRegistry([spec.action, spec.observation, spec.state, spec.partial]),
     maxMessageBytes,
-    recordSize,
+    placement,
+    openStepStream,
     routes(router) {
-      router.service(EnvironmentService, environmentService(spec, sessions, serviceOptions));
+      // Several processes: calls for another process's sessions go to it.
+      router.service(EnvironmentService, placement === undefined ? service : forwardingService(service, placement));
       router.service(Health, healthService(health));
       router.service(ServerReflectionV1, reflectionV1(index));
       router.service(ServerReflectionV1Alpha, reflectionV1Alpha(index));

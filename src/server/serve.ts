@@ -4,28 +4,15 @@ import type * as http2 from "node:http2";
 import type { Duplex } from "node:stream";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { toConnectError } from "../protocol/errors.js";
-import { type AuthOptions, type Authorizer, authInterceptor, createAuthorizer } from "./auth.js";
+import { type OpenEnvSurfaceOptions, openEnvSurface } from "../openenv/server/index.js";
+import { AuthGate, type AuthOptions, type Authorizer, createAuthorizer } from "./auth.js";
 import { applyCors, type CorsOptions } from "./cors.js";
 import type { EnvironmentSource } from "./environment.js";
-import { fastStepProtocol, rejectFastStep, STEP_PATH, serveFastStep } from "./fast-step.js";
+import { fastStepProtocol, STEP_PATH, serveFastStep } from "./fast-step.js";
 import { type DualHandler, listenOnePort, type OnePortServer } from "./listener.js";
-import { type OpenEnvSurfaceOptions, openEnvSurface } from "./openenv/index.js";
 import { createEnvironmentRouter, type EnvironmentRouter, type EnvironmentRouterOptions } from "./router.js";
 import { serveStepHttp1 } from "./step-http1.js";
-import { isWebPath, type WebOptions, webSurface } from "./web-surface.js";
-
-/** Health probes stay open, as gRPC's health service does; so do the web page's static files (the page asks for the token). */
-function isOpenPath(url: string | undefined): boolean {
-  return url === "/health" || url?.startsWith("/health?") === true || isWebPath(url);
-}
-
-function headerReader(headers: http.IncomingHttpHeaders): (name: string) => string | undefined {
-  return (name) => {
-    const v = headers[name];
-    return Array.isArray(v) ? v.join(", ") : v;
-  };
-}
+import { type WebOptions, webSurface } from "./web-surface.js";
 
 /** An HTTP request of either protocol version. */
 export type ServerRequest = http.IncomingMessage | http2.Http2ServerRequest;
@@ -139,69 +126,45 @@ export async function serve(source: EnvironmentSource, options: ServeOptions = {
     (res as http.ServerResponse).writeHead(404, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
     res.end(body);
   };
-  const authorizer = options.auth !== undefined ? createAuthorizer(options.auth) : undefined;
+  const gate = options.auth !== undefined ? new AuthGate(createAuthorizer(options.auth), options.auth) : undefined;
   const handler = connectNodeAdapter({
     routes: (r) => router.routes(r),
     shutdownSignal: shutdown.signal,
     readMaxBytes: router.maxMessageBytes,
     writeMaxBytes: router.maxMessageBytes,
-    interceptors: [...(authorizer !== undefined ? [authInterceptor(authorizer)] : []), ...(options.interceptors ?? [])],
+    interceptors: options.interceptors ?? [],
     jsonOptions: { registry: router.registry },
     fallback(req, nodeRes) {
       const res = nodeRes as unknown as ServerResponse; // connect-node patches write()'s callback type only
-      const route = (): void => {
-        for (const surface of surfaces) if (surface.handle(req, res)) return;
-        notFound(res);
-      };
-      if (authorizer === undefined || isOpenPath(req.url)) return route();
-      authorizer.authorize(headerReader(req.headers)).then(route, (err: unknown) => {
-        // OpenEnv's JSON error shape, with the status every HTTP client understands.
-        const body = JSON.stringify({ detail: toConnectError(err).rawMessage });
-        (res as http.ServerResponse).writeHead(401, {
-          "content-type": "application/json",
-          "content-length": Buffer.byteLength(body),
-          "www-authenticate": 'Bearer realm="openenv"',
-        });
-        res.end(body);
-      });
+      for (const surface of surfaces) if (surface.handle(req, res)) return;
+      notFound(res);
     },
-  });
+  }) as DualHandler;
   const host = options.host ?? "127.0.0.1";
   const fast = options.fastPath !== false && (options.interceptors ?? []).length === 0;
-  const dual: DualHandler = (req, res) => {
-    if (options.cors !== undefined && applyCors(options.cors, req, res)) return;
+  const route: DualHandler = (req, res) => {
     if (fast && req.httpVersionMajor === 2 && req.url === STEP_PATH && req.method === "POST") {
       const protocol = fastStepProtocol(req.headers);
-      if (protocol !== undefined) {
-        const stream = (req as http2.Http2ServerRequest).stream;
-        if (authorizer === undefined) {
-          serveFastStep(stream, protocol, router, shutdown.signal, req.headers);
-        } else {
-          authorizer.authorize(headerReader(req.headers)).then(
-            () => serveFastStep(stream, protocol, router, shutdown.signal, req.headers),
-            (err: unknown) => rejectFastStep(stream, protocol, toConnectError(err)),
-          );
-        }
-        return;
-      }
+      if (protocol !== undefined)
+        return serveFastStep((req as http2.Http2ServerRequest).stream, protocol, router, shutdown.signal, req.headers);
     }
     if (fast && req.httpVersionMajor === 1 && req.url === STEP_PATH && req.method === "POST") {
       // Browsers (the /web page): connect-node refuses bidi on HTTP/1.1, this serves it half-duplex.
       const protocol = fastStepProtocol(req.headers);
-      if (protocol === "connect" || protocol === "grpc-web") {
-        const [h1req, h1res] = [req as http.IncomingMessage, res as http.ServerResponse];
-        if (authorizer === undefined) {
-          serveStepHttp1(h1req, h1res, protocol, router, shutdown.signal);
-        } else {
-          authorizer.authorize(headerReader(req.headers)).then(
-            () => serveStepHttp1(h1req, h1res, protocol, router, shutdown.signal),
-            (err: unknown) => serveStepHttp1(h1req, h1res, protocol, router, shutdown.signal, toConnectError(err)),
-          );
-        }
-        return;
-      }
+      if (protocol === "connect" || protocol === "grpc-web")
+        return serveStepHttp1(req as http.IncomingMessage, res as http.ServerResponse, protocol, router, shutdown.signal);
     }
-    (handler as DualHandler)(req, res);
+    handler(req, res);
+  };
+  // Credentials are checked once, on every request's headers, before any transport sees it.
+  const guarded = gate?.requests(route) ?? route;
+  const dual: DualHandler = (req, res) => {
+    if (options.cors !== undefined && applyCors(options.cors, req, res)) return;
+    guarded(req, res);
+  };
+  const upgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
+    for (const surface of surfaces) if (surface.upgrade?.(req, socket, head)) return;
+    socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
   };
   const listener = await listenOnePort({
     port: options.port ?? 8000,
@@ -211,20 +174,9 @@ export async function serve(source: EnvironmentSource, options: ServeOptions = {
     headersTimeoutMs: options.headersTimeoutMs,
     keepAliveTimeoutMs: options.keepAliveTimeoutMs,
     http2: options.http2,
-    upgrade(req, socket, head) {
-      const route = (): void => {
-        for (const surface of surfaces) if (surface.upgrade?.(req, socket, head)) return;
-        socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n");
-      };
-      if (authorizer === undefined) return route();
-      // The WebSocket handshake is refused before any session exists.
-      authorizer.authorize(headerReader(req.headers)).then(route, () => {
-        socket.end(
-          'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm="openenv"\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
-        );
-      });
-    },
+    upgrade: gate?.upgrades(upgrade) ?? upgrade,
   });
+  gate?.watch(listener);
   let closing: Promise<void> | undefined;
   const urlHost = host.includes(":") ? `[${host}]` : host === "0.0.0.0" ? "127.0.0.1" : host;
   const server: EnvironmentServer = {
@@ -233,7 +185,7 @@ export async function serve(source: EnvironmentSource, options: ServeOptions = {
     host,
     router,
     listener,
-    authorizer,
+    authorizer: gate?.authorizer,
     close() {
       closing ??= (async () => {
         const reason = { code: Code.Unavailable, message: "server shutting down" };

@@ -1,11 +1,11 @@
 import type * as http from "node:http";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { StepResponse } from "../../gen/openenv/v1/environment_service_pb.js";
-import { EnvelopeReader } from "../protocol/envelope.js";
+import { abortOn, keepSessionHeader, type ReplySink, wantsKeepSession } from "../core/step-input.js";
 import { encodeStepResponse } from "../protocol/step-codec.js";
-import { endOfStepRequests, endOfStepResponse, feedStepRequests, stepContentTypes } from "./fast-step.js";
+import { EnvelopeReader, endOfStream, STEP_CONTENT_TYPES } from "../protocol/step-wire.js";
+import { endOfStepRequests, feedStepRequests } from "./fast-step.js";
 import type { EnvironmentRouter } from "./router.js";
-import { keepSessionHeader, type ReplySink, StepStream, wantsKeepSession } from "./step-stream.js";
 
 /**
  * A Step stream over HTTP/1.1, for browsers. connect-node refuses bidi methods on
@@ -13,9 +13,10 @@ import { keepSessionHeader, type ReplySink, StepStream, wantsKeepSession } from 
  * can send a whole body (one or more StepRequests) and read the response as it streams.
  * So this serves the Step method half-duplex: requests are fed as they arrive, replies
  * (partial observations first, then the result) are written as they are produced, with
- * the same framing and end-of-stream status as the HTTP/2 path.
+ * the same framing and end-of-stream status as the HTTP/2 path. The session is the
+ * core's, opened through the router like every other transport's (credentials were
+ * checked on the headers before this runs).
  *
- * `refused` answers with that error and no messages (e.g. UNAUTHENTICATED).
  * With the `openenv-keep-session: true` header the session outlives the call, so a
  * page can step one session with one short call per action.
  */
@@ -25,15 +26,14 @@ export function serveStepHttp1(
   protocol: "connect" | "grpc-web",
   router: EnvironmentRouter,
   shutdown: AbortSignal,
-  refused?: ConnectError,
 ): void {
   let finished = false;
   const finish = (err: ConnectError | undefined): void => {
     if (finished) return;
     finished = true;
     if (res.destroyed) return;
-    for (const b of endOfStepResponse(protocol, err)) res.write(b);
-    res.end();
+    const end = endOfStream(protocol, err);
+    res.end("body" in end ? end.body : undefined);
   };
   const sink: ReplySink = {
     push(reply: StepResponse) {
@@ -42,17 +42,12 @@ export function serveStepHttp1(
     end: () => finish(undefined),
     fail: (err) => finish(err),
   };
-  res.writeHead(200, { "content-type": stepContentTypes[protocol] });
-  if (refused !== undefined) {
-    req.resume(); // discard the body
-    finish(refused);
-    return;
-  }
-  const core = new StepStream(router.sessions, router.spec, sink, shutdown, {
-    recordSize: router.recordSize,
+  res.writeHead(200, { "content-type": STEP_CONTENT_TYPES[protocol] });
+  const core = router.openStepStream(sink, {
     keepSession: wantsKeepSession(req.headers[keepSessionHeader]),
     requestHeaders: req.headers,
   });
+  const unlisten = abortOn(shutdown, core);
   const reader = new EnvelopeReader(router.maxMessageBytes);
   let inputEnded = false;
   req.on("data", (chunk: Buffer) => {
@@ -72,6 +67,7 @@ export function serveStepHttp1(
   });
   // On HTTP/1.1 the response's 'close' before it finished is the client going away.
   res.on("close", () => {
+    unlisten();
     if (!finished) {
       finished = true;
       core.abort(new ConnectError("the client cancelled the stream", Code.Canceled));

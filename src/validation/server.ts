@@ -6,10 +6,14 @@ import WebSocket from "ws";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { type DescribeResponse, EnvironmentService } from "../../gen/openenv/v1/environment_service_pb.js";
-import { type EnvClientSpec, schemasFromDescribe, speaksHttp2 } from "../client/env-client.js";
+import { schemasFromDescribe } from "../client/describe.js";
+import type { EnvClientSpec } from "../client/env-client-options.js";
+import { speaksHttp2 } from "../client/http2-probe.js";
 import { StepChannel } from "../client/step-channel.js";
+import { connectStepStream } from "../client/step-streams.js";
 import { createTransport, type OwnedTransport, type RpcTransportKind } from "../client/transports.js";
 import { typeNameOf } from "../protocol/descriptors.js";
+import { isJsonObject } from "../protocol/json-object.js";
 import { type CheckResult, isUnreachable, report, type ValidationReport } from "./check.js";
 
 /** Which checks {@link validateServer} runs. */
@@ -181,7 +185,7 @@ async function grpcChecks(baseUrl: string, timeoutMs: number, headers: Readonly<
     out.push(
       await runCheck("grpc", "step_stream", async () => {
         if (spec === undefined) return { status: "skip", detail: "needs a working Describe" };
-        const channel = new StepChannel(env, headers);
+        const channel = new StepChannel(connectStepStream(env, headers));
         try {
           const first = await withTimeout(channel.request({ command: { case: "reset", value: {} } }), timeoutMs, "in-stream reset");
           expect(first.case === "result", `in-stream reset answered ${first.case}`);
@@ -244,10 +248,6 @@ async function getJson(
   return { status: res.status, body };
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
-}
-
 async function openEnvChecks(baseUrl: string, timeoutMs: number, headers: Readonly<Record<string, string>>): Promise<CheckResult[]> {
   const out: CheckResult[] = [];
   let paths: Record<string, unknown> | undefined;
@@ -256,10 +256,10 @@ async function openEnvChecks(baseUrl: string, timeoutMs: number, headers: Readon
       const { status, body } = await getJson(baseUrl, "/openapi.json", timeoutMs, headers);
       expect(status === 200, `GET /openapi.json → ${status}`);
       expect(
-        isObject(body) && isObject(body.info) && typeof body.info.version === "string",
+        isJsonObject(body) && isJsonObject(body.info) && typeof body.info.version === "string",
         "GET /openapi.json has no info.version string",
       );
-      expect(isObject(body.paths), "GET /openapi.json has no paths object");
+      expect(isJsonObject(body.paths), "GET /openapi.json has no paths object");
       paths = body.paths;
       const version = (body.info as { version: string }).version;
       return `info.version ${version}${version.startsWith("1.") ? " (profile openenv-http/1.x)" : ""}`;
@@ -269,7 +269,7 @@ async function openEnvChecks(baseUrl: string, timeoutMs: number, headers: Readon
     await runCheck("openenv", "health_endpoint", async () => {
       const { status, body } = await getJson(baseUrl, "/health", timeoutMs, headers);
       expect(status === 200, `GET /health → ${status}`);
-      expect(isObject(body) && body.status === "healthy", `GET /health → ${JSON.stringify(body)}, expected {"status":"healthy"}`);
+      expect(isJsonObject(body) && body.status === "healthy", `GET /health → ${JSON.stringify(body)}, expected {"status":"healthy"}`);
       return 'GET /health → {"status":"healthy"}';
     }),
   );
@@ -278,7 +278,7 @@ async function openEnvChecks(baseUrl: string, timeoutMs: number, headers: Readon
       const { status, body } = await getJson(baseUrl, "/metadata", timeoutMs, headers);
       expect(status === 200, `GET /metadata → ${status}`);
       expect(
-        isObject(body) && typeof body.name === "string" && typeof body.description === "string",
+        isJsonObject(body) && typeof body.name === "string" && typeof body.description === "string",
         "GET /metadata lacks name and description strings",
       );
       return `name ${JSON.stringify(body.name)}`;
@@ -289,7 +289,7 @@ async function openEnvChecks(baseUrl: string, timeoutMs: number, headers: Readon
       const { status, body } = await getJson(baseUrl, "/schema", timeoutMs, headers);
       expect(status === 200, `GET /schema → ${status}`);
       expect(
-        isObject(body) && isObject(body.action) && isObject(body.observation) && isObject(body.state),
+        isJsonObject(body) && isJsonObject(body.action) && isJsonObject(body.observation) && isJsonObject(body.state),
         "GET /schema lacks action, observation and state schemas",
       );
       return "action, observation and state JSON Schemas";
@@ -300,7 +300,7 @@ async function openEnvChecks(baseUrl: string, timeoutMs: number, headers: Readon
       const { status, body } = await getJson(baseUrl, "/mcp", timeoutMs, headers, { method: "POST", body: "{}" });
       expect(status === 200, `POST /mcp → ${status}`);
       expect(
-        isObject(body) && body.jsonrpc === "2.0",
+        isJsonObject(body) && body.jsonrpc === "2.0",
         `POST /mcp {} → ${JSON.stringify(body).slice(0, 80)}, expected a JSON-RPC 2.0 reply`,
       );
       return 'POST /mcp {} → 200, "jsonrpc": "2.0"';
@@ -322,7 +322,10 @@ async function openEnvChecks(baseUrl: string, timeoutMs: number, headers: Readon
       if (!simulation) return { status: "skip", detail: "production mode: no HTTP /reset" };
       const { status, body } = await getJson(baseUrl, "/reset", timeoutMs, headers, { method: "POST", body: "{}" });
       expect(status === 200, `POST /reset → ${status}`);
-      expect(isObject(body) && isObject(body.observation) && typeof body.done === "boolean", "POST /reset lacks observation and done");
+      expect(
+        isJsonObject(body) && isJsonObject(body.observation) && typeof body.done === "boolean",
+        "POST /reset lacks observation and done",
+      );
       return "POST /reset → {observation, reward, done}";
     }),
   );
@@ -368,12 +371,12 @@ async function wsSession(baseUrl: string, timeoutMs: number, headers: Readonly<R
     ws.send(JSON.stringify({ type: "reset", data: {} }));
     const obs = await next("reset frame");
     expect(
-      isObject(obs) && obs.type === "observation" && isObject(obs.data) && isObject(obs.data.observation),
+      isJsonObject(obs) && obs.type === "observation" && isJsonObject(obs.data) && isJsonObject(obs.data.observation),
       `reset answered ${JSON.stringify(obs)}`,
     );
     ws.send(JSON.stringify({ type: "state" }));
     const state = await next("state frame");
-    expect(isObject(state) && state.type === "state" && isObject(state.data), `state answered ${JSON.stringify(state)}`);
+    expect(isJsonObject(state) && state.type === "state" && isJsonObject(state.data), `state answered ${JSON.stringify(state)}`);
     ws.send(JSON.stringify({ type: "close" }));
     return 'reset → "observation", state → "state", close';
   } finally {

@@ -10,6 +10,8 @@ import { type Ran, type RunOptions, runCommand as runShared } from "../../script
 import { discoverEnvironments } from "../../src/auto/discovery.js";
 import { descriptorBase64 } from "../../src/cli/scaffold/contract.js";
 
+export { waitFor } from "../fixtures/wait-for.js";
+
 /** The repository root (this worktree). */
 export const repoRoot = join(import.meta.dirname, "..", "..");
 export const bin = join(repoRoot, "bin", "openenv.js");
@@ -108,16 +110,6 @@ export async function startCliServer(
       return exited;
     },
   };
-}
-
-/** Polls `condition` until it holds; fails after `timeoutMs`. */
-export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 20_000, what = "condition"): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** One row of the process table. */

@@ -2,7 +2,7 @@ import { toBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Connect4ObservationSchema, GameStatus } from "../../gen/openenv/envs/connect4/v1/connect4_pb.js";
-import { EnvClient, type StepResult } from "../../src/client/env-client.js";
+import { EnvClient, type EnvStepResult } from "../../src/client/env-client.js";
 import { SeededRandom } from "../../src/envs/common/random.js";
 import { Connect4Environment, connect4Spec } from "../../src/envs/connect4/environment.js";
 import { AGENT, Board, OPPONENT } from "../../src/envs/connect4/game.js";
@@ -18,7 +18,7 @@ afterAll(async () => {
 });
 
 const connect = () => EnvClient.connect({ baseUrl: server.url, spec: connect4Spec });
-type Result = StepResult<typeof Connect4ObservationSchema>;
+type Result = EnvStepResult<typeof Connect4ObservationSchema>;
 
 /** Plays `policy` until the game ends; returns every result. */
 async function playOut(env: Awaited<ReturnType<typeof connect>>, first: Result, policy: (r: Result) => number): Promise<Result[]> {

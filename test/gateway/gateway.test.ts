@@ -9,7 +9,9 @@ import { CapacityInfoSchema, ValidationErrorsSchema } from "../../gen/openenv/v1
 import { run } from "../../src/cli/main.js";
 import { EnvClient } from "../../src/client/env-client.js";
 import { createTransport } from "../../src/client/transports.js";
+import { MazeEnvironment } from "../../src/envs/maze/environment.js";
 import { type GatewayServer, serveGateway } from "../../src/gateway/index.js";
+import { serve } from "../../src/server/serve.js";
 import { type Fixture, fixtures } from "./fixtures.js";
 import { PYTHON, type Standin, skipStandin, startStandin } from "./standin.js";
 
@@ -325,3 +327,24 @@ async function retry<T>(fn: () => Promise<T>, ms = 10_000): Promise<T> {
     }
   }
 }
+
+describe("gateway in front of an openenv-connect server", () => {
+  it("reads 64-bit integers the upstream sends as decimal strings (maze's random seed, beyond 2^53)", async () => {
+    const upstream = await serve(MazeEnvironment, { port: 0 });
+    const gw = await serveGateway(upstream.url, { port: 0 });
+    try {
+      await using env = await EnvClient.connect({ baseUrl: gw.url });
+      // Without a seed the maze draws a random uint64, which OpenEnv JSON carries as a string past 2^53.
+      for (let i = 0; i < 8; i++) {
+        const first = await env.reset();
+        const seed = (first.observation as unknown as { seed: bigint }).seed;
+        expect(typeof seed).toBe("bigint");
+      }
+      const big = await env.reset({ seed: 18446744073709551615n });
+      expect((big.observation as unknown as { seed: bigint }).seed).toBe(18446744073709551615n);
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
+  });
+});

@@ -8,8 +8,9 @@ import { fieldsFromJsonSchema, fieldsFromMessage } from "../../src/web/app/field
 
 describe("form fields from protobuf descriptors", () => {
   it("turns field rules into constraints, enums into value lists, repeated messages into lists of nested fields", () => {
+    // (buf.validate.field) enum.defined_only is the range of defined numbers; required excludes UNSPECIFIED (0).
     const [direction] = fieldsFromMessage(MazeActionSchema);
-    expect(direction).toMatchObject({ name: "direction", kind: "enum", repeated: false, constraints: { required: true, gte: 1, lte: 4 } });
+    expect(direction).toMatchObject({ name: "direction", kind: "enum", repeated: false, constraints: { required: true, gte: 0, lte: 4 } });
     expect(direction?.enumValues).toEqual(["DIRECTION_UNSPECIFIED", "DIRECTION_UP", "DIRECTION_DOWN", "DIRECTION_LEFT", "DIRECTION_RIGHT"]);
     const [code, timeout, tests] = fieldsFromMessage(CodeActionSchema);
     expect(code).toMatchObject({ kind: "string", optional: false, constraints: { maxLen: 1048576 } });

@@ -36,6 +36,7 @@ _install()
 
 from openenv.v1 import environment_service_pb2 as service_pb2  # noqa: E402
 from openenv.v1 import environment_service_pb2_grpc as service_pb2_grpc  # noqa: E402
+from buf.validate import validate_pb2  # noqa: E402
 from openenv.v1 import options_pb2  # noqa: E402
 
-__all__ = ["GENERATED_ROOT", "options_pb2", "service_pb2", "service_pb2_grpc"]
+__all__ = ["GENERATED_ROOT", "options_pb2", "service_pb2", "service_pb2_grpc", "validate_pb2"]

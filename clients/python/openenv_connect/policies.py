@@ -1,7 +1,8 @@
 """random_policy(): random valid actions of any environment, read from its Action descriptor.
 
 Useful to smoke-test an environment you have no policy for. Every field is
-filled within its ``(openenv.v1.rules)``: enums get a random defined value
+filled within its field rules (protovalidate's ``(buf.validate.field)``, or the
+older ``(openenv.v1.rules)``): enums get a random defined value
 (other than the zero ``*_UNSPECIFIED`` one when there is another), strings with
 ``allowed`` one of those values, numbers a value within ``gte``/``lte``,
 booleans a coin flip, a oneof one random member. Strings without ``allowed``
@@ -18,7 +19,7 @@ from typing import Any, Callable, Optional
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
-from ._generated import options_pb2
+from ._generated import options_pb2, validate_pb2
 
 _INTS = {
     FieldDescriptor.TYPE_INT32: (-(2**31), 2**31 - 1),
@@ -35,27 +36,68 @@ _INTS = {
 _SMALL_RANGE = 100  # unbounded numbers are drawn from [-100, 100] (clipped to the type)
 
 
-def _rules(fd: FieldDescriptor) -> Optional[options_pb2.FieldRules]:
+class _Rules:
+    """The rules of one field that random values must respect (lengths count items for lists)."""
+
+    def __init__(self, required: bool = False) -> None:
+        self.required = required
+        self.min_len: Optional[int] = None
+        self.max_len: Optional[int] = None
+        self.gte: Optional[float] = None
+        self.lte: Optional[float] = None
+        self.allowed: "list[str]" = []
+
+
+# protovalidate rule names per rule message, as _Rules attributes.
+_PROTOVALIDATE = {
+    "string": {"min_len": "min_len", "max_len": "max_len", "in": "allowed"},
+    "bytes": {"min_len": "min_len", "max_len": "max_len"},
+    "repeated": {"min_items": "min_len", "max_items": "max_len"},
+    "map": {"min_pairs": "min_len", "max_pairs": "max_len"},
+}
+
+
+def _rules(fd: FieldDescriptor) -> Optional[_Rules]:
     opts = fd.GetOptions()
+    if opts.HasExtension(validate_pb2.field):
+        pv = opts.Extensions[validate_pb2.field]
+        out = _Rules(pv.required)
+        kind = pv.WhichOneof("type")
+        if kind is not None:
+            sub = getattr(pv, kind)
+            for name, attr in _PROTOVALIDATE.get(kind, {"gte": "gte", "lte": "lte"}).items():
+                if attr == "allowed":
+                    out.allowed = list(getattr(sub, name))
+                elif name in ("gte", "lte") and sub.WhichOneof("greater_than" if name == "gte" else "less_than") == name:
+                    setattr(out, attr, getattr(sub, name))
+                elif name not in ("gte", "lte") and sub.HasField(name):
+                    setattr(out, attr, getattr(sub, name))
+        return out
     if opts.HasExtension(options_pb2.rules):
-        return opts.Extensions[options_pb2.rules]
+        legacy = opts.Extensions[options_pb2.rules]
+        out = _Rules(legacy.required)
+        for name in ("min_len", "max_len", "gte", "lte"):
+            if legacy.HasField(name):
+                setattr(out, name, getattr(legacy, name))
+        out.allowed = list(legacy.allowed)
+        return out
     return None
 
 
-def _bounds(rules: Optional[options_pb2.FieldRules], low: float, high: float) -> "tuple[float, float]":
+def _bounds(rules: Optional[_Rules], low: float, high: float) -> "tuple[float, float]":
     """The numeric range of a field: its gte/lte, else a small range next to the one bound given."""
-    has_low = rules is not None and rules.HasField("gte")
-    has_high = rules is not None and rules.HasField("lte")
-    if has_low and has_high:
-        return rules.gte, max(rules.gte, rules.lte)  # type: ignore[union-attr]
-    if has_low:
-        return rules.gte, rules.gte + (high - low)  # type: ignore[union-attr]
-    if has_high:
-        return rules.lte - (high - low), rules.lte  # type: ignore[union-attr]
+    gte = rules.gte if rules is not None else None
+    lte = rules.lte if rules is not None else None
+    if gte is not None and lte is not None:
+        return gte, max(gte, lte)
+    if gte is not None:
+        return gte, gte + (high - low)
+    if lte is not None:
+        return lte - (high - low), lte
     return low, high
 
 
-def _scalar(fd: FieldDescriptor, rules: Optional[options_pb2.FieldRules], rng: random.Random) -> Any:
+def _scalar(fd: FieldDescriptor, rules: Optional[_Rules], rng: random.Random) -> Any:
     if fd.type == FieldDescriptor.TYPE_ENUM:
         values = [v.number for v in fd.enum_type.values]
         nonzero = [v for v in values if v != 0]
@@ -65,8 +107,8 @@ def _scalar(fd: FieldDescriptor, rules: Optional[options_pb2.FieldRules], rng: r
     if fd.type in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES):
         if fd.type == FieldDescriptor.TYPE_STRING and rules is not None and len(rules.allowed) > 0:
             return rng.choice(list(rules.allowed))
-        low = rules.min_len if rules is not None and rules.HasField("min_len") else (1 if rules is not None and rules.required else 0)
-        high = rules.max_len if rules is not None and rules.HasField("max_len") else max(low, 8)
+        low = rules.min_len if rules is not None and rules.min_len is not None else (1 if rules is not None and rules.required else 0)
+        high = rules.max_len if rules is not None and rules.max_len is not None else max(low, 8)
         length = rng.randint(low, max(low, min(high, low + 8))) if low > 0 else 0
         text = "".join(rng.choice(string.ascii_lowercase) for _ in range(length))
         return text if fd.type == FieldDescriptor.TYPE_STRING else text.encode()
@@ -90,7 +132,7 @@ def _fill(message: Message, rng: random.Random, depth: int) -> None:
             continue
         rules = _rules(fd)
         if fd.label == FieldDescriptor.LABEL_REPEATED:
-            count = rules.min_len if rules is not None and rules.HasField("min_len") else 0
+            count = rules.min_len if rules is not None and rules.min_len is not None else 0
             if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
                 continue  # maps stay empty
             container = getattr(message, fd.name)

@@ -494,6 +494,18 @@ class RandomPolicyTest(unittest.TestCase):
         self.assertEqual(seen_modes, {"walk", "run"})
         self.assertEqual(seen_extra, {"jump", "crouch"})
 
+    def test_random_actions_follow_protovalidate_rules(self) -> None:
+        from openenv.testing.v1 import validation_pb2
+
+        policy = oc.random_policy(validation_pb2.ValidatedAction, seed=7)
+        for _ in range(200):
+            action = policy(None)
+            self.assertTrue(2 <= len(action.name) <= 8)
+            self.assertTrue(1 <= action.count <= 10)
+            self.assertIn(action.mode, ("", "fast", "slow"))
+            self.assertLessEqual(action.weight, 1.5)
+            self.assertLessEqual(len(action.moves), 3)
+
     def test_random_policy_drives_echo(self) -> None:
         with echo_client() as env:
             episode = oc.rollout(env, oc.random_policy(env.action_type, seed=1), max_steps=5)

@@ -20,8 +20,8 @@ export const file_openenv_v1_options: GenFile = /*@__PURE__*/
  * INVALID_ARGUMENT with field violations on Connect/gRPC, HTTP 422 and the
  * WebSocket VALIDATION_ERROR frame on the OpenEnv JSON fallback.
  *
- * protovalidate is the standard for such rules, but its proto source cannot
- * be compiled offline here, so openenv-connect defines this small subset.
+ * Superseded by protovalidate's `(buf.validate.field)` annotations, which the
+ * bundled environments use; still read for protos written for earlier releases.
  *
  * @generated from message openenv.v1.FieldRules
  */

@@ -7,7 +7,7 @@ import { validateMessage } from "../../protocol/validate.js";
  * Reads an environment's reset options (the `options` Struct of a reset,
  * OpenEnv's extra reset kwargs) into its typed options message, using the
  * proto JSON mapping (so `max_steps` and `maxSteps` both work), and checks the
- * message's `(openenv.v1.rules)`. Unknown options and wrong types are
+ * message's field rules. Unknown options and wrong types are
  * INVALID_ARGUMENT errors naming the option.
  */
 export function parseResetOptions<D extends DescMessage>(schema: D, options: JsonObject): MessageShape<D> {

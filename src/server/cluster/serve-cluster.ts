@@ -8,7 +8,7 @@ import { createRequire } from "node:module";
 import { availableParallelism, tmpdir } from "node:os";
 import { dirname, extname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { defaultSessionLimits } from "../session-manager.js";
+import { defaultSessionLimits } from "../../core/session-manager.js";
 import { isClusterMessage, type LostWorker, type PrimaryMessage, type WorkerMessage } from "./messages.js";
 import {
   type ClusterEnvironment,

@@ -6,13 +6,14 @@ import { rmdirSync, rmSync } from "node:fs";
 import * as net from "node:net";
 import { basename, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import type { SessionPlacement } from "../../core/placement.js";
 import type { EnvironmentSource } from "../environment.js";
-import type { SessionPlacement } from "../placement.js";
 import { defaultMaxMessageBytes } from "../router.js";
 import { serve } from "../serve.js";
+import { sessionProxy } from "./http-proxy.js";
 import { isClusterMessage, type PrimaryMessage, sessionPrefix, type WorkerMessage } from "./messages.js";
 import type { ClusterEnvironment, WorkerConfig } from "./options.js";
-import { PeerDirectory, sessionProxy } from "./peers.js";
+import { PeerDirectory } from "./peers.js";
 import { type Grant, WorkerSlots } from "./slots.js";
 
 /** Request/response and notifications over the IPC channel to the primary. */

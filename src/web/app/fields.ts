@@ -1,7 +1,7 @@
-import { type DescField, type DescMessage, getExtension, hasExtension, ScalarType } from "@bufbuild/protobuf";
-import { rules as rulesExtension } from "../../../gen/openenv/v1/options_pb.js";
+import { type DescField, type DescMessage, ScalarType } from "@bufbuild/protobuf";
+import { fieldRules } from "../../protocol/validate.js";
 
-/** The constraints of a field, from `(openenv.v1.rules)` or a JSON Schema. */
+/** The constraints of a field, from its `(buf.validate.field)` rules (or the older `(openenv.v1.rules)`) or a JSON Schema. */
 export interface FieldConstraints {
   readonly required?: boolean;
   readonly minLen?: number;
@@ -66,9 +66,13 @@ const int64Types = new Set([ScalarType.INT64, ScalarType.SINT64, ScalarType.SFIX
 const unsignedTypes = new Set([ScalarType.UINT32, ScalarType.FIXED32, ScalarType.UINT64, ScalarType.FIXED64]);
 
 function rulesOf(field: DescField): FieldConstraints {
-  const options = field.proto.options;
-  if (options === undefined || !hasExtension(options, rulesExtension)) return {};
-  const r = getExtension(options, rulesExtension);
+  let r: ReturnType<typeof fieldRules>;
+  try {
+    r = fieldRules(field);
+  } catch {
+    return {}; // a rule the server's validator does not know either: the server answers for it
+  }
+  if (r === undefined) return {};
   return {
     required: r.required || undefined,
     minLen: r.minLen,

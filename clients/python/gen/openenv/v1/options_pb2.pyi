@@ -19,8 +19,8 @@ class FieldRules(google.protobuf.message.Message):
     INVALID_ARGUMENT with field violations on Connect/gRPC, HTTP 422 and the
     WebSocket VALIDATION_ERROR frame on the OpenEnv JSON fallback.
 
-    protovalidate is the standard for such rules, but its proto source cannot
-    be compiled offline here, so openenv-connect defines this small subset.
+    Superseded by protovalidate's `(buf.validate.field)` annotations, which the
+    bundled environments use; still read for protos written for earlier releases.
     """
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
     REQUIRED_FIELD_NUMBER: builtins.int

@@ -4,14 +4,14 @@
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import { file_openenv_v1_options } from "../../../v1/options_pb.js";
+import { file_buf_validate_validate } from "../../../../buf/validate/validate_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file openenv/envs/echo/v1/echo.proto.
  */
 export const file_openenv_envs_echo_v1_echo: GenFile = /*@__PURE__*/
-  fileDesc("Ch9vcGVuZW52L2VudnMvZWNoby92MS9lY2hvLnByb3RvEhRvcGVuZW52LmVudnMuZWNoby52MSInCgpFY2hvQWN0aW9uEhkKB21lc3NhZ2UYASABKAlCCJKhGQQYgIBAIkEKD0VjaG9PYnNlcnZhdGlvbhIWCg5lY2hvZWRfbWVzc2FnZRgBIAEoCRIWCg5tZXNzYWdlX2xlbmd0aBgCIAEoBSJNCglFY2hvU3RhdGUSEgoKZXBpc29kZV9pZBgBIAEoCRISCgpzdGVwX2NvdW50GAIgASgNEhgKEHRvdGFsX2NoYXJhY3RlcnMYAyABKARiBnByb3RvMw", [file_openenv_v1_options]);
+  fileDesc("Ch9vcGVuZW52L2VudnMvZWNoby92MS9lY2hvLnByb3RvEhRvcGVuZW52LmVudnMuZWNoby52MSIoCgpFY2hvQWN0aW9uEhoKB21lc3NhZ2UYASABKAlCCbpIBnIEGICAQCJBCg9FY2hvT2JzZXJ2YXRpb24SFgoOZWNob2VkX21lc3NhZ2UYASABKAkSFgoObWVzc2FnZV9sZW5ndGgYAiABKAUiTQoJRWNob1N0YXRlEhIKCmVwaXNvZGVfaWQYASABKAkSEgoKc3RlcF9jb3VudBgCIAEoDRIYChB0b3RhbF9jaGFyYWN0ZXJzGAMgASgEYgZwcm90bzM", [file_buf_validate_validate]);
 
 /**
  * EchoAction is a message for the environment to echo back.

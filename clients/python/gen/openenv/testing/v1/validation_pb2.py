@@ -11,12 +11,12 @@ from google.protobuf import symbol_database as _symbol_database
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
-from openenv.v1 import options_pb2 as openenv_dot_v1_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#openenv/testing/v1/validation.proto\x12\x12openenv.testing.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18openenv/v1/options.proto\"T\n\x04Move\x12.\n\x06\x63olumn\x18\x01 \x01(\x05\x42\x16\x92\xa1\x19\x12!\x00\x00\x00\x00\x00\x00\x00\x00)\x00\x00\x00\x00\x00\x00\x18@R\x06\x63olumn\x12\x1c\n\x05label\x18\x02 \x01(\tB\x06\x92\xa1\x19\x02\x18\x04R\x05label\"\xfd\x05\n\x0fValidatedAction\x12\x1e\n\x04name\x18\x01 \x01(\tB\n\x92\xa1\x19\x06\x08\x01\x10\x02\x18\x08R\x04name\x12,\n\x05\x63ount\x18\x02 \x01(\x05\x42\x16\x92\xa1\x19\x12!\x00\x00\x00\x00\x00\x00\xf0?)\x00\x00\x00\x00\x00\x00$@R\x05\x63ount\x12&\n\x04mode\x18\x03 \x01(\tB\x12\x92\xa1\x19\x0e:\x00:\x04\x66\x61st:\x04slowR\x04mode\x12\'\n\x04\x63ode\x18\x04 \x01(\tB\x13\x92\xa1\x19\x0f\x32\r^([A-Z]{3})?$R\x04\x63ode\x12\x36\n\x05moves\x18\x05 \x03(\x0b\x32\x18.openenv.testing.v1.MoveB\x06\x92\xa1\x19\x02\x18\x03R\x05moves\x12/\n\x05\x63olor\x18\x06 \x01(\x0e\x32\x19.openenv.testing.v1.ColorR\x05\x63olor\x12\x10\n\x03\x62ig\x18\x07 \x01(\x03R\x03\x62ig\x12%\n\x06weight\x18\x08 \x01(\x01\x42\r\x92\xa1\x19\t)\x00\x00\x00\x00\x00\x00\xf8?R\x06weight\x12\x12\n\x04\x66lag\x18\t \x01(\x08R\x04\x66lag\x12\x12\n\x04\x62lob\x18\n \x01(\x0cR\x04\x62lob\x12G\n\x06scores\x18\x0b \x03(\x0b\x32/.openenv.testing.v1.ValidatedAction.ScoresEntryR\x06scores\x12-\n\x05\x65xtra\x18\x0c \x01(\x0b\x32\x17.google.protobuf.StructR\x05\x65xtra\x12\x17\n\x04note\x18\r \x01(\tH\x01R\x04note\x88\x01\x01\x12*\n\x02\x61t\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x02\x61t\x12.\n\x05\x66irst\x18\x0f \x01(\x0b\x32\x18.openenv.testing.v1.MoveR\x05\x66irst\x12!\n\x0btarget_name\x18\x10 \x01(\tH\x00R\ntargetName\x12#\n\x0ctarget_index\x18\x11 \x01(\rH\x00R\x0btargetIndex\x1a\x39\n\x0bScoresEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x05R\x05value:\x02\x38\x01\x42\x08\n\x06targetB\x07\n\x05_note\"\xe2\x01\n\x14ValidatedObservation\x12;\n\x06\x61\x63tion\x18\x01 \x01(\x0b\x32#.openenv.testing.v1.ValidatedActionR\x06\x61\x63tion\x12\x12\n\x04huge\x18\x02 \x01(\x04R\x04huge\x12\x14\n\x05small\x18\x03 \x01(\x03R\x05small\x12/\n\x05\x63olor\x18\x04 \x01(\x0e\x32\x19.openenv.testing.v1.ColorR\x05\x63olor\x12\x32\n\x07missing\x18\x05 \x01(\x0b\x32\x18.openenv.testing.v1.MoveR\x07missing\"d\n\x0eValidatedState\x12\x1d\n\nepisode_id\x18\x01 \x01(\tR\tepisodeId\x12\x1d\n\nstep_count\x18\x02 \x01(\rR\tstepCount\x12\x14\n\x05total\x18\x03 \x01(\x03R\x05total*>\n\x05\x43olor\x12\x15\n\x11\x43OLOR_UNSPECIFIED\x10\x00\x12\r\n\tCOLOR_RED\x10\x01\x12\x0f\n\x0b\x43OLOR_GREEN\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#openenv/testing/v1/validation.proto\x12\x12openenv.testing.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"H\n\x04Move\x12!\n\x06\x63olumn\x18\x01 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x06(\x00R\x06\x63olumn\x12\x1d\n\x05label\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x18\x04R\x05label\"\xf7\x05\n\x0fValidatedAction\x12 \n\x04name\x18\x01 \x01(\tB\x0c\xbaH\t\xc8\x01\x01r\x04\x10\x02\x18\x08R\x04name\x12\x1f\n\x05\x63ount\x18\x02 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\n(\x01R\x05\x63ount\x12\'\n\x04mode\x18\x03 \x01(\tB\x13\xbaH\x10r\x0eR\x00R\x04\x66\x61stR\x04slowR\x04mode\x12(\n\x04\x63ode\x18\x04 \x01(\tB\x14\xbaH\x11r\x0f\x32\r^([A-Z]{3})?$R\x04\x63ode\x12\x38\n\x05moves\x18\x05 \x03(\x0b\x32\x18.openenv.testing.v1.MoveB\x08\xbaH\x05\x92\x01\x02\x10\x03R\x05moves\x12/\n\x05\x63olor\x18\x06 \x01(\x0e\x32\x19.openenv.testing.v1.ColorR\x05\x63olor\x12\x10\n\x03\x62ig\x18\x07 \x01(\x03R\x03\x62ig\x12&\n\x06weight\x18\x08 \x01(\x01\x42\x0e\xbaH\x0b\x12\t\x19\x00\x00\x00\x00\x00\x00\xf8?R\x06weight\x12\x12\n\x04\x66lag\x18\t \x01(\x08R\x04\x66lag\x12\x12\n\x04\x62lob\x18\n \x01(\x0cR\x04\x62lob\x12G\n\x06scores\x18\x0b \x03(\x0b\x32/.openenv.testing.v1.ValidatedAction.ScoresEntryR\x06scores\x12-\n\x05\x65xtra\x18\x0c \x01(\x0b\x32\x17.google.protobuf.StructR\x05\x65xtra\x12\x17\n\x04note\x18\r \x01(\tH\x01R\x04note\x88\x01\x01\x12*\n\x02\x61t\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x02\x61t\x12.\n\x05\x66irst\x18\x0f \x01(\x0b\x32\x18.openenv.testing.v1.MoveR\x05\x66irst\x12!\n\x0btarget_name\x18\x10 \x01(\tH\x00R\ntargetName\x12#\n\x0ctarget_index\x18\x11 \x01(\rH\x00R\x0btargetIndex\x1a\x39\n\x0bScoresEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x05R\x05value:\x02\x38\x01\x42\x08\n\x06targetB\x07\n\x05_note\"\xe2\x01\n\x14ValidatedObservation\x12;\n\x06\x61\x63tion\x18\x01 \x01(\x0b\x32#.openenv.testing.v1.ValidatedActionR\x06\x61\x63tion\x12\x12\n\x04huge\x18\x02 \x01(\x04R\x04huge\x12\x14\n\x05small\x18\x03 \x01(\x03R\x05small\x12/\n\x05\x63olor\x18\x04 \x01(\x0e\x32\x19.openenv.testing.v1.ColorR\x05\x63olor\x12\x32\n\x07missing\x18\x05 \x01(\x0b\x32\x18.openenv.testing.v1.MoveR\x07missing\"d\n\x0eValidatedState\x12\x1d\n\nepisode_id\x18\x01 \x01(\tR\tepisodeId\x12\x1d\n\nstep_count\x18\x02 \x01(\rR\tstepCount\x12\x14\n\x05total\x18\x03 \x01(\x03R\x05total*>\n\x05\x43olor\x12\x15\n\x11\x43OLOR_UNSPECIFIED\x10\x00\x12\r\n\tCOLOR_RED\x10\x01\x12\x0f\n\x0b\x43OLOR_GREEN\x10\x02\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'openenv.testing.v1.validation_pb2', globals())
@@ -24,33 +24,33 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   _MOVE.fields_by_name['column']._options = None
-  _MOVE.fields_by_name['column']._serialized_options = b'\222\241\031\022!\000\000\000\000\000\000\000\000)\000\000\000\000\000\000\030@'
+  _MOVE.fields_by_name['column']._serialized_options = b'\272H\006\032\004\030\006(\000'
   _MOVE.fields_by_name['label']._options = None
-  _MOVE.fields_by_name['label']._serialized_options = b'\222\241\031\002\030\004'
+  _MOVE.fields_by_name['label']._serialized_options = b'\272H\004r\002\030\004'
   _VALIDATEDACTION_SCORESENTRY._options = None
   _VALIDATEDACTION_SCORESENTRY._serialized_options = b'8\001'
   _VALIDATEDACTION.fields_by_name['name']._options = None
-  _VALIDATEDACTION.fields_by_name['name']._serialized_options = b'\222\241\031\006\010\001\020\002\030\010'
+  _VALIDATEDACTION.fields_by_name['name']._serialized_options = b'\272H\t\310\001\001r\004\020\002\030\010'
   _VALIDATEDACTION.fields_by_name['count']._options = None
-  _VALIDATEDACTION.fields_by_name['count']._serialized_options = b'\222\241\031\022!\000\000\000\000\000\000\360?)\000\000\000\000\000\000$@'
+  _VALIDATEDACTION.fields_by_name['count']._serialized_options = b'\272H\006\032\004\030\n(\001'
   _VALIDATEDACTION.fields_by_name['mode']._options = None
-  _VALIDATEDACTION.fields_by_name['mode']._serialized_options = b'\222\241\031\016:\000:\004fast:\004slow'
+  _VALIDATEDACTION.fields_by_name['mode']._serialized_options = b'\272H\020r\016R\000R\004fastR\004slow'
   _VALIDATEDACTION.fields_by_name['code']._options = None
-  _VALIDATEDACTION.fields_by_name['code']._serialized_options = b'\222\241\031\0172\r^([A-Z]{3})?$'
+  _VALIDATEDACTION.fields_by_name['code']._serialized_options = b'\272H\021r\0172\r^([A-Z]{3})?$'
   _VALIDATEDACTION.fields_by_name['moves']._options = None
-  _VALIDATEDACTION.fields_by_name['moves']._serialized_options = b'\222\241\031\002\030\003'
+  _VALIDATEDACTION.fields_by_name['moves']._serialized_options = b'\272H\005\222\001\002\020\003'
   _VALIDATEDACTION.fields_by_name['weight']._options = None
-  _VALIDATEDACTION.fields_by_name['weight']._serialized_options = b'\222\241\031\t)\000\000\000\000\000\000\370?'
-  _COLOR._serialized_start=1333
-  _COLOR._serialized_end=1395
-  _MOVE._serialized_start=148
-  _MOVE._serialized_end=232
-  _VALIDATEDACTION._serialized_start=235
-  _VALIDATEDACTION._serialized_end=1000
-  _VALIDATEDACTION_SCORESENTRY._serialized_start=924
-  _VALIDATEDACTION_SCORESENTRY._serialized_end=981
-  _VALIDATEDOBSERVATION._serialized_start=1003
-  _VALIDATEDOBSERVATION._serialized_end=1229
-  _VALIDATEDSTATE._serialized_start=1231
-  _VALIDATEDSTATE._serialized_end=1331
+  _VALIDATEDACTION.fields_by_name['weight']._serialized_options = b'\272H\013\022\t\031\000\000\000\000\000\000\370?'
+  _COLOR._serialized_start=1318
+  _COLOR._serialized_end=1380
+  _MOVE._serialized_start=151
+  _MOVE._serialized_end=223
+  _VALIDATEDACTION._serialized_start=226
+  _VALIDATEDACTION._serialized_end=985
+  _VALIDATEDACTION_SCORESENTRY._serialized_start=909
+  _VALIDATEDACTION_SCORESENTRY._serialized_end=966
+  _VALIDATEDOBSERVATION._serialized_start=988
+  _VALIDATEDOBSERVATION._serialized_end=1214
+  _VALIDATEDSTATE._serialized_start=1216
+  _VALIDATEDSTATE._serialized_end=1316
 # @@protoc_insertion_point(module_scope)

@@ -26,8 +26,8 @@ const (
 // INVALID_ARGUMENT with field violations on Connect/gRPC, HTTP 422 and the
 // WebSocket VALIDATION_ERROR frame on the OpenEnv JSON fallback.
 //
-// protovalidate is the standard for such rules, but its proto source cannot
-// be compiled offline here, so openenv-connect defines this small subset.
+// Superseded by protovalidate's `(buf.validate.field)` annotations, which the
+// bundled environments use; still read for protos written for earlier releases.
 type FieldRules struct {
 	state         protoimpl.MessageState
 	sizeCache     protoimpl.SizeCache

@@ -11,10 +11,10 @@ from google.protobuf import symbol_database as _symbol_database
 _sym_db = _symbol_database.Default()
 
 
-from openenv.v1 import options_pb2 as openenv_dot_v1_dot_options__pb2
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fopenenv/envs/chat/v1/chat.proto\x12\x14openenv.envs.chat.v1\x1a\x18openenv/v1/options.proto\"k\n\nChatAction\x12\x39\n\x04role\x18\x01 \x01(\tB%\x92\xa1\x19!\x08\x01:\x06system:\x04user:\tassistant:\x04toolR\x04role\x12\"\n\x07\x63ontent\x18\x02 \x01(\tB\x08\x92\xa1\x19\x04\x18\x80\x80@R\x07\x63ontent\"l\n\x0b\x43hatMessage\x12\x39\n\x04role\x18\x01 \x01(\tB%\x92\xa1\x19!\x08\x01:\x06system:\x04user:\tassistant:\x04toolR\x04role\x12\"\n\x07\x63ontent\x18\x02 \x01(\tB\x08\x92\xa1\x19\x04\x18\x80\x80@R\x07\x63ontent\"\xf7\x01\n\x0f\x43hatObservation\x12=\n\x08messages\x18\x01 \x03(\x0b\x32!.openenv.envs.chat.v1.ChatMessageR\x08messages\x12\x12\n\x04turn\x18\x02 \x01(\rR\x04turn\x12\'\n\x0fturns_remaining\x18\x03 \x01(\rR\x0eturnsRemaining\x12\x41\n\x0bstop_reason\x18\x04 \x01(\x0e\x32 .openenv.envs.chat.v1.StopReasonR\nstopReason\x12%\n\x0ejudge_feedback\x18\x05 \x01(\tR\rjudgeFeedback\"\xcc\x01\n\tChatState\x12\x1d\n\nepisode_id\x18\x01 \x01(\tR\tepisodeId\x12\x1d\n\nstep_count\x18\x02 \x01(\rR\tstepCount\x12=\n\x08messages\x18\x03 \x03(\x0b\x32!.openenv.envs.chat.v1.ChatMessageR\x08messages\x12\x1b\n\tmax_turns\x18\x04 \x01(\rR\x08maxTurns\x12%\n\x0estop_sequences\x18\x05 \x03(\tR\rstopSequences\"\x97\x02\n\x10\x43hatResetOptions\x12\x32\n\rsystem_prompt\x18\x01 \x01(\tB\x08\x92\xa1\x19\x04\x18\x80\x80@H\x00R\x0csystemPrompt\x88\x01\x01\x12\x46\n\x08messages\x18\x02 \x03(\x0b\x32!.openenv.envs.chat.v1.ChatMessageB\x07\x92\xa1\x19\x03\x18\x90NR\x08messages\x12\x38\n\tmax_turns\x18\x03 \x01(\rB\x16\x92\xa1\x19\x12!\x00\x00\x00\x00\x00\x00\xf0?)\x00\x00\x00\x00\x00j\xf8@H\x01R\x08maxTurns\x88\x01\x01\x12-\n\x0estop_sequences\x18\x04 \x03(\tB\x06\x92\xa1\x19\x02\x18@R\rstopSequencesB\x10\n\x0e_system_promptB\x0c\n\n_max_turns*c\n\nStopReason\x12\x1b\n\x17STOP_REASON_UNSPECIFIED\x10\x00\x12\x1d\n\x19STOP_REASON_STOP_SEQUENCE\x10\x01\x12\x19\n\x15STOP_REASON_MAX_TURNS\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fopenenv/envs/chat/v1/chat.proto\x12\x14openenv.envs.chat.v1\x1a\x1b\x62uf/validate/validate.proto\"n\n\nChatAction\x12;\n\x04role\x18\x01 \x01(\tB\'\xbaH$\xc8\x01\x01r\x1fR\x06systemR\x04userR\tassistantR\x04toolR\x04role\x12#\n\x07\x63ontent\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x18\x80\x80@R\x07\x63ontent\"o\n\x0b\x43hatMessage\x12;\n\x04role\x18\x01 \x01(\tB\'\xbaH$\xc8\x01\x01r\x1fR\x06systemR\x04userR\tassistantR\x04toolR\x04role\x12#\n\x07\x63ontent\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x18\x80\x80@R\x07\x63ontent\"\xf7\x01\n\x0f\x43hatObservation\x12=\n\x08messages\x18\x01 \x03(\x0b\x32!.openenv.envs.chat.v1.ChatMessageR\x08messages\x12\x12\n\x04turn\x18\x02 \x01(\rR\x04turn\x12\'\n\x0fturns_remaining\x18\x03 \x01(\rR\x0eturnsRemaining\x12\x41\n\x0bstop_reason\x18\x04 \x01(\x0e\x32 .openenv.envs.chat.v1.StopReasonR\nstopReason\x12%\n\x0ejudge_feedback\x18\x05 \x01(\tR\rjudgeFeedback\"\xcc\x01\n\tChatState\x12\x1d\n\nepisode_id\x18\x01 \x01(\tR\tepisodeId\x12\x1d\n\nstep_count\x18\x02 \x01(\rR\tstepCount\x12=\n\x08messages\x18\x03 \x03(\x0b\x32!.openenv.envs.chat.v1.ChatMessageR\x08messages\x12\x1b\n\tmax_turns\x18\x04 \x01(\rR\x08maxTurns\x12%\n\x0estop_sequences\x18\x05 \x03(\tR\rstopSequences\"\x91\x02\n\x10\x43hatResetOptions\x12\x33\n\rsystem_prompt\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x18\x80\x80@H\x00R\x0csystemPrompt\x88\x01\x01\x12H\n\x08messages\x18\x02 \x03(\x0b\x32!.openenv.envs.chat.v1.ChatMessageB\t\xbaH\x06\x92\x01\x03\x10\x90NR\x08messages\x12-\n\tmax_turns\x18\x03 \x01(\rB\x0b\xbaH\x08*\x06\x18\xa0\x8d\x06(\x01H\x01R\x08maxTurns\x88\x01\x01\x12/\n\x0estop_sequences\x18\x04 \x03(\tB\x08\xbaH\x05\x92\x01\x02\x10@R\rstopSequencesB\x10\n\x0e_system_promptB\x0c\n\n_max_turns*c\n\nStopReason\x12\x1b\n\x17STOP_REASON_UNSPECIFIED\x10\x00\x12\x1d\n\x19STOP_REASON_STOP_SEQUENCE\x10\x01\x12\x19\n\x15STOP_REASON_MAX_TURNS\x10\x02\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'openenv.envs.chat.v1.chat_pb2', globals())
@@ -22,31 +22,31 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   _CHATACTION.fields_by_name['role']._options = None
-  _CHATACTION.fields_by_name['role']._serialized_options = b'\222\241\031!\010\001:\006system:\004user:\tassistant:\004tool'
+  _CHATACTION.fields_by_name['role']._serialized_options = b'\272H$\310\001\001r\037R\006systemR\004userR\tassistantR\004tool'
   _CHATACTION.fields_by_name['content']._options = None
-  _CHATACTION.fields_by_name['content']._serialized_options = b'\222\241\031\004\030\200\200@'
+  _CHATACTION.fields_by_name['content']._serialized_options = b'\272H\006r\004\030\200\200@'
   _CHATMESSAGE.fields_by_name['role']._options = None
-  _CHATMESSAGE.fields_by_name['role']._serialized_options = b'\222\241\031!\010\001:\006system:\004user:\tassistant:\004tool'
+  _CHATMESSAGE.fields_by_name['role']._serialized_options = b'\272H$\310\001\001r\037R\006systemR\004userR\tassistantR\004tool'
   _CHATMESSAGE.fields_by_name['content']._options = None
-  _CHATMESSAGE.fields_by_name['content']._serialized_options = b'\222\241\031\004\030\200\200@'
+  _CHATMESSAGE.fields_by_name['content']._serialized_options = b'\272H\006r\004\030\200\200@'
   _CHATRESETOPTIONS.fields_by_name['system_prompt']._options = None
-  _CHATRESETOPTIONS.fields_by_name['system_prompt']._serialized_options = b'\222\241\031\004\030\200\200@'
+  _CHATRESETOPTIONS.fields_by_name['system_prompt']._serialized_options = b'\272H\006r\004\030\200\200@'
   _CHATRESETOPTIONS.fields_by_name['messages']._options = None
-  _CHATRESETOPTIONS.fields_by_name['messages']._serialized_options = b'\222\241\031\003\030\220N'
+  _CHATRESETOPTIONS.fields_by_name['messages']._serialized_options = b'\272H\006\222\001\003\020\220N'
   _CHATRESETOPTIONS.fields_by_name['max_turns']._options = None
-  _CHATRESETOPTIONS.fields_by_name['max_turns']._serialized_options = b'\222\241\031\022!\000\000\000\000\000\000\360?)\000\000\000\000\000j\370@'
+  _CHATRESETOPTIONS.fields_by_name['max_turns']._serialized_options = b'\272H\010*\006\030\240\215\006(\001'
   _CHATRESETOPTIONS.fields_by_name['stop_sequences']._options = None
-  _CHATRESETOPTIONS.fields_by_name['stop_sequences']._serialized_options = b'\222\241\031\002\030@'
-  _STOPREASON._serialized_start=1041
-  _STOPREASON._serialized_end=1140
-  _CHATACTION._serialized_start=83
-  _CHATACTION._serialized_end=190
-  _CHATMESSAGE._serialized_start=192
-  _CHATMESSAGE._serialized_end=300
-  _CHATOBSERVATION._serialized_start=303
-  _CHATOBSERVATION._serialized_end=550
-  _CHATSTATE._serialized_start=553
-  _CHATSTATE._serialized_end=757
-  _CHATRESETOPTIONS._serialized_start=760
-  _CHATRESETOPTIONS._serialized_end=1039
+  _CHATRESETOPTIONS.fields_by_name['stop_sequences']._serialized_options = b'\272H\005\222\001\002\020@'
+  _STOPREASON._serialized_start=1044
+  _STOPREASON._serialized_end=1143
+  _CHATACTION._serialized_start=86
+  _CHATACTION._serialized_end=196
+  _CHATMESSAGE._serialized_start=198
+  _CHATMESSAGE._serialized_end=309
+  _CHATOBSERVATION._serialized_start=312
+  _CHATOBSERVATION._serialized_end=559
+  _CHATSTATE._serialized_start=562
+  _CHATSTATE._serialized_end=766
+  _CHATRESETOPTIONS._serialized_start=769
+  _CHATRESETOPTIONS._serialized_end=1042
 # @@protoc_insertion_point(module_scope)

@@ -11,10 +11,10 @@ from google.protobuf import symbol_database as _symbol_database
 _sym_db = _symbol_database.Default()
 
 
-from openenv.v1 import options_pb2 as openenv_dot_v1_dot_options__pb2
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#openenv/envs/coding/v1/coding.proto\x12\x16openenv.envs.coding.v1\x1a\x18openenv/v1/options.proto\"\xb3\x01\n\nCodeAction\x12\x1c\n\x04\x63ode\x18\x01 \x01(\tB\x08\x92\xa1\x19\x04\x18\x80\x80@R\x04\x63ode\x12\x38\n\ttimeout_s\x18\x02 \x01(\x01\x42\x16\x92\xa1\x19\x12!\xfc\xa9\xf1\xd2MbP?)\x00\x00\x00\x00\x00\x18\xf5@H\x00R\x08timeoutS\x88\x01\x01\x12?\n\x05tests\x18\x03 \x03(\x0b\x32 .openenv.envs.coding.v1.CodeTestB\x07\x92\xa1\x19\x03\x18\x80\x02R\x05testsB\x0c\n\n_timeout_s\"G\n\x08\x43odeTest\x12\x1b\n\x04name\x18\x01 \x01(\tB\x07\x92\xa1\x19\x03\x18\x80\x02R\x04name\x12\x1e\n\x04\x63ode\x18\x02 \x01(\tB\n\x92\xa1\x19\x06\x08\x01\x18\x80\x80\x10R\x04\x63ode\"\xd0\x04\n\x0f\x43odeObservation\x12\x16\n\x06stdout\x18\x01 \x01(\tR\x06stdout\x12\x16\n\x06stderr\x18\x02 \x01(\tR\x06stderr\x12\x1b\n\texit_code\x18\x03 \x01(\x05R\x08\x65xitCode\x12?\n\x06status\x18\x04 \x01(\x0e\x32\'.openenv.envs.coding.v1.ExecutionStatusR\x06status\x12\x16\n\x06result\x18\x05 \x01(\tR\x06result\x12\x1d\n\nerror_name\x18\x06 \x01(\tR\terrorName\x12#\n\rerror_message\x18\x07 \x01(\tR\x0c\x65rrorMessage\x12\x1f\n\x0b\x64uration_ms\x18\x08 \x01(\x01R\ndurationMs\x12)\n\x10stdout_truncated\x18\t \x01(\x08R\x0fstdoutTruncated\x12)\n\x10stderr_truncated\x18\n \x01(\x08R\x0fstderrTruncated\x12\x33\n\x15interpreter_restarted\x18\x0b \x01(\x08R\x14interpreterRestarted\x12\'\n\x0f\x65xecution_count\x18\x0c \x01(\rR\x0e\x65xecutionCount\x12\x38\n\x05tests\x18\r \x03(\x0b\x32\".openenv.envs.coding.v1.TestResultR\x05tests\x12!\n\x0ctests_passed\x18\x0e \x01(\rR\x0btestsPassed\x12!\n\x0ctests_failed\x18\x0f \x01(\rR\x0btestsFailed\"j\n\nTestResult\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n\x06passed\x18\x02 \x01(\x08R\x06passed\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message\x12\x16\n\x06output\x18\x04 \x01(\tR\x06output\"\x8c\x01\n\x0f\x43odeOutputChunk\x12<\n\x06stream\x18\x01 \x01(\x0e\x32$.openenv.envs.coding.v1.OutputStreamR\x06stream\x12\x12\n\x04text\x18\x02 \x01(\tR\x04text\x12\'\n\x0f\x65xecution_count\x18\x03 \x01(\rR\x0e\x65xecutionCount\"\x98\x03\n\tCodeState\x12\x1d\n\nepisode_id\x18\x01 \x01(\tR\tepisodeId\x12\x1d\n\nstep_count\x18\x02 \x01(\rR\tstepCount\x12\'\n\x0f\x65xecution_count\x18\x03 \x01(\rR\x0e\x65xecutionCount\x12\x31\n\x14interpreter_restarts\x18\x04 \x01(\rR\x13interpreterRestarts\x12\x1c\n\tvariables\x18\x05 \x03(\tR\tvariables\x12+\n\x11working_directory\x18\x06 \x01(\tR\x10workingDirectory\x12\'\n\x0finterpreter_pid\x18\x07 \x01(\x05R\x0einterpreterPid\x12$\n\x0bsandbox_uid\x18\x08 \x01(\rH\x00R\nsandboxUid\x88\x01\x01\x12%\n\x0epython_version\x18\t \x01(\tR\rpythonVersion\x12\x17\n\x04seed\x18\n \x01(\x04H\x01R\x04seed\x88\x01\x01\x42\x0e\n\x0c_sandbox_uidB\x07\n\x05_seed\"=\n\x12\x43odingResetOptions\x12\'\n\nsetup_code\x18\x01 \x01(\tB\x08\x92\xa1\x19\x04\x18\x80\x80@R\tsetupCode*\xa3\x01\n\x0f\x45xecutionStatus\x12 \n\x1c\x45XECUTION_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13\x45XECUTION_STATUS_OK\x10\x01\x12\x1a\n\x16\x45XECUTION_STATUS_ERROR\x10\x02\x12\x1c\n\x18\x45XECUTION_STATUS_TIMEOUT\x10\x03\x12\x1b\n\x17\x45XECUTION_STATUS_KILLED\x10\x04*a\n\x0cOutputStream\x12\x1d\n\x19OUTPUT_STREAM_UNSPECIFIED\x10\x00\x12\x18\n\x14OUTPUT_STREAM_STDOUT\x10\x01\x12\x18\n\x14OUTPUT_STREAM_STDERR\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#openenv/envs/coding/v1/coding.proto\x12\x16openenv.envs.coding.v1\x1a\x1b\x62uf/validate/validate.proto\"\xb7\x01\n\nCodeAction\x12\x1d\n\x04\x63ode\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x18\x80\x80@R\x04\x63ode\x12\x39\n\ttimeout_s\x18\x02 \x01(\x01\x42\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x18\xf5@)\xfc\xa9\xf1\xd2MbP?H\x00R\x08timeoutS\x88\x01\x01\x12\x41\n\x05tests\x18\x03 \x03(\x0b\x32 .openenv.envs.coding.v1.CodeTestB\t\xbaH\x06\x92\x01\x03\x10\x80\x02R\x05testsB\x0c\n\n_timeout_s\"J\n\x08\x43odeTest\x12\x1c\n\x04name\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x02R\x04name\x12 \n\x04\x63ode\x18\x02 \x01(\tB\x0c\xbaH\t\xc8\x01\x01r\x04\x18\x80\x80\x10R\x04\x63ode\"\xd0\x04\n\x0f\x43odeObservation\x12\x16\n\x06stdout\x18\x01 \x01(\tR\x06stdout\x12\x16\n\x06stderr\x18\x02 \x01(\tR\x06stderr\x12\x1b\n\texit_code\x18\x03 \x01(\x05R\x08\x65xitCode\x12?\n\x06status\x18\x04 \x01(\x0e\x32\'.openenv.envs.coding.v1.ExecutionStatusR\x06status\x12\x16\n\x06result\x18\x05 \x01(\tR\x06result\x12\x1d\n\nerror_name\x18\x06 \x01(\tR\terrorName\x12#\n\rerror_message\x18\x07 \x01(\tR\x0c\x65rrorMessage\x12\x1f\n\x0b\x64uration_ms\x18\x08 \x01(\x01R\ndurationMs\x12)\n\x10stdout_truncated\x18\t \x01(\x08R\x0fstdoutTruncated\x12)\n\x10stderr_truncated\x18\n \x01(\x08R\x0fstderrTruncated\x12\x33\n\x15interpreter_restarted\x18\x0b \x01(\x08R\x14interpreterRestarted\x12\'\n\x0f\x65xecution_count\x18\x0c \x01(\rR\x0e\x65xecutionCount\x12\x38\n\x05tests\x18\r \x03(\x0b\x32\".openenv.envs.coding.v1.TestResultR\x05tests\x12!\n\x0ctests_passed\x18\x0e \x01(\rR\x0btestsPassed\x12!\n\x0ctests_failed\x18\x0f \x01(\rR\x0btestsFailed\"j\n\nTestResult\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n\x06passed\x18\x02 \x01(\x08R\x06passed\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message\x12\x16\n\x06output\x18\x04 \x01(\tR\x06output\"\x8c\x01\n\x0f\x43odeOutputChunk\x12<\n\x06stream\x18\x01 \x01(\x0e\x32$.openenv.envs.coding.v1.OutputStreamR\x06stream\x12\x12\n\x04text\x18\x02 \x01(\tR\x04text\x12\'\n\x0f\x65xecution_count\x18\x03 \x01(\rR\x0e\x65xecutionCount\"\x98\x03\n\tCodeState\x12\x1d\n\nepisode_id\x18\x01 \x01(\tR\tepisodeId\x12\x1d\n\nstep_count\x18\x02 \x01(\rR\tstepCount\x12\'\n\x0f\x65xecution_count\x18\x03 \x01(\rR\x0e\x65xecutionCount\x12\x31\n\x14interpreter_restarts\x18\x04 \x01(\rR\x13interpreterRestarts\x12\x1c\n\tvariables\x18\x05 \x03(\tR\tvariables\x12+\n\x11working_directory\x18\x06 \x01(\tR\x10workingDirectory\x12\'\n\x0finterpreter_pid\x18\x07 \x01(\x05R\x0einterpreterPid\x12$\n\x0bsandbox_uid\x18\x08 \x01(\rH\x00R\nsandboxUid\x88\x01\x01\x12%\n\x0epython_version\x18\t \x01(\tR\rpythonVersion\x12\x17\n\x04seed\x18\n \x01(\x04H\x01R\x04seed\x88\x01\x01\x42\x0e\n\x0c_sandbox_uidB\x07\n\x05_seed\">\n\x12\x43odingResetOptions\x12(\n\nsetup_code\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x18\x80\x80@R\tsetupCode*\xa3\x01\n\x0f\x45xecutionStatus\x12 \n\x1c\x45XECUTION_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13\x45XECUTION_STATUS_OK\x10\x01\x12\x1a\n\x16\x45XECUTION_STATUS_ERROR\x10\x02\x12\x1c\n\x18\x45XECUTION_STATUS_TIMEOUT\x10\x03\x12\x1b\n\x17\x45XECUTION_STATUS_KILLED\x10\x04*a\n\x0cOutputStream\x12\x1d\n\x19OUTPUT_STREAM_UNSPECIFIED\x10\x00\x12\x18\n\x14OUTPUT_STREAM_STDOUT\x10\x01\x12\x18\n\x14OUTPUT_STREAM_STDERR\x10\x02\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'openenv.envs.coding.v1.coding_pb2', globals())
@@ -22,33 +22,33 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   _CODEACTION.fields_by_name['code']._options = None
-  _CODEACTION.fields_by_name['code']._serialized_options = b'\222\241\031\004\030\200\200@'
+  _CODEACTION.fields_by_name['code']._serialized_options = b'\272H\006r\004\030\200\200@'
   _CODEACTION.fields_by_name['timeout_s']._options = None
-  _CODEACTION.fields_by_name['timeout_s']._serialized_options = b'\222\241\031\022!\374\251\361\322MbP?)\000\000\000\000\000\030\365@'
+  _CODEACTION.fields_by_name['timeout_s']._serialized_options = b'\272H\024\022\022\031\000\000\000\000\000\030\365@)\374\251\361\322MbP?'
   _CODEACTION.fields_by_name['tests']._options = None
-  _CODEACTION.fields_by_name['tests']._serialized_options = b'\222\241\031\003\030\200\002'
+  _CODEACTION.fields_by_name['tests']._serialized_options = b'\272H\006\222\001\003\020\200\002'
   _CODETEST.fields_by_name['name']._options = None
-  _CODETEST.fields_by_name['name']._serialized_options = b'\222\241\031\003\030\200\002'
+  _CODETEST.fields_by_name['name']._serialized_options = b'\272H\005r\003\030\200\002'
   _CODETEST.fields_by_name['code']._options = None
-  _CODETEST.fields_by_name['code']._serialized_options = b'\222\241\031\006\010\001\030\200\200\020'
+  _CODETEST.fields_by_name['code']._serialized_options = b'\272H\t\310\001\001r\004\030\200\200\020'
   _CODINGRESETOPTIONS.fields_by_name['setup_code']._options = None
-  _CODINGRESETOPTIONS.fields_by_name['setup_code']._serialized_options = b'\222\241\031\004\030\200\200@'
-  _EXECUTIONSTATUS._serialized_start=1665
-  _EXECUTIONSTATUS._serialized_end=1828
-  _OUTPUTSTREAM._serialized_start=1830
-  _OUTPUTSTREAM._serialized_end=1927
-  _CODEACTION._serialized_start=90
-  _CODEACTION._serialized_end=269
-  _CODETEST._serialized_start=271
-  _CODETEST._serialized_end=342
-  _CODEOBSERVATION._serialized_start=345
-  _CODEOBSERVATION._serialized_end=937
-  _TESTRESULT._serialized_start=939
-  _TESTRESULT._serialized_end=1045
-  _CODEOUTPUTCHUNK._serialized_start=1048
-  _CODEOUTPUTCHUNK._serialized_end=1188
-  _CODESTATE._serialized_start=1191
-  _CODESTATE._serialized_end=1599
-  _CODINGRESETOPTIONS._serialized_start=1601
-  _CODINGRESETOPTIONS._serialized_end=1662
+  _CODINGRESETOPTIONS.fields_by_name['setup_code']._serialized_options = b'\272H\006r\004\030\200\200@'
+  _EXECUTIONSTATUS._serialized_start=1676
+  _EXECUTIONSTATUS._serialized_end=1839
+  _OUTPUTSTREAM._serialized_start=1841
+  _OUTPUTSTREAM._serialized_end=1938
+  _CODEACTION._serialized_start=93
+  _CODEACTION._serialized_end=276
+  _CODETEST._serialized_start=278
+  _CODETEST._serialized_end=352
+  _CODEOBSERVATION._serialized_start=355
+  _CODEOBSERVATION._serialized_end=947
+  _TESTRESULT._serialized_start=949
+  _TESTRESULT._serialized_end=1055
+  _CODEOUTPUTCHUNK._serialized_start=1058
+  _CODEOUTPUTCHUNK._serialized_end=1198
+  _CODESTATE._serialized_start=1201
+  _CODESTATE._serialized_end=1609
+  _CODINGRESETOPTIONS._serialized_start=1611
+  _CODINGRESETOPTIONS._serialized_end=1673
 # @@protoc_insertion_point(module_scope)

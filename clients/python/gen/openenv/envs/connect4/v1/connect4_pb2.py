@@ -11,10 +11,10 @@ from google.protobuf import symbol_database as _symbol_database
 _sym_db = _symbol_database.Default()
 
 
-from openenv.v1 import options_pb2 as openenv_dot_v1_dot_options__pb2
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'openenv/envs/connect4/v1/connect4.proto\x12\x18openenv.envs.connect4.v1\x1a\x18openenv/v1/options.proto\"@\n\x0e\x43onnect4Action\x12.\n\x06\x63olumn\x18\x01 \x01(\x05\x42\x16\x92\xa1\x19\x12!\x00\x00\x00\x00\x00\x00\x00\x00)\x00\x00\x00\x00\x00\x00\x18@R\x06\x63olumn\"\xc4\x02\n\x13\x43onnect4Observation\x12\x14\n\x05\x62oard\x18\x01 \x03(\x05R\x05\x62oard\x12#\n\rlegal_columns\x18\x02 \x03(\x05R\x0clegalColumns\x12,\n\x0fopponent_column\x18\x03 \x01(\x05H\x00R\x0eopponentColumn\x88\x01\x01\x12<\n\x06status\x18\x04 \x01(\x0e\x32$.openenv.envs.connect4.v1.GameStatusR\x06status\x12!\n\x0cinvalid_move\x18\x05 \x01(\x08R\x0binvalidMove\x12#\n\rwinning_cells\x18\x06 \x03(\x05R\x0cwinningCells\x12\x16\n\x06render\x18\x07 \x01(\tR\x06render\x12\x12\n\x04seed\x18\x08 \x01(\x04R\x04seedB\x12\n\x10_opponent_column\"\xc3\x02\n\rConnect4State\x12\x1d\n\nepisode_id\x18\x01 \x01(\tR\tepisodeId\x12\x1d\n\nstep_count\x18\x02 \x01(\rR\tstepCount\x12\x14\n\x05\x62oard\x18\x03 \x03(\x05R\x05\x62oard\x12<\n\x06status\x18\x04 \x01(\x0e\x32$.openenv.envs.connect4.v1.GameStatusR\x06status\x12\x14\n\x05moves\x18\x05 \x03(\x05R\x05moves\x12\x1a\n\x08opponent\x18\x06 \x01(\tR\x08opponent\x12\x14\n\x05\x64\x65pth\x18\x07 \x01(\rR\x05\x64\x65pth\x12\x1f\n\x0b\x61gent_first\x18\x08 \x01(\x08R\nagentFirst\x12\x12\n\x04seed\x18\t \x01(\x04R\x04seed\x12#\n\rinvalid_moves\x18\n \x01(\rR\x0cinvalidMoves\"\xa8\x02\n\x14\x43onnect4ResetOptions\x12\x41\n\x08opponent\x18\x01 \x01(\tB \x92\xa1\x19\x1c:\x06random:\theuristic:\x07minimaxH\x00R\x08opponent\x88\x01\x01\x12\x31\n\x05\x64\x65pth\x18\x02 \x01(\rB\x16\x92\xa1\x19\x12!\x00\x00\x00\x00\x00\x00\xf0?)\x00\x00\x00\x00\x00\x00\x1c@H\x01R\x05\x64\x65pth\x88\x01\x01\x12$\n\x0b\x61gent_first\x18\x03 \x01(\x08H\x02R\nagentFirst\x88\x01\x01\x12<\n\x0cinvalid_move\x18\x04 \x01(\tB\x14\x92\xa1\x19\x10:\x05\x65rror:\x07penaltyH\x03R\x0binvalidMove\x88\x01\x01\x42\x0b\n\t_opponentB\x08\n\x06_depthB\x0e\n\x0c_agent_firstB\x0f\n\r_invalid_move*\x87\x01\n\nGameStatus\x12\x1b\n\x17GAME_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17GAME_STATUS_IN_PROGRESS\x10\x01\x12\x13\n\x0fGAME_STATUS_WON\x10\x02\x12\x14\n\x10GAME_STATUS_LOST\x10\x03\x12\x14\n\x10GAME_STATUS_DRAW\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'openenv/envs/connect4/v1/connect4.proto\x12\x18openenv.envs.connect4.v1\x1a\x1b\x62uf/validate/validate.proto\"3\n\x0e\x43onnect4Action\x12!\n\x06\x63olumn\x18\x01 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x06(\x00R\x06\x63olumn\"\xc4\x02\n\x13\x43onnect4Observation\x12\x14\n\x05\x62oard\x18\x01 \x03(\x05R\x05\x62oard\x12#\n\rlegal_columns\x18\x02 \x03(\x05R\x0clegalColumns\x12,\n\x0fopponent_column\x18\x03 \x01(\x05H\x00R\x0eopponentColumn\x88\x01\x01\x12<\n\x06status\x18\x04 \x01(\x0e\x32$.openenv.envs.connect4.v1.GameStatusR\x06status\x12!\n\x0cinvalid_move\x18\x05 \x01(\x08R\x0binvalidMove\x12#\n\rwinning_cells\x18\x06 \x03(\x05R\x0cwinningCells\x12\x16\n\x06render\x18\x07 \x01(\tR\x06render\x12\x12\n\x04seed\x18\x08 \x01(\x04R\x04seedB\x12\n\x10_opponent_column\"\xc3\x02\n\rConnect4State\x12\x1d\n\nepisode_id\x18\x01 \x01(\tR\tepisodeId\x12\x1d\n\nstep_count\x18\x02 \x01(\rR\tstepCount\x12\x14\n\x05\x62oard\x18\x03 \x03(\x05R\x05\x62oard\x12<\n\x06status\x18\x04 \x01(\x0e\x32$.openenv.envs.connect4.v1.GameStatusR\x06status\x12\x14\n\x05moves\x18\x05 \x03(\x05R\x05moves\x12\x1a\n\x08opponent\x18\x06 \x01(\tR\x08opponent\x12\x14\n\x05\x64\x65pth\x18\x07 \x01(\rR\x05\x64\x65pth\x12\x1f\n\x0b\x61gent_first\x18\x08 \x01(\x08R\nagentFirst\x12\x12\n\x04seed\x18\t \x01(\x04R\x04seed\x12#\n\rinvalid_moves\x18\n \x01(\rR\x0cinvalidMoves\"\x9d\x02\n\x14\x43onnect4ResetOptions\x12\x42\n\x08opponent\x18\x01 \x01(\tB!\xbaH\x1er\x1cR\x06randomR\theuristicR\x07minimaxH\x00R\x08opponent\x88\x01\x01\x12$\n\x05\x64\x65pth\x18\x02 \x01(\rB\t\xbaH\x06*\x04\x18\x07(\x01H\x01R\x05\x64\x65pth\x88\x01\x01\x12$\n\x0b\x61gent_first\x18\x03 \x01(\x08H\x02R\nagentFirst\x88\x01\x01\x12=\n\x0cinvalid_move\x18\x04 \x01(\tB\x15\xbaH\x12r\x10R\x05\x65rrorR\x07penaltyH\x03R\x0binvalidMove\x88\x01\x01\x42\x0b\n\t_opponentB\x08\n\x06_depthB\x0e\n\x0c_agent_firstB\x0f\n\r_invalid_move*\x87\x01\n\nGameStatus\x12\x1b\n\x17GAME_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17GAME_STATUS_IN_PROGRESS\x10\x01\x12\x13\n\x0fGAME_STATUS_WON\x10\x02\x12\x14\n\x10GAME_STATUS_LOST\x10\x03\x12\x14\n\x10GAME_STATUS_DRAW\x10\x04\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'openenv.envs.connect4.v1.connect4_pb2', globals())
@@ -22,21 +22,21 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   _CONNECT4ACTION.fields_by_name['column']._options = None
-  _CONNECT4ACTION.fields_by_name['column']._serialized_options = b'\222\241\031\022!\000\000\000\000\000\000\000\000)\000\000\000\000\000\000\030@'
+  _CONNECT4ACTION.fields_by_name['column']._serialized_options = b'\272H\006\032\004\030\006(\000'
   _CONNECT4RESETOPTIONS.fields_by_name['opponent']._options = None
-  _CONNECT4RESETOPTIONS.fields_by_name['opponent']._serialized_options = b'\222\241\031\034:\006random:\theuristic:\007minimax'
+  _CONNECT4RESETOPTIONS.fields_by_name['opponent']._serialized_options = b'\272H\036r\034R\006randomR\theuristicR\007minimax'
   _CONNECT4RESETOPTIONS.fields_by_name['depth']._options = None
-  _CONNECT4RESETOPTIONS.fields_by_name['depth']._serialized_options = b'\222\241\031\022!\000\000\000\000\000\000\360?)\000\000\000\000\000\000\034@'
+  _CONNECT4RESETOPTIONS.fields_by_name['depth']._serialized_options = b'\272H\006*\004\030\007(\001'
   _CONNECT4RESETOPTIONS.fields_by_name['invalid_move']._options = None
-  _CONNECT4RESETOPTIONS.fields_by_name['invalid_move']._serialized_options = b'\222\241\031\020:\005error:\007penalty'
-  _GAMESTATUS._serialized_start=1114
-  _GAMESTATUS._serialized_end=1249
-  _CONNECT4ACTION._serialized_start=95
-  _CONNECT4ACTION._serialized_end=159
-  _CONNECT4OBSERVATION._serialized_start=162
-  _CONNECT4OBSERVATION._serialized_end=486
-  _CONNECT4STATE._serialized_start=489
-  _CONNECT4STATE._serialized_end=812
-  _CONNECT4RESETOPTIONS._serialized_start=815
-  _CONNECT4RESETOPTIONS._serialized_end=1111
+  _CONNECT4RESETOPTIONS.fields_by_name['invalid_move']._serialized_options = b'\272H\022r\020R\005errorR\007penalty'
+  _GAMESTATUS._serialized_start=1093
+  _GAMESTATUS._serialized_end=1228
+  _CONNECT4ACTION._serialized_start=98
+  _CONNECT4ACTION._serialized_end=149
+  _CONNECT4OBSERVATION._serialized_start=152
+  _CONNECT4OBSERVATION._serialized_end=476
+  _CONNECT4STATE._serialized_start=479
+  _CONNECT4STATE._serialized_end=802
+  _CONNECT4RESETOPTIONS._serialized_start=805
+  _CONNECT4RESETOPTIONS._serialized_end=1090
 # @@protoc_insertion_point(module_scope)

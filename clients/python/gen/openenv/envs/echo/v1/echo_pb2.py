@@ -11,10 +11,10 @@ from google.protobuf import symbol_database as _symbol_database
 _sym_db = _symbol_database.Default()
 
 
-from openenv.v1 import options_pb2 as openenv_dot_v1_dot_options__pb2
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fopenenv/envs/echo/v1/echo.proto\x12\x14openenv.envs.echo.v1\x1a\x18openenv/v1/options.proto\"0\n\nEchoAction\x12\"\n\x07message\x18\x01 \x01(\tB\x08\x92\xa1\x19\x04\x18\x80\x80@R\x07message\"_\n\x0f\x45\x63hoObservation\x12%\n\x0e\x65\x63hoed_message\x18\x01 \x01(\tR\rechoedMessage\x12%\n\x0emessage_length\x18\x02 \x01(\x05R\rmessageLength\"t\n\tEchoState\x12\x1d\n\nepisode_id\x18\x01 \x01(\tR\tepisodeId\x12\x1d\n\nstep_count\x18\x02 \x01(\rR\tstepCount\x12)\n\x10total_characters\x18\x03 \x01(\x04R\x0ftotalCharactersb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fopenenv/envs/echo/v1/echo.proto\x12\x14openenv.envs.echo.v1\x1a\x1b\x62uf/validate/validate.proto\"1\n\nEchoAction\x12#\n\x07message\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x18\x80\x80@R\x07message\"_\n\x0f\x45\x63hoObservation\x12%\n\x0e\x65\x63hoed_message\x18\x01 \x01(\tR\rechoedMessage\x12%\n\x0emessage_length\x18\x02 \x01(\x05R\rmessageLength\"t\n\tEchoState\x12\x1d\n\nepisode_id\x18\x01 \x01(\tR\tepisodeId\x12\x1d\n\nstep_count\x18\x02 \x01(\rR\tstepCount\x12)\n\x10total_characters\x18\x03 \x01(\x04R\x0ftotalCharactersb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'openenv.envs.echo.v1.echo_pb2', globals())
@@ -22,11 +22,11 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   _ECHOACTION.fields_by_name['message']._options = None
-  _ECHOACTION.fields_by_name['message']._serialized_options = b'\222\241\031\004\030\200\200@'
-  _ECHOACTION._serialized_start=83
-  _ECHOACTION._serialized_end=131
-  _ECHOOBSERVATION._serialized_start=133
-  _ECHOOBSERVATION._serialized_end=228
-  _ECHOSTATE._serialized_start=230
-  _ECHOSTATE._serialized_end=346
+  _ECHOACTION.fields_by_name['message']._serialized_options = b'\272H\006r\004\030\200\200@'
+  _ECHOACTION._serialized_start=86
+  _ECHOACTION._serialized_end=135
+  _ECHOOBSERVATION._serialized_start=137
+  _ECHOOBSERVATION._serialized_end=232
+  _ECHOSTATE._serialized_start=234
+  _ECHOSTATE._serialized_end=350
 # @@protoc_insertion_point(module_scope)

@@ -11,10 +11,10 @@ from google.protobuf import symbol_database as _symbol_database
 _sym_db = _symbol_database.Default()
 
 
-from openenv.v1 import options_pb2 as openenv_dot_v1_dot_options__pb2
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fopenenv/envs/maze/v1/maze.proto\x12\x14openenv.envs.maze.v1\x1a\x18openenv/v1/options.proto\"e\n\nMazeAction\x12W\n\tdirection\x18\x01 \x01(\x0e\x32\x1f.openenv.envs.maze.v1.DirectionB\x18\x92\xa1\x19\x14\x08\x01!\x00\x00\x00\x00\x00\x00\xf0?)\x00\x00\x00\x00\x00\x00\x10@R\tdirection\".\n\x08Position\x12\x10\n\x03row\x18\x01 \x01(\x05R\x03row\x12\x10\n\x03\x63ol\x18\x02 \x01(\x05R\x03\x63ol\"\x8f\x03\n\x0fMazeObservation\x12:\n\x08position\x18\x01 \x01(\x0b\x32\x1e.openenv.envs.maze.v1.PositionR\x08position\x12\x32\n\x04goal\x18\x02 \x01(\x0b\x32\x1e.openenv.envs.maze.v1.PositionR\x04goal\x12J\n\x10legal_directions\x18\x03 \x03(\x0e\x32\x1f.openenv.envs.maze.v1.DirectionR\x0flegalDirections\x12\x19\n\x08hit_wall\x18\x04 \x01(\x08R\x07hitWall\x12\'\n\x0fsteps_remaining\x18\x05 \x01(\rR\x0estepsRemaining\x12(\n\x10\x64istance_to_goal\x18\x06 \x01(\rR\x0e\x64istanceToGoal\x12\x16\n\x06render\x18\x07 \x01(\tR\x06render\x12\x12\n\x04rows\x18\x08 \x01(\rR\x04rows\x12\x12\n\x04\x63ols\x18\t \x01(\rR\x04\x63ols\x12\x12\n\x04seed\x18\n \x01(\x04R\x04seed\"\xb3\x02\n\tMazeState\x12\x1d\n\nepisode_id\x18\x01 \x01(\tR\tepisodeId\x12\x1d\n\nstep_count\x18\x02 \x01(\rR\tstepCount\x12:\n\x08position\x18\x03 \x01(\x0b\x32\x1e.openenv.envs.maze.v1.PositionR\x08position\x12\x32\n\x04goal\x18\x04 \x01(\x0b\x32\x1e.openenv.envs.maze.v1.PositionR\x04goal\x12\x12\n\x04grid\x18\x05 \x03(\tR\x04grid\x12\x12\n\x04seed\x18\x06 \x01(\x04R\x04seed\x12\x1b\n\tmax_steps\x18\x07 \x01(\rR\x08maxSteps\x12\x1b\n\twall_hits\x18\x08 \x01(\rR\x08wallHits\x12\x16\n\x06solved\x18\t \x01(\x08R\x06solved\"\xab\x02\n\x10MazeResetOptions\x12\x31\n\x05width\x18\x01 \x01(\rB\x16\x92\xa1\x19\x12!\x00\x00\x00\x00\x00\x00\x00@)\x00\x00\x00\x00\x00\x00P@H\x00R\x05width\x88\x01\x01\x12\x33\n\x06height\x18\x02 \x01(\rB\x16\x92\xa1\x19\x12!\x00\x00\x00\x00\x00\x00\x00@)\x00\x00\x00\x00\x00\x00P@H\x01R\x06height\x88\x01\x01\x12\x38\n\tmax_steps\x18\x03 \x01(\rB\x16\x92\xa1\x19\x12!\x00\x00\x00\x00\x00\x00\xf0?)\x00\x00\x00\x00\x80\x84.AH\x02R\x08maxSteps\x88\x01\x01\x12@\n\rloop_fraction\x18\x04 \x01(\x01\x42\x16\x92\xa1\x19\x12!\x00\x00\x00\x00\x00\x00\x00\x00)\x00\x00\x00\x00\x00\x00\xf0?H\x03R\x0cloopFraction\x88\x01\x01\x42\x08\n\x06_widthB\t\n\x07_heightB\x0c\n\n_max_stepsB\x10\n\x0e_loop_fraction*u\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x10\n\x0c\x44IRECTION_UP\x10\x01\x12\x12\n\x0e\x44IRECTION_DOWN\x10\x02\x12\x12\n\x0e\x44IRECTION_LEFT\x10\x03\x12\x13\n\x0f\x44IRECTION_RIGHT\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fopenenv/envs/maze/v1/maze.proto\x12\x14openenv.envs.maze.v1\x1a\x1b\x62uf/validate/validate.proto\"X\n\nMazeAction\x12J\n\tdirection\x18\x01 \x01(\x0e\x32\x1f.openenv.envs.maze.v1.DirectionB\x0b\xbaH\x08\xc8\x01\x01\x82\x01\x02\x10\x01R\tdirection\".\n\x08Position\x12\x10\n\x03row\x18\x01 \x01(\x05R\x03row\x12\x10\n\x03\x63ol\x18\x02 \x01(\x05R\x03\x63ol\"\x8f\x03\n\x0fMazeObservation\x12:\n\x08position\x18\x01 \x01(\x0b\x32\x1e.openenv.envs.maze.v1.PositionR\x08position\x12\x32\n\x04goal\x18\x02 \x01(\x0b\x32\x1e.openenv.envs.maze.v1.PositionR\x04goal\x12J\n\x10legal_directions\x18\x03 \x03(\x0e\x32\x1f.openenv.envs.maze.v1.DirectionR\x0flegalDirections\x12\x19\n\x08hit_wall\x18\x04 \x01(\x08R\x07hitWall\x12\'\n\x0fsteps_remaining\x18\x05 \x01(\rR\x0estepsRemaining\x12(\n\x10\x64istance_to_goal\x18\x06 \x01(\rR\x0e\x64istanceToGoal\x12\x16\n\x06render\x18\x07 \x01(\tR\x06render\x12\x12\n\x04rows\x18\x08 \x01(\rR\x04rows\x12\x12\n\x04\x63ols\x18\t \x01(\rR\x04\x63ols\x12\x12\n\x04seed\x18\n \x01(\x04R\x04seed\"\xb3\x02\n\tMazeState\x12\x1d\n\nepisode_id\x18\x01 \x01(\tR\tepisodeId\x12\x1d\n\nstep_count\x18\x02 \x01(\rR\tstepCount\x12:\n\x08position\x18\x03 \x01(\x0b\x32\x1e.openenv.envs.maze.v1.PositionR\x08position\x12\x32\n\x04goal\x18\x04 \x01(\x0b\x32\x1e.openenv.envs.maze.v1.PositionR\x04goal\x12\x12\n\x04grid\x18\x05 \x03(\tR\x04grid\x12\x12\n\x04seed\x18\x06 \x01(\x04R\x04seed\x12\x1b\n\tmax_steps\x18\x07 \x01(\rR\x08maxSteps\x12\x1b\n\twall_hits\x18\x08 \x01(\rR\x08wallHits\x12\x16\n\x06solved\x18\t \x01(\x08R\x06solved\"\x87\x02\n\x10MazeResetOptions\x12$\n\x05width\x18\x01 \x01(\rB\t\xbaH\x06*\x04\x18@(\x02H\x00R\x05width\x88\x01\x01\x12&\n\x06height\x18\x02 \x01(\rB\t\xbaH\x06*\x04\x18@(\x02H\x01R\x06height\x88\x01\x01\x12-\n\tmax_steps\x18\x03 \x01(\rB\x0b\xbaH\x08*\x06\x18\xc0\x84=(\x01H\x02R\x08maxSteps\x88\x01\x01\x12\x41\n\rloop_fraction\x18\x04 \x01(\x01\x42\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00\xf0?)\x00\x00\x00\x00\x00\x00\x00\x00H\x03R\x0cloopFraction\x88\x01\x01\x42\x08\n\x06_widthB\t\n\x07_heightB\x0c\n\n_max_stepsB\x10\n\x0e_loop_fraction*u\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x10\n\x0c\x44IRECTION_UP\x10\x01\x12\x12\n\x0e\x44IRECTION_DOWN\x10\x02\x12\x12\n\x0e\x44IRECTION_LEFT\x10\x03\x12\x13\n\x0f\x44IRECTION_RIGHT\x10\x04\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'openenv.envs.maze.v1.maze_pb2', globals())
@@ -22,25 +22,25 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   _MAZEACTION.fields_by_name['direction']._options = None
-  _MAZEACTION.fields_by_name['direction']._serialized_options = b'\222\241\031\024\010\001!\000\000\000\000\000\000\360?)\000\000\000\000\000\000\020@'
+  _MAZEACTION.fields_by_name['direction']._serialized_options = b'\272H\010\310\001\001\202\001\002\020\001'
   _MAZERESETOPTIONS.fields_by_name['width']._options = None
-  _MAZERESETOPTIONS.fields_by_name['width']._serialized_options = b'\222\241\031\022!\000\000\000\000\000\000\000@)\000\000\000\000\000\000P@'
+  _MAZERESETOPTIONS.fields_by_name['width']._serialized_options = b'\272H\006*\004\030@(\002'
   _MAZERESETOPTIONS.fields_by_name['height']._options = None
-  _MAZERESETOPTIONS.fields_by_name['height']._serialized_options = b'\222\241\031\022!\000\000\000\000\000\000\000@)\000\000\000\000\000\000P@'
+  _MAZERESETOPTIONS.fields_by_name['height']._serialized_options = b'\272H\006*\004\030@(\002'
   _MAZERESETOPTIONS.fields_by_name['max_steps']._options = None
-  _MAZERESETOPTIONS.fields_by_name['max_steps']._serialized_options = b'\222\241\031\022!\000\000\000\000\000\000\360?)\000\000\000\000\200\204.A'
+  _MAZERESETOPTIONS.fields_by_name['max_steps']._serialized_options = b'\272H\010*\006\030\300\204=(\001'
   _MAZERESETOPTIONS.fields_by_name['loop_fraction']._options = None
-  _MAZERESETOPTIONS.fields_by_name['loop_fraction']._serialized_options = b'\222\241\031\022!\000\000\000\000\000\000\000\000)\000\000\000\000\000\000\360?'
-  _DIRECTION._serialized_start=1248
-  _DIRECTION._serialized_end=1365
-  _MAZEACTION._serialized_start=83
-  _MAZEACTION._serialized_end=184
-  _POSITION._serialized_start=186
-  _POSITION._serialized_end=232
-  _MAZEOBSERVATION._serialized_start=235
-  _MAZEOBSERVATION._serialized_end=634
-  _MAZESTATE._serialized_start=637
-  _MAZESTATE._serialized_end=944
-  _MAZERESETOPTIONS._serialized_start=947
-  _MAZERESETOPTIONS._serialized_end=1246
+  _MAZERESETOPTIONS.fields_by_name['loop_fraction']._serialized_options = b'\272H\024\022\022\031\000\000\000\000\000\000\360?)\000\000\000\000\000\000\000\000'
+  _DIRECTION._serialized_start=1202
+  _DIRECTION._serialized_end=1319
+  _MAZEACTION._serialized_start=86
+  _MAZEACTION._serialized_end=174
+  _POSITION._serialized_start=176
+  _POSITION._serialized_end=222
+  _MAZEOBSERVATION._serialized_start=225
+  _MAZEOBSERVATION._serialized_end=624
+  _MAZESTATE._serialized_start=627
+  _MAZESTATE._serialized_end=934
+  _MAZERESETOPTIONS._serialized_start=937
+  _MAZERESETOPTIONS._serialized_end=1200
 # @@protoc_insertion_point(module_scope)

@@ -11,10 +11,10 @@ from google.protobuf import symbol_database as _symbol_database
 _sym_db = _symbol_database.Default()
 
 
-from openenv.v1 import options_pb2 as openenv_dot_v1_dot_options__pb2
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#openenv/envs/wordle/v1/wordle.proto\x12\x16openenv.envs.wordle.v1\x1a\x18openenv/v1/options.proto\";\n\x0cWordleAction\x12+\n\x05guess\x18\x01 \x01(\tB\x15\x92\xa1\x19\x11\x08\x01\x32\r^[A-Za-z]{5}$R\x05guess\"\x81\x01\n\rGuessFeedback\x12\x14\n\x05guess\x18\x01 \x01(\tR\x05guess\x12@\n\x07letters\x18\x02 \x03(\x0e\x32&.openenv.envs.wordle.v1.LetterFeedbackR\x07letters\x12\x18\n\x07pattern\x18\x03 \x01(\tR\x07pattern\"\xdd\x01\n\x11WordleObservation\x12?\n\x07guesses\x18\x01 \x03(\x0b\x32%.openenv.envs.wordle.v1.GuessFeedbackR\x07guesses\x12+\n\x11guesses_remaining\x18\x02 \x01(\rR\x10guessesRemaining\x12\x16\n\x06solved\x18\x03 \x01(\x08R\x06solved\x12\x16\n\x06secret\x18\x04 \x01(\tR\x06secret\x12\x16\n\x06render\x18\x05 \x01(\tR\x06render\x12\x12\n\x04seed\x18\x06 \x01(\x04R\x04seed\"\xff\x01\n\x0bWordleState\x12\x1d\n\nepisode_id\x18\x01 \x01(\tR\tepisodeId\x12\x1d\n\nstep_count\x18\x02 \x01(\rR\tstepCount\x12?\n\x07guesses\x18\x03 \x03(\x0b\x32%.openenv.envs.wordle.v1.GuessFeedbackR\x07guesses\x12\x16\n\x06solved\x18\x04 \x01(\x08R\x06solved\x12\x1f\n\x0bmax_guesses\x18\x05 \x01(\rR\nmaxGuesses\x12\x12\n\x04seed\x18\x06 \x01(\x04R\x04seed\x12$\n\x0eword_list_size\x18\x07 \x01(\rR\x0cwordListSize\"\xec\x01\n\x12WordleResetOptions\x12<\n\x0bmax_guesses\x18\x01 \x01(\rB\x16\x92\xa1\x19\x12!\x00\x00\x00\x00\x00\x00\xf0?)\x00\x00\x00\x00\x00\x00Y@H\x00R\nmaxGuesses\x88\x01\x01\x12\x33\n\x13require_known_words\x18\x02 \x01(\x08H\x01R\x11requireKnownWords\x88\x01\x01\x12\x30\n\x06secret\x18\x03 \x01(\tB\x13\x92\xa1\x19\x0f\x32\r^[A-Za-z]{5}$H\x02R\x06secret\x88\x01\x01\x42\x0e\n\x0c_max_guessesB\x16\n\x14_require_known_wordsB\t\n\x07_secret*\x87\x01\n\x0eLetterFeedback\x12\x1f\n\x1bLETTER_FEEDBACK_UNSPECIFIED\x10\x00\x12\x1a\n\x16LETTER_FEEDBACK_ABSENT\x10\x01\x12\x1b\n\x17LETTER_FEEDBACK_PRESENT\x10\x02\x12\x1b\n\x17LETTER_FEEDBACK_CORRECT\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#openenv/envs/wordle/v1/wordle.proto\x12\x16openenv.envs.wordle.v1\x1a\x1b\x62uf/validate/validate.proto\"=\n\x0cWordleAction\x12-\n\x05guess\x18\x01 \x01(\tB\x17\xbaH\x14\xc8\x01\x01r\x0f\x32\r^[A-Za-z]{5}$R\x05guess\"\x81\x01\n\rGuessFeedback\x12\x14\n\x05guess\x18\x01 \x01(\tR\x05guess\x12@\n\x07letters\x18\x02 \x03(\x0e\x32&.openenv.envs.wordle.v1.LetterFeedbackR\x07letters\x12\x18\n\x07pattern\x18\x03 \x01(\tR\x07pattern\"\xdd\x01\n\x11WordleObservation\x12?\n\x07guesses\x18\x01 \x03(\x0b\x32%.openenv.envs.wordle.v1.GuessFeedbackR\x07guesses\x12+\n\x11guesses_remaining\x18\x02 \x01(\rR\x10guessesRemaining\x12\x16\n\x06solved\x18\x03 \x01(\x08R\x06solved\x12\x16\n\x06secret\x18\x04 \x01(\tR\x06secret\x12\x16\n\x06render\x18\x05 \x01(\tR\x06render\x12\x12\n\x04seed\x18\x06 \x01(\x04R\x04seed\"\xff\x01\n\x0bWordleState\x12\x1d\n\nepisode_id\x18\x01 \x01(\tR\tepisodeId\x12\x1d\n\nstep_count\x18\x02 \x01(\rR\tstepCount\x12?\n\x07guesses\x18\x03 \x03(\x0b\x32%.openenv.envs.wordle.v1.GuessFeedbackR\x07guesses\x12\x16\n\x06solved\x18\x04 \x01(\x08R\x06solved\x12\x1f\n\x0bmax_guesses\x18\x05 \x01(\rR\nmaxGuesses\x12\x12\n\x04seed\x18\x06 \x01(\x04R\x04seed\x12$\n\x0eword_list_size\x18\x07 \x01(\rR\x0cwordListSize\"\xe0\x01\n\x12WordleResetOptions\x12/\n\x0bmax_guesses\x18\x01 \x01(\rB\t\xbaH\x06*\x04\x18\x64(\x01H\x00R\nmaxGuesses\x88\x01\x01\x12\x33\n\x13require_known_words\x18\x02 \x01(\x08H\x01R\x11requireKnownWords\x88\x01\x01\x12\x31\n\x06secret\x18\x03 \x01(\tB\x14\xbaH\x11r\x0f\x32\r^[A-Za-z]{5}$H\x02R\x06secret\x88\x01\x01\x42\x0e\n\x0c_max_guessesB\x16\n\x14_require_known_wordsB\t\n\x07_secret*\x87\x01\n\x0eLetterFeedback\x12\x1f\n\x1bLETTER_FEEDBACK_UNSPECIFIED\x10\x00\x12\x1a\n\x16LETTER_FEEDBACK_ABSENT\x10\x01\x12\x1b\n\x17LETTER_FEEDBACK_PRESENT\x10\x02\x12\x1b\n\x17LETTER_FEEDBACK_CORRECT\x10\x03\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'openenv.envs.wordle.v1.wordle_pb2', globals())
@@ -22,21 +22,21 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   _WORDLEACTION.fields_by_name['guess']._options = None
-  _WORDLEACTION.fields_by_name['guess']._serialized_options = b'\222\241\031\021\010\0012\r^[A-Za-z]{5}$'
+  _WORDLEACTION.fields_by_name['guess']._serialized_options = b'\272H\024\310\001\001r\0172\r^[A-Za-z]{5}$'
   _WORDLERESETOPTIONS.fields_by_name['max_guesses']._options = None
-  _WORDLERESETOPTIONS.fields_by_name['max_guesses']._serialized_options = b'\222\241\031\022!\000\000\000\000\000\000\360?)\000\000\000\000\000\000Y@'
+  _WORDLERESETOPTIONS.fields_by_name['max_guesses']._serialized_options = b'\272H\006*\004\030d(\001'
   _WORDLERESETOPTIONS.fields_by_name['secret']._options = None
-  _WORDLERESETOPTIONS.fields_by_name['secret']._serialized_options = b'\222\241\031\0172\r^[A-Za-z]{5}$'
-  _LETTERFEEDBACK._serialized_start=1004
-  _LETTERFEEDBACK._serialized_end=1139
-  _WORDLEACTION._serialized_start=89
-  _WORDLEACTION._serialized_end=148
-  _GUESSFEEDBACK._serialized_start=151
-  _GUESSFEEDBACK._serialized_end=280
-  _WORDLEOBSERVATION._serialized_start=283
-  _WORDLEOBSERVATION._serialized_end=504
-  _WORDLESTATE._serialized_start=507
-  _WORDLESTATE._serialized_end=762
-  _WORDLERESETOPTIONS._serialized_start=765
-  _WORDLERESETOPTIONS._serialized_end=1001
+  _WORDLERESETOPTIONS.fields_by_name['secret']._serialized_options = b'\272H\021r\0172\r^[A-Za-z]{5}$'
+  _LETTERFEEDBACK._serialized_start=997
+  _LETTERFEEDBACK._serialized_end=1132
+  _WORDLEACTION._serialized_start=92
+  _WORDLEACTION._serialized_end=153
+  _GUESSFEEDBACK._serialized_start=156
+  _GUESSFEEDBACK._serialized_end=285
+  _WORDLEOBSERVATION._serialized_start=288
+  _WORDLEOBSERVATION._serialized_end=509
+  _WORDLESTATE._serialized_start=512
+  _WORDLESTATE._serialized_end=767
+  _WORDLERESETOPTIONS._serialized_start=770
+  _WORDLERESETOPTIONS._serialized_end=994
 # @@protoc_insertion_point(module_scope)

@@ -1,0 +1,208 @@
+import type { DescMessage, JsonObject, JsonValue, Message, Registry } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { EnvBackend, EnvStepResult, ResetParams, StepParams } from "../../client/backend.js";
+import type { BackendSchemas } from "../../client/rpc-backend.js";
+import { isJsonObject } from "../../protocol/json-object.js";
+import { decodeOpenEnvJson } from "../json/decode.js";
+import { encodeOpenEnvJson } from "../json/encode.js";
+import type { OpenEnvHttp, OpenEnvSocket } from "./connection.js";
+
+/** The stateful HTTP mode's header (see the server's OpenEnv surface). */
+const SESSION_HEADER = "openenv-session-id";
+
+/** What the client tracks itself when the server does not report it (an OpenEnv Python server). */
+interface Episode {
+  stepCount: number;
+  episodeId: string;
+}
+
+/** Reset parameters as OpenEnv reset kwargs. */
+export function resetKwargs(params: ResetParams): JsonObject {
+  const data: JsonObject = { ...(params.options ?? {}) };
+  if (params.seed !== undefined) {
+    const n = Number(params.seed);
+    data.seed = Number.isSafeInteger(n) ? n : params.seed.toString();
+  }
+  if (params.episodeId !== undefined) data.episode_id = params.episodeId;
+  return data;
+}
+
+/** An action as an OpenEnv action object: proto field names, unset fields left out. */
+export function actionJson(schema: DescMessage, action: Message, registry?: Registry): JsonObject {
+  const json = encodeOpenEnvJson(schema, action, registry);
+  for (const [k, v] of Object.entries(json)) if (v === null) delete json[k];
+  return json;
+}
+
+/** Decodes OpenEnv JSON sent by a server into a message; unknown keys are skipped (newer servers). */
+export function decodeFromServer(schema: DescMessage, json: unknown, what: string, registry?: Registry): Message {
+  const decoded = decodeOpenEnvJson(schema, json ?? {}, { registry, ignoreUnknownFields: true, rules: false });
+  if (!decoded.ok) {
+    const first = decoded.errors[0];
+    throw new ConnectError(
+      `cannot read the server's ${what} as ${schema.typeName}: ${first === undefined ? "" : `${first.loc.join(".")}: ${first.msg}`}`,
+      Code.Internal,
+    );
+  }
+  return decoded.message;
+}
+
+/** The fields of an OpenEnv step payload around its observation. */
+export interface PayloadFields {
+  readonly reward: number | undefined;
+  readonly done: boolean;
+  readonly terminated: boolean;
+  readonly truncated: boolean;
+  readonly metadata: JsonObject;
+  readonly rewardComponents: Record<string, number>;
+}
+
+/**
+ * Reads `reward`, `done`, `metadata` (top-level, or the observation's in older servers) and an
+ * openenv-connect server's extensions (`terminated`, `truncated`, `reward_components`); a
+ * Python server's `done` stands for `terminated`. Rewards may be booleans or integers on `/ws`.
+ */
+export function payloadFields(data: JsonObject): PayloadFields {
+  const done = data.done === true;
+  const reward = typeof data.reward === "number" ? data.reward : typeof data.reward === "boolean" ? Number(data.reward) : undefined;
+  const nested = isJsonObject(data.observation) && isJsonObject(data.observation.metadata) ? data.observation.metadata : {};
+  return {
+    reward,
+    done,
+    terminated: typeof data.terminated === "boolean" ? data.terminated : done,
+    truncated: data.truncated === true,
+    metadata: isJsonObject(data.metadata) ? data.metadata : nested,
+    rewardComponents: isJsonObject(data.reward_components) ? (data.reward_components as Record<string, number>) : {},
+  };
+}
+
+/** `{"observation", "reward", "done", "metadata", ...}` → the typed result, filling what an OpenEnv server leaves out. */
+export function resultFromPayload(schemas: BackendSchemas, data: unknown, episode: Episode, registry?: Registry): EnvStepResult {
+  if (!isJsonObject(data)) throw new ConnectError("the server sent a step result that is not an object", Code.Internal);
+  const observation = decodeFromServer(schemas.observation, data.observation, "observation", registry);
+  if (typeof data.step_count === "number") episode.stepCount = data.step_count;
+  if (typeof data.episode_id === "string") episode.episodeId = data.episode_id;
+  return { observation, ...payloadFields(data), stepCount: episode.stepCount, episodeId: episode.episodeId };
+}
+
+/** What both OpenEnv backends keep: the server's session id (when it reports one) and the episode's counters. */
+abstract class OpenEnvBackend {
+  protected session: string | undefined;
+  protected readonly episode: Episode = { stepCount: 0, episodeId: "" };
+
+  constructor(
+    protected readonly schemas: BackendSchemas,
+    protected readonly registry: Registry | undefined,
+  ) {}
+
+  get sessionId(): string | undefined {
+    return this.session;
+  }
+
+  /** A reset started a new episode. */
+  protected restarted(params: ResetParams): void {
+    this.episode.stepCount = 0;
+    this.episode.episodeId = params.episodeId ?? "";
+  }
+}
+
+/** A session over OpenEnv's WebSocket `/ws`: one socket, one server-side environment. */
+export class WebSocketBackend extends OpenEnvBackend implements EnvBackend {
+  readonly transport = "websocket";
+
+  constructor(
+    private readonly socket: OpenEnvSocket,
+    schemas: BackendSchemas,
+    registry?: Registry,
+  ) {
+    super(schemas, registry);
+  }
+
+  async reset(params: ResetParams): Promise<EnvStepResult> {
+    const reply = await this.socket.request({ type: "reset", data: resetKwargs(params) });
+    this.restarted(params);
+    return this.result(reply);
+  }
+
+  async step(action: Message, _params: StepParams): Promise<EnvStepResult> {
+    const reply = await this.socket.request({ type: "step", data: actionJson(this.schemas.action, action, this.registry) });
+    this.episode.stepCount++;
+    return this.result(reply);
+  }
+
+  async state(): Promise<Message> {
+    const reply = await this.socket.request({ type: "state" });
+    if (reply.type !== "state") throw new ConnectError(`expected a state frame, got '${String(reply.type)}'`, Code.Internal);
+    return decodeFromServer(this.schemas.state, reply.data, "state", this.registry);
+  }
+
+  close(): Promise<void> {
+    return this.socket.close();
+  }
+
+  private result(reply: JsonObject): EnvStepResult {
+    if (reply.type !== "observation") throw new ConnectError(`expected an observation frame, got '${String(reply.type)}'`, Code.Internal);
+    const data = reply.data;
+    if (isJsonObject(data) && typeof data.session_id === "string") this.session = data.session_id;
+    return resultFromPayload(this.schemas, data, this.episode, this.registry);
+  }
+}
+
+/**
+ * A session over OpenEnv's HTTP routes. Against an openenv-connect server it
+ * uses the stateful mode (`OpenEnv-Session-Id`); an OpenEnv Python server
+ * ignores that header and answers statelessly, a fresh environment per call.
+ */
+export class HttpBackend extends OpenEnvBackend implements EnvBackend {
+  readonly transport = "http";
+  private readonly keepSession: boolean;
+
+  constructor(
+    private readonly http: OpenEnvHttp,
+    schemas: BackendSchemas,
+    registry?: Registry,
+    options: { readonly sessionId?: string | undefined; readonly keepSession?: boolean | undefined } = {},
+  ) {
+    super(schemas, registry);
+    this.session = options.sessionId;
+    this.keepSession = options.keepSession === true;
+  }
+
+  /** True when the server keeps no session between calls (an OpenEnv server's plain HTTP API). */
+  get stateless(): boolean {
+    return this.session === undefined;
+  }
+
+  async reset(params: ResetParams): Promise<EnvStepResult> {
+    const { body, headers } = await this.http.post("/reset?extensions=1", resetKwargs(params), { [SESSION_HEADER]: this.session ?? "new" });
+    const id = headers.get(SESSION_HEADER) ?? (isJsonObject(body) && typeof body.session_id === "string" ? body.session_id : undefined);
+    if (id !== null && id !== undefined) this.session = id;
+    this.restarted(params);
+    return resultFromPayload(this.schemas, body, this.episode, this.registry);
+  }
+
+  async step(action: Message, params: StepParams): Promise<EnvStepResult> {
+    const request: JsonObject = { action: actionJson(this.schemas.action, action, this.registry) };
+    if (params.timeoutMs !== undefined) request.timeout_s = params.timeoutMs / 1000;
+    const { body } = await this.http.post("/step?extensions=1", request, this.headers());
+    this.episode.stepCount++;
+    return resultFromPayload(this.schemas, body, this.episode, this.registry);
+  }
+
+  async state(): Promise<Message> {
+    const { body } = await this.http.get("/state", this.headers());
+    return decodeFromServer(this.schemas.state, body, "state", this.registry);
+  }
+
+  async close(): Promise<void> {
+    const id = this.session;
+    this.session = undefined;
+    if (id === undefined || this.keepSession) return;
+    const params: JsonValue = { session_id: id };
+    await this.http.post("/mcp", { jsonrpc: "2.0", method: "openenv/session/close", params, id: 1 }).catch(() => {});
+  }
+
+  private headers(): Record<string, string> {
+    return this.session === undefined ? {} : { [SESSION_HEADER]: this.session };
+  }
+}

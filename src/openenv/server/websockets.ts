@@ -1,0 +1,341 @@
+import type * as http from "node:http";
+import type { Duplex } from "node:stream";
+import type { JsonObject } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { type RawData, type WebSocket, WebSocketServer } from "ws";
+import type { CloseReason, Session, SessionHolder, StepRecord } from "../../core/session.js";
+import { findCapacity } from "../../protocol/errors.js";
+import { isJsonObject } from "../../protocol/json-object.js";
+import { decodeOpenEnvJson } from "../json/decode.js";
+import { type OpenEnvFieldError, pydanticErrors, pythonStr, pythonTypeName } from "../pydantic-errors.js";
+import { describeJsonError } from "../python-json.js";
+import { type OpenEnvContext, stepStarted } from "./context.js";
+import { isFactoryError, JsonRpcCode, jsonRpcError } from "./json-rpc.js";
+import { dataTypeError, envelopeWithDataErrors, extraKeys, parseResetKwargs } from "./request-models.js";
+import { resultPayload, stateJson, statusOf } from "./result-json.js";
+
+/** WebSocket close code of a normal close (what OpenEnv sends after a fatal error frame). */
+const NORMAL = 1000;
+/** Close code when the session ends underneath the socket (idle reaper, shutdown, takeover). */
+const GOING_AWAY = 1001;
+/** Frames waiting for their turn before the socket stops reading, and when it reads again. */
+const PAUSE_AT = 64;
+const RESUME_AT = 16;
+
+/** A frame's answer: sent already (undefined), or once the promise settles. */
+type Pending = void | Promise<void>;
+
+/**
+ * OpenEnv's WebSocket endpoints on the same port: `/ws` (the session protocol
+ * the Python `EnvClient` speaks: one session per connection, strict
+ * request/response) and `/mcp` (JSON-RPC frames, one session per connection).
+ */
+export class OpenEnvWebSockets {
+  private readonly wss: WebSocketServer;
+  private readonly connections = new Set<WsConnection>();
+  private closing: CloseReason | undefined;
+
+  constructor(private readonly ctx: OpenEnvContext) {
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: ctx.maxMessageBytes, perMessageDeflate: false, clientTracking: false });
+  }
+
+  /** Open connections, for tests and metrics. */
+  get size(): number {
+    return this.connections.size;
+  }
+
+  /** Takes an HTTP/1.1 upgrade for `/ws` or `/mcp`; false for other paths. */
+  upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const kind = url.pathname === "/ws" ? "ws" : url.pathname === "/mcp" ? "mcp" : undefined;
+    if (kind === undefined) return false;
+    if (this.closing !== undefined) {
+      socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      return true;
+    }
+    const ext = url.searchParams.get("extensions");
+    const extensions = ext !== null && ext !== "0" && ext !== "false";
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const conn = new WsConnection(this.ctx, ws, kind, extensions, () => this.connections.delete(conn));
+      this.connections.add(conn);
+      conn.start();
+    });
+    return true;
+  }
+
+  /** Ends every connection after its current request: close code 1001 with the reason. */
+  async close(reason: CloseReason): Promise<void> {
+    this.closing ??= reason;
+    await Promise.all([...this.connections].map((c) => c.shutdown(reason)));
+  }
+}
+
+class WsConnection implements SessionHolder {
+  private session: Session | undefined;
+  private tail: Promise<void> = Promise.resolve();
+  private ending = false;
+  private ready: Promise<boolean> | undefined;
+  private queued = 0;
+
+  constructor(
+    private readonly ctx: OpenEnvContext,
+    private readonly ws: WebSocket,
+    private readonly kind: "ws" | "mcp",
+    private readonly extensions: boolean,
+    private readonly onGone: () => void,
+  ) {}
+
+  start(): void {
+    this.ready = this.openSession();
+    this.ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
+    this.ws.on("close", () => {
+      this.ending = true;
+      this.onGone();
+      void this.endSession({ code: Code.NotFound, message: "the client closed the WebSocket" });
+    });
+    this.ws.on("error", () => this.ws.terminate());
+  }
+
+  /** Strictly one request at a time, in order, as OpenEnv's loop does. */
+  private onMessage(data: RawData, isBinary: boolean): void {
+    if (this.ending) return;
+    if (this.queued === 0 && this.session !== undefined) {
+      // Nothing waits: answer now. A synchronous environment's step is answered without a promise.
+      this.queued = 1;
+      const pending = this.handle(data, isBinary);
+      if (pending instanceof Promise) this.tail = pending.then(() => this.dequeue());
+      else this.queued = 0;
+      return;
+    }
+    // A client that pipelines far ahead is read no further until the backlog shrinks.
+    if (++this.queued >= PAUSE_AT && !this.ws.isPaused) this.ws.pause();
+    this.tail = this.tail.then(async () => {
+      try {
+        if (this.ending || !(await this.ready)) return;
+        await this.handle(data, isBinary);
+      } finally {
+        this.dequeue();
+      }
+    });
+  }
+
+  private dequeue(): void {
+    if (--this.queued <= RESUME_AT && this.ws.isPaused) this.ws.resume();
+  }
+
+  /** Answers one frame; a failure of the loop itself ends the connection as OpenEnv's does. */
+  private handle(data: RawData, isBinary: boolean): Pending {
+    try {
+      const pending = this.onFrame(data, isBinary);
+      if (pending instanceof Promise) return pending.catch((err: unknown) => this.fatal(ConnectError.from(err, Code.Internal).rawMessage));
+    } catch (err) {
+      this.fatal(ConnectError.from(err, Code.Internal).rawMessage);
+    }
+  }
+
+  async shutdown(reason: CloseReason): Promise<void> {
+    this.ending = true;
+    await Promise.race([this.tail, new Promise((r) => setTimeout(r, 10_000).unref())]);
+    this.closeSocket(GOING_AWAY, reason.message);
+  }
+
+  private async openSession(): Promise<boolean> {
+    try {
+      const session = await this.ctx.manager.open();
+      if (this.ending) {
+        await session.close({ code: Code.NotFound, message: "the client closed the WebSocket" });
+        return false;
+      }
+      this.session = session;
+      session.attach(this);
+      return true;
+    } catch (e) {
+      this.setupFailed(ConnectError.from(e, Code.Internal));
+      return false;
+    }
+  }
+
+  /** The session ended underneath the socket (idle reaper, shutdown, another stream took it over). */
+  detached(reason: CloseReason): void {
+    this.session = undefined;
+    if (!this.ending) {
+      this.ending = true;
+      this.closeSocket(GOING_AWAY, reason.message);
+    }
+  }
+
+  /** OpenEnv: one error frame, then a normal close. */
+  private setupFailed(err: ConnectError): void {
+    this.ending = true;
+    const capacity = findCapacity(err);
+    if (this.kind === "mcp") {
+      const data: JsonObject | null =
+        capacity !== undefined
+          ? { active_sessions: capacity.activeSessions, max_sessions: capacity.maxSessions }
+          : isFactoryError(err)
+            ? { factory_name: this.ctx.spec.name }
+            : null;
+      this.sendJson(jsonRpcError(null, JsonRpcCode.ServerError, err.rawMessage, data));
+    } else if (capacity !== undefined) {
+      this.sendError(err.rawMessage, "CAPACITY_REACHED", {
+        active_sessions: capacity.activeSessions,
+        max_sessions: capacity.maxSessions,
+      });
+    } else if (isFactoryError(err)) {
+      this.sendError(err.rawMessage, "FACTORY_ERROR", { factory_name: this.ctx.spec.name });
+    } else {
+      this.sendError(err.rawMessage, "SESSION_ERROR");
+    }
+    this.closeSocket(NORMAL, "");
+  }
+
+  private onFrame(data: RawData, isBinary: boolean): Pending {
+    if (isBinary) {
+      return this.fatal("binary frames are not supported: send each message as a JSON text frame");
+    }
+    const text = rawText(data);
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      if (this.kind === "mcp")
+        return this.sendJson(jsonRpcError(null, JsonRpcCode.ParseError, `Parse error: ${describeJsonError(text).text}`));
+      return this.sendError(`Invalid JSON: ${describeJsonError(text).text}`, "INVALID_JSON");
+    }
+    const session = this.session;
+    if (session === undefined) return this.fatal("the session is closed");
+    if (this.kind === "mcp") return this.ctx.jsonRpc(message, { session }).then((response) => this.sendJson(response));
+    if (!isJsonObject(message)) {
+      return this.fatal(`expected a JSON object with a "type" key, got a JSON ${pythonTypeName(message)}`);
+    }
+    const type = message.type ?? "";
+    switch (type) {
+      case "reset":
+        return this.reset(session, message);
+      case "step":
+        return this.step(session, message);
+      case "state":
+        return this.state(session, message);
+      case "close":
+        return this.close(message);
+      case "mcp":
+        return this.mcp(session, message);
+      default:
+        return this.sendError(`Unknown message type: ${pythonStr(type)}`, "UNKNOWN_TYPE");
+    }
+  }
+
+  private reset(session: Session, message: Record<string, unknown>): Pending {
+    const errors = extraKeys(message, ["type", "data"]);
+    const data = message.data ?? {};
+    if (!isJsonObject(data)) errors.unshift(dataTypeError(data));
+    if (errors.length > 0) return this.validationError(errors);
+    const kwargs = parseResetKwargs(data as Record<string, unknown>, ["data"]);
+    if (!kwargs.ok) return this.validationError(kwargs.errors);
+    return this.answer(session, session.reset(kwargs.value));
+  }
+
+  private step(session: Session, message: Record<string, unknown>): Pending {
+    const errors = envelopeWithDataErrors(message);
+    if (errors.length > 0) return this.validationError(errors);
+    const decoded = decodeOpenEnvJson(this.ctx.spec.action, message.data, { registry: this.ctx.registry });
+    if (!decoded.ok) return this.validationError(decoded.errors);
+    return this.answer(session, session.started ? session.step(decoded.message) : stepStarted(session, decoded.message, {}));
+  }
+
+  /** Sends a reset's or step's observation (or its error): now when it is known, else when it is. */
+  private answer(session: Session, outcome: StepRecord | Promise<StepRecord>): Pending {
+    if (!(outcome instanceof Promise)) return this.observation(session, outcome);
+    return outcome.then(
+      (record) => this.observation(session, record),
+      (err: unknown) => this.executionError(ConnectError.from(err, Code.Internal)),
+    );
+  }
+
+  private async state(session: Session, message: Record<string, unknown>): Promise<void> {
+    const errors = extraKeys(message, ["type"]);
+    if (errors.length > 0) return this.validationError(errors);
+    try {
+      const state = await session.state();
+      this.send(`{"type":"state","data":${JSON.stringify(stateJson(this.ctx.spec.state, state, this.ctx.registry))}}`);
+    } catch (err) {
+      this.executionError(ConnectError.from(err, Code.Internal));
+    }
+  }
+
+  private async close(message: Record<string, unknown>): Promise<void> {
+    const errors = extraKeys(message, ["type"]);
+    if (errors.length > 0) return this.validationError(errors);
+    this.ending = true;
+    await this.endSession({ code: Code.NotFound, message: "the client sent close" });
+    this.closeSocket(NORMAL, "");
+  }
+
+  private async mcp(session: Session, message: Record<string, unknown>): Promise<void> {
+    const errors = envelopeWithDataErrors(message);
+    if (errors.length > 0) return this.validationError(errors);
+    const response = await this.ctx.jsonRpc(message.data, { session });
+    this.send(`{"type":"mcp","data":${JSON.stringify(response)}}`);
+  }
+
+  private observation(session: Session, record: StepRecord): void {
+    const extras = { extensions: this.extensions, sessionId: this.extensions ? session.id : undefined };
+    this.send(`{"type":"observation","data":${resultPayload(this.ctx.spec, record, this.ctx.registry, extras)}}`);
+  }
+
+  private validationError(errors: OpenEnvFieldError[]): void {
+    this.sendError("Invalid message", "VALIDATION_ERROR", { errors: pydanticErrors(errors, true) });
+  }
+
+  private executionError(err: ConnectError): void {
+    this.sendError(err.rawMessage, "EXECUTION_ERROR", this.extensions ? { status: statusOf(err) } : {});
+  }
+
+  /** A loop-level failure: OpenEnv sends one SESSION_ERROR frame and closes normally. */
+  private fatal(message: string): void {
+    this.ending = true;
+    this.sendError(message, "SESSION_ERROR");
+    this.closeSocket(NORMAL, "");
+    void this.endSession({ code: Code.Aborted, message: `WebSocket session error: ${message}` });
+  }
+
+  private sendError(message: string, code: string, extra: JsonObject = {}): void {
+    this.sendJson({ type: "error", data: { message, code, ...extra } });
+  }
+
+  private sendJson(value: JsonObject): void {
+    this.send(JSON.stringify(value));
+  }
+
+  private send(text: string): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(text);
+  }
+
+  private closeSocket(code: number, reason: string): void {
+    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) {
+      this.ws.close(code, truncateReason(reason));
+    }
+  }
+
+  private async endSession(reason: CloseReason): Promise<void> {
+    const session = this.session;
+    this.session = undefined;
+    if (session === undefined) return;
+    session.release(this);
+    await session.close(reason);
+  }
+}
+
+function rawText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString("utf8");
+  if (data instanceof ArrayBuffer) return Buffer.from(data).toString("utf8");
+  return data.toString("utf8");
+}
+
+/** A close reason is at most 123 bytes of UTF-8. */
+function truncateReason(reason: string): string {
+  if (Buffer.byteLength(reason) <= 123) return reason;
+  let out = reason;
+  while (Buffer.byteLength(out) > 120) out = out.slice(0, -1);
+  return `${out}...`;
+}
