@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { cpSync, existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EchoEnvironment } from "../src/envs/echo/environment.js";
@@ -19,9 +19,13 @@ beforeAll(async () => {
   venv = join(tempDir("venv"), "env");
   const mk = await runCommand("/usr/bin/python3", ["-m", "venv", "--system-site-packages", venv]);
   expect(mk.code, mk.stderr).toBe(0);
-  // A copy: building in place would leave build/ and *.egg-info in the checkout.
+  // A copy: building in place would leave build/ and *.egg-info in the checkout. Without a
+  // build/ left by an earlier in-place install: setuptools would ship its stale copies.
   const source = join(tempDir("python-sdk"), "python");
-  await runCommand("cp", ["-r", join(repoRoot, "clients", "python"), source]);
+  cpSync(join(repoRoot, "clients", "python"), source, {
+    recursive: true,
+    filter: (f) => !/[\\/](build|[^\\/]*\.egg-info|__pycache__)$/.test(f),
+  });
   install = await runCommand(join(venv, "bin", "pip"), ["install", "--no-index", "--no-build-isolation", source], {
     env: { ...process.env, PIP_NO_INPUT: "1" },
     timeoutMs: 300_000,

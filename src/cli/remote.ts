@@ -3,8 +3,8 @@ import { type DescMessage, fromJson, type JsonObject, type JsonValue, type Messa
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { EnvStepResult } from "../client/backend.js";
 import { EnvClient, type EnvTransportKind } from "../client/env-client.js";
-import { unpack } from "../client/rpc-backend.js";
 import { GenericEnvClient, type GenericStepResult } from "../client/generic-client.js";
+import { unpack } from "../client/rpc-backend.js";
 import { jsonRegistry } from "../protocol/descriptors.js";
 import { enumJsonProblem } from "../protocol/enum-names.js";
 import { jsonArgument, NotOpenEnvError, ServerNotRunningError, secondsOption, UsageError } from "./common.js";
