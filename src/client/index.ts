@@ -11,7 +11,7 @@ export type { FieldViolation } from "../protocol/validate.js";
 export type { EnvStepResult, HeaderValues, ResetParams, StepParams } from "./backend.js";
 export { EnvClient, type EnvClientOptions, type EnvClientSpec, type EnvTransportKind } from "./env-client.js";
 export { GenericEnvClient, type GenericEnvClientOptions, type GenericStepResult } from "./generic-client.js";
-export { type RolloutOptions, type RolloutStep, rollout } from "./rollout.js";
+export { type RolloutOptions, type RolloutPolicy, type RolloutStep, rollout } from "./rollout.js";
 export type { ReconnectEvent, RetryPolicy } from "./rpc-backend.js";
 export type { RpcTransportKind } from "./transports.js";
 export { VectorEnv, type VectorEnvOptions } from "./vector-env.js";
