@@ -45,7 +45,8 @@ Serves an environment until Ctrl-C or SIGTERM: Connect, gRPC and gRPC-Web
 over h2c and HTTP/1.1 on one port, plus grpc.health.v1 and reflection.
 NAME is a discovered environment (openenv list); PATH a directory with an
 openenv.yaml (or the file); USER/ENV a Hub Space, installed first (with a
-prompt, unless --yes).
+prompt, unless --yes). The manifest's variables are set in the server's
+environment unless already set.
 
 Options:
   --port N             TCP port (default 8000; 0 picks a free one)
@@ -107,6 +108,8 @@ Examples:
     const cors = values.cors;
     const info = await resolveTarget(target, { project: values.project, yes: values.yes }, io);
     for (const w of info.warnings) io.err(`warning: ${formatIssue(w)}\n`);
+    // The manifest's variables are the server's environment (as OpenEnv sets them on a Space); the shell's own values win.
+    for (const [name, value] of Object.entries(info.manifest.variables)) process.env[name] ??= value;
     const loaded = await loadEnvironment(info);
     const openenv = values["no-openenv"] ? false : { mode: mode as "simulation" | "production" };
     const web = values["no-web"] ? false : undefined;
