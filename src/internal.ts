@@ -33,3 +33,4 @@ export { type OpenEnvSurface, openEnvSurface, SESSION_HEADER } from "./openenv/s
 export { type Capacity, capacityMessage } from "./protocol/errors.js";
 export { parseJudgeScore, renderTemplate, toPromptJson } from "./server/rubrics/llm-judge.js";
 export { defaultRubricContext, isPromiseLike } from "./server/rubrics/rubric.js";
+export * from "./server/sandbox/index.js";

@@ -60,7 +60,15 @@ export {
   WeightedSum,
   type WeightedSumOptions,
 } from "./rubrics/index.js";
-export * from "./sandbox/index.js";
+export {
+  configureSandboxes,
+  encodeFrame,
+  FrameError,
+  FrameReader,
+  Sandbox,
+  SandboxUnavailableError,
+  sandboxReport,
+} from "./sandbox/index.js";
 export type { EnvironmentServer, HttpSurface, ServeOptions, ServerRequest, ServerResponse } from "./serve.js";
 export { serve } from "./serve.js";
 export type { WebOptions } from "./web-surface.js";
