@@ -18,7 +18,7 @@ afterAll(async () => {
   await server.close();
 });
 
-describe.each(["connect", "grpc", "grpc-web", "connect-json"] as const)(
+describe.each(["connect", "grpc", "grpc-web", "connect-json", "websocket"] as const)(
   "EnvClient resumes its session after a dropped connection (%s)",
   (transport) => {
     it("between steps: the next step re-attaches the same session", async () => {

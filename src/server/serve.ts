@@ -4,6 +4,8 @@ import type * as http2 from "node:http2";
 import type { Duplex } from "node:stream";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
+import { replicaIdentity } from "../core/replica.js";
 import { type OpenEnvSurfaceOptions, openEnvSurface } from "../openenv/server/index.js";
 import { AuthGate, type AuthOptions, type Authorizer, createAuthorizer } from "./auth.js";
 import { applyCors, type CorsOptions } from "./cors.js";
@@ -69,6 +71,20 @@ export interface ServeOptions extends EnvironmentRouterOptions {
   readonly openenv?: boolean | OpenEnvSurfaceOptions;
   /** Serve cleartext HTTP/2 (bidi streaming). Default true; false serves HTTP/1.1 only. */
   readonly http2?: boolean;
+  /**
+   * This server's name among the replicas behind a load balancer (e.g. `r2`, or a
+   * StatefulSet pod's name). Every session id then starts with `<replicaId>.<boot>.`,
+   * so the balancer can route each call to the replica that holds its session; a call
+   * for a session of a replica that is gone, or of an earlier life of this one, gets
+   * NOT_FOUND with a `SessionLost` detail. See docs/deploy.md.
+   */
+  readonly replicaId?: string;
+  /**
+   * On close, first stop taking sessions (health NOT_SERVING, opens refused with
+   * UNAVAILABLE so clients open elsewhere) and wait up to this long for the open
+   * sessions to end, then shut down as usual. Default 0.
+   */
+  readonly drainTimeoutMs?: number;
 }
 
 /** A running environment server. */
@@ -104,7 +120,8 @@ export interface EnvironmentServer extends AsyncDisposable {
 export async function serve(source: EnvironmentSource, options: ServeOptions = {}): Promise<EnvironmentServer> {
   const openenv = options.openenv ?? true;
   const protocols = options.protocols ?? ["connect", "grpc", "grpc-web", ...(openenv !== false ? ["openenv-http", "openenv-ws"] : [])];
-  const router = createEnvironmentRouter(source, { ...options, protocols });
+  const replica = options.replica ?? (options.replicaId === undefined ? undefined : replicaIdentity(options.replicaId));
+  const router = createEnvironmentRouter(source, { ...options, protocols, replica });
   const shutdown = new AbortController();
   // Every open fast-path Step stream listens for shutdown (and lets go when it ends): many
   // concurrent streams are normal, not the leak Node's warning after 10 listeners suspects.
@@ -174,6 +191,13 @@ export async function serve(source: EnvironmentSource, options: ServeOptions = {
       closing ??= (async () => {
         const reason = { code: Code.Unavailable, message: "server shutting down" };
         const deadline = options.shutdownTimeoutMs ?? 10_000;
+        // Balancers stop sending new sessions here at once; open ones may finish first.
+        router.health.setAll(HealthCheckResponse_ServingStatus.NOT_SERVING);
+        router.sessions.drain({
+          code: Code.Unavailable,
+          message: `${replica === undefined ? "the server" : `replica ${replica.id}`} is shutting down and takes no new sessions`,
+        });
+        await router.sessions.idle(options.drainTimeoutMs ?? 0);
         router.sessions.drain(reason);
         await listener.stopAccepting();
         shutdown.abort(new ConnectError(reason.message, reason.code));

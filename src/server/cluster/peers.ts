@@ -11,6 +11,7 @@ import type { ForwardedHeaders, RemoteSessions, StepRelay } from "../../core/pla
 import type { ReplySink } from "../../core/step-input.js";
 import { JsonRpcCode, jsonRpcError } from "../../openenv/server/json-rpc.js";
 import { AsyncQueue } from "../../protocol/async-queue.js";
+import { sessionLostError } from "../../protocol/errors.js";
 import type { ServerRequest, ServerResponse } from "../serve.js";
 import { type LostWorker, ownerOf, type PeerInfo } from "./messages.js";
 
@@ -212,9 +213,10 @@ class GrpcStepRelay implements StepRelay {
   }
 }
 
-/** Calls for the sessions of a worker that is gone: NOT_FOUND, saying why. */
-function lostOwner(reason: string): RemoteSessions {
-  const error = (id: string): ConnectError => new ConnectError(`session '${id}' was lost: ${reason}`, Code.NotFound);
+/** Calls for the sessions of a worker that is gone: NOT_FOUND with `SessionLost`, saying why. */
+function lostOwner(worker: number, reason: string): RemoteSessions {
+  const error = (id: string): ConnectError =>
+    sessionLostError({ sessionId: id, holder: `worker ${worker}` }, `session '${id}' was lost: ${reason}`);
   return {
     reset: (req) => Promise.reject(error(req.sessionId)),
     state: (req) => Promise.reject(error(req.sessionId)),
@@ -242,6 +244,8 @@ export class PeerDirectory {
   constructor(
     readonly self: number,
     private readonly maxMessageBytes: number,
+    /** The replica prefix of this server's session ids (empty without a replica id). */
+    private readonly replicaPrefix = "",
   ) {}
 
   /** Applies the primary's announcement. */
@@ -263,13 +267,13 @@ export class PeerDirectory {
       }
     }
     for (const w of lost) {
-      if (!this.lost.has(w.id)) this.lost.set(w.id, { reason: w.reason, remote: lostOwner(w.reason) });
+      if (!this.lost.has(w.id)) this.lost.set(w.id, { reason: w.reason, remote: lostOwner(w.id, w.reason) });
     }
   }
 
   /** Where the session with this id lives; undefined when this worker owns it (or no worker does). */
   route(sessionId: string): Route {
-    const owner = ownerOf(sessionId);
+    const owner = ownerOf(sessionId, this.replicaPrefix);
     if (owner === undefined || owner === this.self) return undefined;
     const peer = this.peers.get(owner);
     if (peer !== undefined) return { peer };
@@ -279,7 +283,7 @@ export class PeerDirectory {
 
   /** The forwarder of the session's owner, for the RPC service and Step streams. */
   remote(sessionId: string): RemoteSessions | undefined {
-    const owner = ownerOf(sessionId);
+    const owner = ownerOf(sessionId, this.replicaPrefix);
     if (owner === undefined || owner === this.self) return undefined;
     return this.peers.get(owner)?.remote ?? this.lost.get(owner)?.remote;
   }

@@ -149,6 +149,14 @@ class ServerLimits(_message.Message):
     step_timeout: _duration_pb2.Duration
     def __init__(self, max_sessions: _Optional[int] = ..., active_sessions: _Optional[int] = ..., idle_timeout: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., step_timeout: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., max_message_bytes: _Optional[int] = ..., resume_grace: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
+class SessionLost(_message.Message):
+    __slots__ = ["holder", "session_id"]
+    HOLDER_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    holder: str
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ..., holder: _Optional[str] = ...) -> None: ...
+
 class StateRequest(_message.Message):
     __slots__ = ["session_id"]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
