@@ -2,6 +2,7 @@ import { setMaxListeners } from "node:events";
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import type { Duplex } from "node:stream";
+import type { DescMessage } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
@@ -9,9 +10,10 @@ import { replicaIdentity } from "../core/replica.js";
 import { type OpenEnvSurfaceOptions, openEnvSurface } from "../openenv/server/index.js";
 import { AuthGate, type AuthOptions, type Authorizer, createAuthorizer } from "./auth.js";
 import { applyCors, type CorsOptions } from "./cors.js";
-import type { EnvironmentSource } from "./environment.js";
+import { type EnvironmentSource, toFactory } from "./environment.js";
 import { fastStepProtocol, STEP_PATH, serveFastStep } from "./fast-step.js";
 import { type DualHandler, listenOnePort, type OnePortServer } from "./listener.js";
+import { metricsSurface, ServerMetrics } from "./metrics.js";
 import { createEnvironmentRouter, type EnvironmentRouter, type EnvironmentRouterOptions } from "./router.js";
 
 /** An HTTP request of either protocol version. */
@@ -85,6 +87,12 @@ export interface ServeOptions extends EnvironmentRouterOptions {
    * sessions to end, then shut down as usual. Default 0.
    */
   readonly drainTimeoutMs?: number;
+  /**
+   * Prometheus metrics at `GET /metrics` (sessions, calls, latency, errors by code,
+   * resumes; see {@link ServerMetrics}), behind `auth` like every route but health.
+   * Default true.
+   */
+  readonly metrics?: boolean;
 }
 
 /** A running environment server. */
@@ -121,12 +129,30 @@ export async function serve(source: EnvironmentSource, options: ServeOptions = {
   const openenv = options.openenv ?? true;
   const protocols = options.protocols ?? ["connect", "grpc", "grpc-web", ...(openenv !== false ? ["openenv-http", "openenv-ws"] : [])];
   const replica = options.replica ?? (options.replicaId === undefined ? undefined : replicaIdentity(options.replicaId));
-  const router = createEnvironmentRouter(source, { ...options, protocols, replica });
+  // Sessions are counted when scraped: the router (and its manager) is made with the metrics as its observer.
+  const counts = { active: () => router.sessions.active, max: () => router.sessions.limits.maxSessions };
+  const metrics =
+    options.metrics === false
+      ? undefined
+      : new ServerMetrics(
+          {
+            environment: toFactory(source as EnvironmentSource<DescMessage, DescMessage, DescMessage, DescMessage>).spec.name,
+            replica: replica?.id,
+          },
+          counts,
+        );
+  const router: EnvironmentRouter = createEnvironmentRouter(source, {
+    ...options,
+    protocols,
+    replica,
+    observer: options.observer ?? metrics,
+  });
   const shutdown = new AbortController();
   // Every open fast-path Step stream listens for shutdown (and lets go when it ends): many
   // concurrent streams are normal, not the leak Node's warning after 10 listeners suspects.
   setMaxListeners(0, shutdown.signal);
   const surfaces = options.surfaces?.(router) ?? [];
+  if (metrics !== undefined) surfaces.push(metricsSurface(metrics));
   if (openenv !== false) surfaces.push(openEnvSurface(router, openenv === true ? {} : openenv));
   const notFound = (res: ServerResponse): void => {
     const body = JSON.stringify({ detail: "Not Found" });
