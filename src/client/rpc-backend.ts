@@ -3,6 +3,7 @@ import { type Any, durationFromMs } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import type { EnvironmentService, StepResult as WireStepResult } from "../../gen/openenv/v1/environment_service_pb.js";
 import { typeNameOf, typeUrlOf } from "../protocol/descriptors.js";
+import { findSessionLost } from "../protocol/errors.js";
 import type { EnvBackend, EnvStepResult, ResetParams, StepParams } from "./backend.js";
 import {
   type OpenRetryPolicy,
@@ -161,6 +162,14 @@ export class RpcBackend implements EnvBackend {
         return reply;
       } catch (err) {
         const broken = channel.broken;
+        if (err instanceof ConnectError && findSessionLost(err) !== undefined) {
+          // The session ended with the replica that held it: nothing to resume. The next
+          // reset opens a new session on a new stream, which a balancer sends to a live replica.
+          this.session = undefined;
+          this.channel = undefined;
+          void channel.cancel().catch(() => {});
+          throw err;
+        }
         if (this.session === undefined && init.command?.case === "reset" && err !== broken && refusedOpen(err)) {
           // The server is full or draining: open on a new stream, which a balancer may send elsewhere.
           if (reopened >= this.openRetry.attempts) throw err;

@@ -12,6 +12,7 @@ import {
   SESSION_HEADER,
 } from "../../client/retry-policy.js";
 import type { BackendSchemas } from "../../client/rpc-backend.js";
+import { findSessionLost } from "../../protocol/errors.js";
 import { isJsonObject } from "../../protocol/json-object.js";
 import { decodeOpenEnvJson } from "../json/decode.js";
 import { encodeOpenEnvJson } from "../json/encode.js";
@@ -120,6 +121,8 @@ export class WebSocketBackend extends OpenEnvBackend implements EnvBackend {
   /** Sockets re-opened to resume the session after a break. */
   reconnects = 0;
   private answered = false;
+  /** The session was lost with its replica: the next request opens a new socket. */
+  private lost = false;
   private readonly idPrefix = `${Math.random().toString(36).slice(2, 10)}.`;
   private counter = 0;
 
@@ -155,6 +158,14 @@ export class WebSocketBackend extends OpenEnvBackend implements EnvBackend {
   }
 
   private async request(frame: JsonObject): Promise<JsonObject> {
+    if (this.lost && this.reconnect !== undefined) {
+      // The session ended with its replica: a new socket, for a new session wherever the balancer sends it.
+      this.socket = await this.reconnect
+        .open(undefined)
+        .catch((failed: unknown) => Promise.reject(ConnectError.from(failed, Code.Unavailable)));
+      this.lost = false;
+      this.answered = false;
+    }
     // Request ids only once the server has shown it is ours (an OpenEnv server refuses extra keys).
     const sent = this.session !== undefined && frame.type !== "state" ? { ...frame, request_id: this.nextId() } : frame;
     for (let attempt = 0, reopened = 0; ; attempt++) {
@@ -165,6 +176,12 @@ export class WebSocketBackend extends OpenEnvBackend implements EnvBackend {
         return reply;
       } catch (err) {
         const e = ConnectError.from(err, Code.Internal);
+        if (findSessionLost(e) !== undefined) {
+          this.session = undefined;
+          this.lost = true;
+          void socket.close().catch(() => {});
+          throw e;
+        }
         const again = this.reconnect;
         if (again === undefined) throw e;
         if (!this.answered && refusedOpen(e) && reopened < again.openRetry.attempts) {
@@ -234,7 +251,8 @@ export class HttpBackend extends OpenEnvBackend implements EnvBackend {
     const kwargs = resetKwargs(params);
     const post = () => this.http.post("/reset?extensions=1", kwargs, { [SESSION_HEADER]: this.session ?? "new" });
     // Opening (`new`): a server that is full or draining is asked again; a balancer may pick another replica.
-    const { body, headers } = this.session === undefined ? await retryingOpen(this.openRetry, post) : await post();
+    const { body, headers } =
+      this.session === undefined ? await retryingOpen(this.openRetry, post) : await post().catch((e: unknown) => this.forgetLost(e));
     const id = headers.get(SESSION_HEADER) ?? (isJsonObject(body) && typeof body.session_id === "string" ? body.session_id : undefined);
     if (id !== null && id !== undefined) this.session = id;
     this.restarted(params);
@@ -244,13 +262,13 @@ export class HttpBackend extends OpenEnvBackend implements EnvBackend {
   async step(action: Message, params: StepParams): Promise<EnvStepResult> {
     const request: JsonObject = { action: actionJson(this.schemas.action, action, this.registry) };
     if (params.timeoutMs !== undefined) request.timeout_s = params.timeoutMs / 1000;
-    const { body } = await this.http.post("/step?extensions=1", request, this.headers());
+    const { body } = await this.http.post("/step?extensions=1", request, this.headers()).catch((e: unknown) => this.forgetLost(e));
     this.episode.stepCount++;
     return resultFromPayload(this.schemas, body, this.episode, this.registry);
   }
 
   async state(): Promise<Message> {
-    const { body } = await this.http.get("/state", this.headers());
+    const { body } = await this.http.get("/state", this.headers()).catch((e: unknown) => this.forgetLost(e));
     return decodeFromServer(this.schemas.state, body, "state", this.registry);
   }
 
@@ -264,5 +282,11 @@ export class HttpBackend extends OpenEnvBackend implements EnvBackend {
 
   private headers(): Record<string, string> {
     return this.session === undefined ? {} : { [SESSION_HEADER]: this.session };
+  }
+
+  /** Forgets a session lost with its replica (the next reset opens a new one), then rethrows. */
+  private forgetLost(err: unknown): never {
+    if (err instanceof ConnectError && findSessionLost(err) !== undefined) this.session = undefined;
+    throw err;
   }
 }
