@@ -2,7 +2,7 @@
 """Steps/s of a Python echo rollout (openenv_connect over gRPC): prints one JSON line.
 
     /usr/bin/python3 bench/python_echo_rollout.py URL STEPS [sync|async]
-Run by bench/python-vs-ts.ts, which measures the TypeScript EnvClient against the same server.
+Run by bench/languages.ts, which measures the Go and TypeScript clients against the same server.
 """
 
 import asyncio

@@ -3,8 +3,9 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StepRequestSchema, StepResponseSchema } from "../gen/openenv/v1/environment_service_pb.js";
 import { EchoEnvironment } from "../src/envs/echo/environment.js";
-import { type EnvironmentServer, serve } from "../src/server/serve.js";
+import type { EnvironmentServer } from "../src/server/serve.js";
 import { waitFor } from "./fixtures/wait-for.js";
+import { targets } from "./targets.js";
 
 // A Step stream that breaks (the connection drops, or the client resets the
 // stream: grpcio's call.cancel() sends a bare RST_STREAM) must leave its session
@@ -12,14 +13,6 @@ import { waitFor } from "./fixtures/wait-for.js";
 // 'aborted' in both cases, which once made a break look like a half-close (found
 // by the Python SDK's resume tests, which cover the bare RST_STREAM; Node's own
 // stream.close() half-closes before it resets, so it cannot send one).
-let server: EnvironmentServer;
-
-beforeAll(async () => {
-  server = await serve(EchoEnvironment, { port: 0 });
-});
-afterAll(async () => {
-  await server?.close();
-});
 
 /** A raw gRPC Step stream with binary (fast path) or JSON (connect-node path) messages. */
 function openStep(session: http2.ClientHttp2Session, codec: "proto" | "json") {
@@ -66,73 +59,85 @@ function openStep(session: http2.ClientHttp2Session, codec: "proto" | "json") {
   return { stream, replies, send };
 }
 
-describe.each(["proto", "json"] as const)("Step stream over gRPC+%s", (codec) => {
-  it("keeps the session for a resume when the client's connection drops", async () => {
-    const dropped = http2.connect(server.url);
-    const h2 = http2.connect(server.url);
-    try {
-      const first = openStep(dropped, codec);
-      first.send({ requestId: "r1", reset: {} });
-      await waitFor(() => first.replies.length === 1);
-      const sessionId = first.replies[0]?.sessionId as string;
-      const session = server.router.sessions.find(sessionId);
-      expect(session).toBeDefined();
-      dropped.destroy();
-      // The server saw it once the session lost its stream (resume timer) or was closed.
-      await waitFor(() => session?.attached === false || session?.closed !== undefined);
-      expect(session?.closed?.message).toBeUndefined();
-      const second = openStep(h2, codec);
-      second.send({ requestId: "r2", sessionId, state: {} });
-      await waitFor(() => second.replies.length === 1);
-      expect(second.replies[0]?.sessionId).toBe(sessionId);
-      expect(JSON.stringify(second.replies[0])).not.toContain("not found");
-      second.stream.end();
-      await waitFor(() => session?.closed !== undefined);
-    } finally {
-      dropped.destroy();
-      h2.close();
-    }
+// Runs against our server and against `openenv gateway` in front of it (test/targets.ts).
+describe.each(targets)("against the $name", (t) => {
+  let server: EnvironmentServer;
+
+  beforeAll(async () => {
+    server = await t.serve(EchoEnvironment, { port: 0 });
+  });
+  afterAll(async () => {
+    await server?.close();
   });
 
-  it("ends the session when the client half-closes the stream", async () => {
-    const h2 = http2.connect(server.url);
-    try {
-      const step = openStep(h2, codec);
-      step.send({ requestId: "r1", reset: {} });
-      await waitFor(() => step.replies.length === 1);
-      const session = server.router.sessions.find(step.replies[0]?.sessionId as string);
-      const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => step.stream.once("trailers", resolve));
-      step.stream.end();
-      expect((await trailers)["grpc-status"]).toBe("0");
-      expect(session?.closed?.message).toBe("the client closed its stream");
-    } finally {
-      h2.close();
-    }
-  });
-});
+  describe.each(["proto", "json"] as const)("Step stream over gRPC+%s", (codec) => {
+    it("keeps the session for a resume when the client's connection drops", async () => {
+      const dropped = http2.connect(server.url);
+      const h2 = http2.connect(server.url);
+      try {
+        const first = openStep(dropped, codec);
+        first.send({ requestId: "r1", reset: {} });
+        await waitFor(() => first.replies.length === 1);
+        const sessionId = first.replies[0]?.sessionId as string;
+        const session = server.router.sessions.find(sessionId);
+        expect(session).toBeDefined();
+        dropped.destroy();
+        // The server saw it once the session lost its stream (resume timer) or was closed.
+        await waitFor(() => session?.attached === false || session?.closed !== undefined);
+        expect(session?.closed?.message).toBeUndefined();
+        const second = openStep(h2, codec);
+        second.send({ requestId: "r2", sessionId, state: {} });
+        await waitFor(() => second.replies.length === 1);
+        expect(second.replies[0]?.sessionId).toBe(sessionId);
+        expect(JSON.stringify(second.replies[0])).not.toContain("not found");
+        second.stream.end();
+        await waitFor(() => session?.closed !== undefined);
+      } finally {
+        dropped.destroy();
+        h2.close();
+      }
+    });
 
-describe("Step stream cleanup", () => {
-  it("lets go of the server's shutdown signal when a stream ends (no listener leak)", async () => {
-    const warnings: string[] = [];
-    const onWarning = (w: Error): void => {
-      warnings.push(`${w.name}: ${w.message}`);
-    };
-    process.on("warning", onWarning);
-    const h2 = http2.connect(server.url);
-    try {
-      for (let i = 0; i < 25; i++) {
-        const step = openStep(h2, "proto");
+    it("ends the session when the client half-closes the stream", async () => {
+      const h2 = http2.connect(server.url);
+      try {
+        const step = openStep(h2, codec);
         step.send({ requestId: "r1", reset: {} });
         await waitFor(() => step.replies.length === 1);
-        const ended = new Promise((resolve) => step.stream.once("close", resolve));
+        const session = server.router.sessions.find(step.replies[0]?.sessionId as string);
+        const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => step.stream.once("trailers", resolve));
         step.stream.end();
-        await ended;
+        expect((await trailers)["grpc-status"]).toBe("0");
+        expect(session?.closed?.message).toBe("the client closed its stream");
+      } finally {
+        h2.close();
       }
-      await new Promise((resolve) => setImmediate(resolve));
-      expect(warnings.filter((w) => w.includes("MaxListenersExceededWarning"))).toEqual([]);
-    } finally {
-      process.off("warning", onWarning);
-      h2.close();
-    }
+    });
+  });
+
+  describe("Step stream cleanup", () => {
+    it("lets go of the server's shutdown signal when a stream ends (no listener leak)", async () => {
+      const warnings: string[] = [];
+      const onWarning = (w: Error): void => {
+        warnings.push(`${w.name}: ${w.message}`);
+      };
+      process.on("warning", onWarning);
+      const h2 = http2.connect(server.url);
+      try {
+        for (let i = 0; i < 25; i++) {
+          const step = openStep(h2, "proto");
+          step.send({ requestId: "r1", reset: {} });
+          await waitFor(() => step.replies.length === 1);
+          const ended = new Promise((resolve) => step.stream.once("close", resolve));
+          step.stream.end();
+          await ended;
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(warnings.filter((w) => w.includes("MaxListenersExceededWarning"))).toEqual([]);
+      } finally {
+        process.off("warning", onWarning);
+        h2.close();
+      }
+    });
   });
 });

@@ -1,8 +1,10 @@
 import { packageVersion } from "../auto/modules.js";
+import { gatewayCommand } from "./commands/gateway.js";
 import { infoCommand } from "./commands/info.js";
 import { initCommand } from "./commands/init.js";
 import { installCommand } from "./commands/install.js";
 import { listCommand } from "./commands/list.js";
+import { protoCommand } from "./commands/proto.js";
 import { serveCommand } from "./commands/serve.js";
 import { closeCommand, resetCommand, stateCommand, stepCommand } from "./commands/session.js";
 import { validateCommand } from "./commands/validate.js";
@@ -15,6 +17,8 @@ const commands: readonly Command[] = [
   initCommand,
   validateCommand,
   installCommand,
+  protoCommand,
+  gatewayCommand,
   resetCommand,
   stepCommand,
   stateCommand,

@@ -29,11 +29,22 @@ export interface PartialRecord {
 export class Episode {
   private started = false;
   private over = false;
+  private activity = Date.now();
 
   constructor(
     readonly env: Environment,
     readonly spec: EnvironmentSpec,
   ) {}
+
+  /** When the session was last used (`Date.now()`): a call started or ended, or a holder attached. */
+  get lastActivity(): number {
+    return this.activity;
+  }
+
+  /** The session is being used now. */
+  touch(): void {
+    this.activity = Date.now();
+  }
 
   /** True once the session has had a reset, i.e. it has an episode to step. */
   get hasStarted(): boolean {
@@ -66,6 +77,7 @@ export class Episode {
     const observation = toMessage(this.spec.observation, outcome.observation, "observation");
     const env = this.env;
     if (isStep) env.stepCount++;
+    this.activity = Date.now();
     const terminated = outcome.terminated === true;
     const truncated = outcome.truncated === true;
     const done = terminated || truncated;

@@ -1,27 +1,27 @@
 /**
  * The replies to a session's most recent request ids (or promises of them), so
  * that a request retried after a dropped stream is answered from the record,
- * not applied twice.
+ * not applied twice. At least the last `limit` are kept (up to twice as many):
+ * two generations of maps, the older dropped whole when the newer fills, so the
+ * hot path does one insert per step and never deletes.
  */
 export class RequestRecords<Reply> {
-  private readonly replies = new Map<string, Reply>();
+  private current = new Map<string, Reply>();
+  private previous = new Map<string, Reply>();
 
   constructor(private readonly limit: number) {}
 
   /** The reply recorded for a request id, if it is still remembered. */
   get(requestId: string): Reply | undefined {
-    return this.replies.get(requestId);
+    return this.current.get(requestId) ?? this.previous.get(requestId);
   }
 
-  /** Remembers a reply, forgetting the oldest beyond the limit. */
+  /** Remembers a reply. */
   remember(requestId: string, reply: Reply): void {
-    const replies = this.replies;
-    replies.set(requestId, reply);
-    if (replies.size > this.limit) replies.delete(replies.keys().next().value as string);
-  }
-
-  /** How many replies are remembered. */
-  get size(): number {
-    return this.replies.size;
+    if (this.current.size >= this.limit) {
+      this.previous = this.current;
+      this.current = new Map();
+    }
+    this.current.set(requestId, reply);
   }
 }

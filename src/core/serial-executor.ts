@@ -55,7 +55,8 @@ export class SerialExecutor {
   /** Calls submitted and not finished (the running one included). */
   private queued = 0;
   private running: Task<unknown, unknown> | undefined;
-  private closed: ConnectError | undefined;
+  /** Set once the session closed: makes the error later calls are refused with. */
+  private refusal: (() => ConnectError) | undefined;
 
   constructor(
     private readonly timing: ExecutorTiming,
@@ -74,10 +75,14 @@ export class SerialExecutor {
     return this.queued === 0 ? Promise.resolve() : this.tail;
   }
 
-  /** Refuses calls from now on with `refusal`, and aborts the running one with `reason`. */
-  close(refusal: ConnectError, reason: ConnectError): void {
-    this.closed ??= refusal;
-    this.running?.abort(reason);
+  /**
+   * Refuses calls from now on with the error `refusal` makes, and aborts the running
+   * one with the error `reason` makes. Errors are made only when needed: a stack trace
+   * costs more than a whole synchronous step.
+   */
+  close(refusal: () => ConnectError, reason: () => ConnectError): void {
+    this.refusal ??= refusal;
+    this.running?.abort(reason());
   }
 
   /**
@@ -87,7 +92,7 @@ export class SerialExecutor {
    */
   submit<R, T>(task: Task<R, T>, timeoutMs: number | undefined): T | Promise<T> {
     task.submitted = performance.now();
-    if (this.closed !== undefined) return this.refuse(task, this.closed);
+    if (this.refusal !== undefined) return this.refuse(task, this.refusal());
     const budget = timeoutMs === undefined ? this.timing.stepTimeoutMs : Math.min(timeoutMs, this.timing.stepTimeoutMs);
     if (this.queued === 0) {
       this.queued = 1;
@@ -121,8 +126,8 @@ export class SerialExecutor {
     this.queued++;
     const answer = new Answer<R, T>(task, this.answered);
     this.tail = this.tail.then(() => {
-      if (this.closed !== undefined) {
-        answer.fail(this.closed);
+      if (this.refusal !== undefined) {
+        answer.fail(this.refusal());
         this.queued--;
         return;
       }

@@ -230,11 +230,10 @@ describe("Session attachment", () => {
     expect(session.closed?.message).toContain("dropped");
   });
 
-  it("remembers the replies of the most recent request ids only", () => {
+  it("remembers the replies of at least the most recent request ids (recordSize 2), and forgets older ones", () => {
     const { session } = open();
-    session.records.remember("a", 1);
-    session.records.remember("b", 2);
-    session.records.remember("c", 3);
-    expect([session.records.get("a"), session.records.get("b"), session.records.get("c")]).toEqual([undefined, 2, 3]);
+    for (const [i, id] of ["a", "b", "c", "d", "e"].entries()) session.records.remember(id, i);
+    expect(["d", "e"].map((id) => session.records.get(id))).toEqual([3, 4]);
+    expect(session.records.get("a")).toBeUndefined();
   });
 });

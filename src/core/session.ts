@@ -56,7 +56,6 @@ export class Session {
   readonly createdAt = Date.now();
   /** Replies to recent request ids, so a retried request is answered, not applied twice. */
   readonly records: RequestRecords<unknown>;
-  private activity = this.createdAt;
   private closeReason: CloseReason | undefined;
   private readonly episode: Episode;
   private readonly executor: SerialExecutor;
@@ -108,7 +107,7 @@ export class Session {
 
   /** When the session last reset, stepped or was attached (`Date.now()`), for the idle timeout. */
   get lastActivity(): number {
-    return this.activity;
+    return this.episode.lastActivity;
   }
 
   /** Why the session ended; undefined while it is open. */
@@ -128,7 +127,7 @@ export class Session {
 
   /** Starts a new episode. */
   reset(args: ResetArgs): Promise<StepRecord> {
-    this.activity = Date.now();
+    this.episode.touch();
     const call = new ResetCall(this.episode, args.episodeId ?? randomUUID(), args.seed, args.options ?? {});
     const answer = this.executor.submit(call, args.timeoutMs);
     return answer instanceof Promise ? answer : Promise.resolve(answer);
@@ -146,7 +145,7 @@ export class Session {
       this.observer.call("step", 0, error.code);
       return Promise.reject(error);
     }
-    this.activity = Date.now();
+    this.episode.touch();
     return this.executor.submit(new StepCall(this.episode, action, this.id, args.requestId ?? "", args.partials), args.timeoutMs);
   }
 
@@ -186,7 +185,7 @@ export class Session {
 
   /** Attaches `holder` to drive the session, taking it over from any other holder. */
   attach(holder: SessionHolder): void {
-    this.activity = Date.now();
+    this.episode.touch();
     if (this.held) this.observer.resumed();
     this.held = true;
     this.attachment.take(holder);
@@ -210,7 +209,10 @@ export class Session {
   async close(reason: CloseReason): Promise<void> {
     if (this.closeReason !== undefined) return;
     this.closeReason = reason;
-    this.executor.close(this.closedError(), new ConnectError(reason.message, reason.code));
+    this.executor.close(
+      () => this.closedError(),
+      () => new ConnectError(reason.message, reason.code),
+    );
     this.config.onClosed(this);
     for (const listener of this.closeListeners.splice(0)) listener(reason);
     this.attachment.closed(reason);

@@ -20,6 +20,24 @@ import type { Session } from "./session.js";
  * replies. The unary RPCs use the same conversions.
  */
 
+/**
+ * A type URL, remembered for the schema last asked about: a server serves one
+ * environment, so this saves building (and, compared, flattening) a string per step.
+ */
+function urlCache(): (schema: DescMessage) => string {
+  let last: DescMessage | undefined;
+  let url = "";
+  return (schema) => {
+    if (schema !== last) {
+      last = schema;
+      url = typeUrlOf(schema);
+    }
+    return url;
+  };
+}
+const actionUrl = urlCache();
+const observationUrl = urlCache();
+
 /** The answer to one Step request: `StepResponse.kind`. */
 export type Reply = StepResponse["kind"];
 
@@ -64,7 +82,7 @@ export function toStepResult(spec: EnvironmentSpec, record: StepRecord): StepRes
     $typeName: "openenv.v1.StepResult",
     observation: {
       $typeName: "google.protobuf.Any",
-      typeUrl: typeUrlOf(spec.observation),
+      typeUrl: observationUrl(spec.observation),
       value: toBinary(spec.observation, record.observation),
     },
     reward: record.reward,
@@ -88,9 +106,12 @@ export function decodeAction(spec: EnvironmentSpec, any: Any | undefined, field 
   if (any === undefined) {
     throw new ConnectError(`${field} is required: a google.protobuf.Any holding ${schema.typeName}`, Code.InvalidArgument);
   }
-  const got = typeNameOf(any.typeUrl);
-  if (got !== schema.typeName) {
-    throw new ConnectError(`${field}: expected type ${schema.typeName}, got '${got === "" ? any.typeUrl : got}'`, Code.InvalidArgument);
+  // The usual URL is compared whole; any other prefix is accepted as long as it names the type.
+  if (any.typeUrl !== actionUrl(schema)) {
+    const got = typeNameOf(any.typeUrl);
+    if (got !== schema.typeName) {
+      throw new ConnectError(`${field}: expected type ${schema.typeName}, got '${got === "" ? any.typeUrl : got}'`, Code.InvalidArgument);
+    }
   }
   let action: Message;
   try {

@@ -4,11 +4,12 @@ import type * as http2 from "node:http2";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { encodeEnvelope } from "@connectrpc/connect/protocol";
-import { contentTypeStreamRegExp, endStreamFlag, endStreamToJson, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
-import { contentTypeRegExp as grpcContentType, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import { contentTypeRegExp as grpcWebContentType, trailerFlag, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
+import { contentTypeStreamRegExp, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
+import { contentTypeRegExp as grpcContentType } from "@connectrpc/connect/protocol-grpc";
+import { contentTypeRegExp as grpcWebContentType } from "@connectrpc/connect/protocol-grpc-web";
+import { endOfStream, type StepWireProtocol } from "../protocol/step-wire.js";
 import type { DualHandler, OnePortServer } from "./listener.js";
+import { isWebPath } from "./web-surface.js";
 
 /** Reads one request header by (lower-case) name. */
 export type HeaderReader = (name: string) => string | undefined;
@@ -69,10 +70,13 @@ export function createAuthorizer(options: AuthOptions): Authorizer {
   };
 }
 
-/** Paths that never need credentials: health checks (load balancers and providers poll them). */
+/**
+ * Paths that never need credentials: health checks (load balancers and providers poll
+ * them), and the web page's static files (the page asks for the token).
+ */
 function isOpenPath(url: string | undefined): boolean {
   if (url === undefined) return false;
-  return url === "/health" || url.startsWith("/health?") || url.startsWith("/grpc.health.v1.Health/");
+  return url === "/health" || url.startsWith("/health?") || url.startsWith("/grpc.health.v1.Health/") || isWebPath(url);
 }
 
 /** `/package.Service/Method`: an RPC, refused in its protocol's shape; anything else is OpenEnv's HTTP API. */
@@ -171,25 +175,36 @@ function refuse(req: ServerRequest, res: ServerResponse, err: ConnectError): voi
     // OpenEnv's JSON error shape, with the status every HTTP client understands.
     res.setHeader("www-authenticate", 'Bearer realm="openenv"');
     send(res, 401, "application/json", Buffer.from(JSON.stringify({ detail: err.rawMessage })));
-  } else if (grpcWebContentType.test(type)) {
-    send(res, 200, "application/grpc-web+proto", encodeEnvelope(trailerFlag, trailerSerialize(setTrailerStatus(new Headers(), err))));
-  } else if (grpcContentType.test(type)) {
-    const status: http.OutgoingHttpHeaders = {};
-    setTrailerStatus(new Headers(), err).forEach((value, key) => {
-      status[key] = value;
-    });
-    const stream = (req as http2.Http2ServerRequest).stream;
-    if (h1 || stream.destroyed) {
-      for (const [key, value] of Object.entries(status)) res.setHeader(key, value as string);
-      send(res, 200, "application/grpc+proto", new Uint8Array(0));
-    } else {
-      // Trailers-only: the status goes in the HEADERS frame that ends the stream.
-      stream.respond({ ...res.getHeaders(), ":status": 200, "content-type": "application/grpc+proto", ...status }, { endStream: true });
-    }
-  } else if (contentTypeStreamRegExp.test(type)) {
-    send(res, 200, type, encodeEnvelope(endStreamFlag, Buffer.from(JSON.stringify(endStreamToJson(new Headers(), err, undefined)))));
-  } else {
+    return;
+  }
+  // gRPC, gRPC-Web and Connect streams end with the status in their own way; Connect unary is a 401.
+  const protocol: StepWireProtocol | undefined = grpcWebContentType.test(type)
+    ? "grpc-web"
+    : grpcContentType.test(type)
+      ? "grpc"
+      : contentTypeStreamRegExp.test(type)
+        ? "connect"
+        : undefined;
+  if (protocol === undefined) {
     send(res, 401, "application/json", errorToJsonBytes(err, undefined));
+    return;
+  }
+  const end = endOfStream(protocol, err);
+  if ("body" in end) {
+    send(res, 200, protocol === "connect" ? type : "application/grpc-web+proto", end.body);
+    return;
+  }
+  const status: http.OutgoingHttpHeaders = {};
+  end.trailers.forEach((value, key) => {
+    status[key] = value;
+  });
+  const stream = (req as http2.Http2ServerRequest).stream;
+  if (h1 || stream.destroyed) {
+    for (const [key, value] of Object.entries(status)) res.setHeader(key, value as string);
+    send(res, 200, "application/grpc+proto", new Uint8Array(0));
+  } else {
+    // Trailers-only: the status goes in the HEADERS frame that ends the stream.
+    stream.respond({ ...res.getHeaders(), ":status": 200, "content-type": "application/grpc+proto", ...status }, { endStream: true });
   }
 }
 

@@ -27,7 +27,8 @@ export function applyCors(options: CorsOptions, req: ServerRequest, res: ServerR
   }
   res.setHeader("access-control-expose-headers", connectCors.exposedHeaders.join(", "));
   if (req.method === "OPTIONS" && req.headers["access-control-request-method"] !== undefined) {
-    const headers = [...connectCors.allowedHeaders, "Authorization", ...(options.allowedHeaders ?? [])];
+    // openenv-keep-session: the /web page's Step calls (one per action) keep their session.
+    const headers = [...connectCors.allowedHeaders, "Authorization", "OpenEnv-Keep-Session", ...(options.allowedHeaders ?? [])];
     res.setHeader("access-control-allow-methods", [...connectCors.allowedMethods, "OPTIONS"].join(", "));
     res.setHeader("access-control-allow-headers", headers.join(", "));
     res.setHeader("access-control-max-age", String(options.maxAgeSeconds ?? 7200));

@@ -2,7 +2,7 @@ import type * as http2 from "node:http2";
 import { fromBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type StepRequest, StepRequestSchema, type StepResponse } from "../../gen/openenv/v1/environment_service_pb.js";
-import { abortOn, keepSessionHeader, type ReplySink, wantsKeepSession } from "../core/step-input.js";
+import { abortOn, keepSessionHeader, type ReplySink, type StepInput, wantsKeepSession } from "../core/step-input.js";
 import { encodeStepResponse } from "../protocol/step-codec.js";
 import { EnvelopeReader, endOfStream, STEP_CONTENT_TYPES, type StepWireProtocol, stepProtocolOf } from "../protocol/step-wire.js";
 import type { EnvironmentRouter } from "./router.js";
@@ -57,32 +57,17 @@ export function serveFastStep(
   let inputEnded = false;
   stream.on("data", (chunk: Buffer) => {
     if (inputEnded) return;
-    try {
-      reader.push(chunk, (_flags, data) => {
-        let req: StepRequest;
-        try {
-          req = fromBinary(StepRequestSchema, data);
-        } catch (e) {
-          throw new ConnectError(`cannot decode StepRequest: ${e instanceof Error ? e.message : String(e)}`, Code.InvalidArgument);
-        }
-        core.feed(req);
-      });
-    } catch (err) {
+    const cause = feedStepRequests(reader, chunk, core);
+    if (cause !== undefined) {
       inputEnded = true;
-      const cause = ConnectError.from(err, Code.Internal);
-      core.abort(cause);
       finish(cause);
     }
   });
   stream.on("end", () => {
     if (inputEnded) return;
     inputEnded = true;
-    if (reader.pending > 0) {
-      const cause = new ConnectError("the request stream ended inside a message", Code.InvalidArgument);
-      core.abort(cause);
-      finish(cause);
-      return;
-    }
+    const cause = endOfStepRequests(reader, core);
+    if (cause !== undefined) return finish(cause);
     // Node emits 'end' before 'aborted' when the client resets the stream (RST_STREAM,
     // e.g. a cancelled gRPC call): wait a turn, so that a cancel is a drop (the session
     // stays for a resume, see 'close') and only a real half-close ends the session.
@@ -98,6 +83,38 @@ export function serveFastStep(
     }
   });
   stream.on("error", () => {});
+}
+
+/**
+ * Feeds the complete StepRequest envelopes of a request body's chunk to a Step
+ * stream. A broken request (compressed, undecodable, too large) aborts the stream;
+ * the error is returned so that the transport ends its response with it.
+ */
+export function feedStepRequests(reader: EnvelopeReader, chunk: Uint8Array, input: StepInput): ConnectError | undefined {
+  try {
+    reader.push(chunk, (_flags, data) => {
+      let req: StepRequest;
+      try {
+        req = fromBinary(StepRequestSchema, data);
+      } catch (e) {
+        throw new ConnectError(`cannot decode StepRequest: ${e instanceof Error ? e.message : String(e)}`, Code.InvalidArgument);
+      }
+      input.feed(req);
+    });
+    return undefined;
+  } catch (err) {
+    const cause = ConnectError.from(err, Code.Internal);
+    input.abort(cause);
+    return cause;
+  }
+}
+
+/** The request body ended: an error (the stream aborted with it) when it ended inside a message. */
+export function endOfStepRequests(reader: EnvelopeReader, input: StepInput): ConnectError | undefined {
+  if (reader.pending === 0) return undefined;
+  const cause = new ConnectError("the request stream ended inside a message", Code.InvalidArgument);
+  input.abort(cause);
+  return cause;
 }
 
 function respond(stream: http2.ServerHttp2Stream, protocol: StepWireProtocol): void {

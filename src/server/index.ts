@@ -23,3 +23,4 @@ export {
 export { createEnvironmentRouter, type EnvironmentRouter, type EnvironmentRouterOptions } from "./router.js";
 export * from "./rubrics/index.js";
 export { type EnvironmentServer, type HttpSurface, type ServeOptions, serve } from "./serve.js";
+export type { WebOptions } from "./web-surface.js";

@@ -15,6 +15,8 @@ import { fastStepProtocol, STEP_PATH, serveFastStep } from "./fast-step.js";
 import { type DualHandler, listenOnePort, type OnePortServer } from "./listener.js";
 import { metricsSurface, ServerMetrics } from "./metrics.js";
 import { createEnvironmentRouter, type EnvironmentRouter, type EnvironmentRouterOptions } from "./router.js";
+import { serveStepHttp1 } from "./step-http1.js";
+import { type WebOptions, webSurface } from "./web-surface.js";
 
 /** An HTTP request of either protocol version. */
 export type ServerRequest = http.IncomingMessage | http2.Http2ServerRequest;
@@ -93,6 +95,12 @@ export interface ServeOptions extends EnvironmentRouterOptions {
    * Default true.
    */
   readonly metrics?: boolean;
+  /**
+   * The `/web` page to play and inspect the environment in a browser. Default: on,
+   * except in OpenEnv's production mode (`openenv: { mode: "production" }`); an
+   * object turns it on with options (a script registering your renderers).
+   */
+  readonly web?: boolean | WebOptions;
 }
 
 /** A running environment server. */
@@ -154,6 +162,8 @@ export async function serve(source: EnvironmentSource, options: ServeOptions = {
   const surfaces = options.surfaces?.(router) ?? [];
   if (metrics !== undefined) surfaces.push(metricsSurface(metrics));
   if (openenv !== false) surfaces.push(openEnvSurface(router, openenv === true ? {} : openenv));
+  const web = options.web ?? !(typeof openenv === "object" && openenv.mode === "production");
+  if (web !== false) surfaces.push(webSurface(web === true ? {} : web));
   const notFound = (res: ServerResponse): void => {
     const body = JSON.stringify({ detail: "Not Found" });
     (res as http.ServerResponse).writeHead(404, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
@@ -180,6 +190,12 @@ export async function serve(source: EnvironmentSource, options: ServeOptions = {
       const protocol = fastStepProtocol(req.headers);
       if (protocol !== undefined)
         return serveFastStep((req as http2.Http2ServerRequest).stream, protocol, router, shutdown.signal, req.headers);
+    }
+    if (fast && req.httpVersionMajor === 1 && req.url === STEP_PATH && req.method === "POST") {
+      // Browsers (the /web page): connect-node refuses bidi on HTTP/1.1, this serves it half-duplex.
+      const protocol = fastStepProtocol(req.headers);
+      if (protocol === "connect" || protocol === "grpc-web")
+        return serveStepHttp1(req as http.IncomingMessage, res as http.ServerResponse, protocol, router, shutdown.signal);
     }
     handler(req, res);
   };

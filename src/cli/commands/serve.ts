@@ -10,7 +10,8 @@ import { parseEnvReference } from "../../auto/names.js";
 import type { ClusterEvent } from "../../server/cluster/options.js";
 import { formatClusterEvent, serveCluster } from "../../server/cluster/serve-cluster.js";
 import { serve } from "../../server/serve.js";
-import { type CliIO, type Command, ExitCode, intOption, secondsOption, UsageError } from "../common.js";
+import { type CliIO, type Command, intOption, secondsOption, UsageError } from "../common.js";
+import { stopOnSignals } from "../shutdown.js";
 
 /** True when the argument names a manifest or a directory holding one, rather than an environment name. */
 export function looksLikePath(arg: string): boolean {
@@ -63,6 +64,8 @@ Options:
   --mode MODE          OpenEnv mode: simulation (default; HTTP /reset /step /state)
                        or production (without them)
   --no-openenv         do not serve OpenEnv's HTTP/JSON + WebSocket protocol
+  --no-web             do not serve the /web page (served by default, except
+                       in production mode)
   --token TOKEN        require 'Authorization: Bearer TOKEN' on every call (repeatable;
                        also read from OPENENV_AUTH_TOKEN); health checks stay open
   --cors ORIGIN        allow browser calls from ORIGIN (repeatable; * for any)
@@ -92,6 +95,7 @@ Examples:
         json: { type: "boolean" },
         mode: { type: "string", default: "simulation" },
         "no-openenv": { type: "boolean", default: false },
+        "no-web": { type: "boolean", default: false },
         token: { type: "string", multiple: true },
         cors: { type: "string", multiple: true },
         "exit-with-parent": { type: "boolean" },
@@ -118,8 +122,10 @@ Examples:
     for (const w of info.warnings) io.err(`warning: ${formatIssue(w)}\n`);
     const loaded = await loadEnvironment(info);
     const openenv = values["no-openenv"] ? false : { mode: mode as "simulation" | "production" };
+    const web = values["no-web"] ? false : undefined;
     const serveOptions = {
       openenv,
+      web,
       auth: tokens.length > 0 ? { tokens } : undefined,
       cors: cors === undefined ? undefined : { origins: cors.includes("*") ? ("*" as const) : cors },
       port,
@@ -136,31 +142,8 @@ Examples:
             { manifest: info.manifestPath },
             { ...serveOptions, workers, onEvent: workerEvents(io, values.json === true) },
           );
-    // Handlers go in before the server is announced: a signal sent as soon as a client reads
-    // the announcement must find them (with none, SIGINT would kill the process outright).
-    const stopped = new Promise<number>((resolve) => {
-      let stopping = false;
-      const stop = (why: string, exitCode: number): void => {
-        if (stopping) return;
-        stopping = true;
-        io.err(`openenv: shutting down (${why})\n`);
-        void server.close().then(() => resolve(exitCode));
-      };
-      process.once("SIGINT", () => stop("SIGINT", ExitCode.interrupted));
-      process.once("SIGTERM", () => stop("SIGTERM", ExitCode.ok));
-      if (values["exit-with-parent"]) {
-        // The parent holds our stdin's other end: it closes when the parent exits or dies.
-        process.stdin.on("end", () => stop("stdin closed", ExitCode.ok));
-        process.stdin.on("close", () => stop("stdin closed", ExitCode.ok));
-        process.stdin.on("error", () => stop("stdin error", ExitCode.ok));
-        process.stdin.resume();
-        const parent = process.ppid;
-        const watch = setInterval(() => {
-          if (process.ppid !== parent) stop("parent process exited", ExitCode.ok);
-        }, 1_000);
-        watch.unref();
-      }
-    });
+    // Handlers go in before the server is announced (see stopOnSignals).
+    const stopped = stopOnSignals(() => server.close(), io, { exitWithParent: values["exit-with-parent"] });
     const pool = "workers" in server ? server.workers() : undefined;
     if (values.json) {
       const event = {
@@ -177,6 +160,7 @@ Examples:
       const extra = openenv === false ? "" : `; OpenEnv HTTP/JSON and WebSocket ${server.url.replace("http", "ws")}/ws, ${mode} mode`;
       const processes = pool === undefined ? "" : `, ${pool.length} worker processes`;
       io.out(`openenv: serving ${info.envKey} on ${server.url} (Connect, gRPC, gRPC-Web; h2c and HTTP/1.1${extra}${processes})\n`);
+      if (web !== false && mode === "simulation") io.out(`openenv: web page ${server.url}/web/\n`);
     }
     const code = await stopped;
     if (values["exit-with-parent"]) process.stdin.destroy();

@@ -55,26 +55,42 @@ export function decodeFromServer(schema: DescMessage, json: unknown, what: strin
   return decoded.message;
 }
 
-/** `{"observation", "reward", "done", "metadata", ...}` → the typed result, filling what an OpenEnv server leaves out. */
-export function resultFromPayload(schemas: BackendSchemas, data: unknown, episode: Episode, registry?: Registry): EnvStepResult {
-  if (!isJsonObject(data)) throw new ConnectError("the server sent a step result that is not an object", Code.Internal);
-  const observation = decodeFromServer(schemas.observation, data.observation, "observation", registry);
+/** The fields of an OpenEnv step payload around its observation. */
+export interface PayloadFields {
+  readonly reward: number | undefined;
+  readonly done: boolean;
+  readonly terminated: boolean;
+  readonly truncated: boolean;
+  readonly metadata: JsonObject;
+  readonly rewardComponents: Record<string, number>;
+}
+
+/**
+ * Reads `reward`, `done`, `metadata` (top-level, or the observation's in older servers) and an
+ * openenv-connect server's extensions (`terminated`, `truncated`, `reward_components`); a
+ * Python server's `done` stands for `terminated`. Rewards may be booleans or integers on `/ws`.
+ */
+export function payloadFields(data: JsonObject): PayloadFields {
   const done = data.done === true;
   const reward = typeof data.reward === "number" ? data.reward : typeof data.reward === "boolean" ? Number(data.reward) : undefined;
   const nested = isJsonObject(data.observation) && isJsonObject(data.observation.metadata) ? data.observation.metadata : {};
-  if (typeof data.step_count === "number") episode.stepCount = data.step_count;
-  if (typeof data.episode_id === "string") episode.episodeId = data.episode_id;
   return {
-    observation,
     reward,
     done,
     terminated: typeof data.terminated === "boolean" ? data.terminated : done,
     truncated: data.truncated === true,
     metadata: isJsonObject(data.metadata) ? data.metadata : nested,
     rewardComponents: isJsonObject(data.reward_components) ? (data.reward_components as Record<string, number>) : {},
-    stepCount: episode.stepCount,
-    episodeId: episode.episodeId,
   };
+}
+
+/** `{"observation", "reward", "done", "metadata", ...}` → the typed result, filling what an OpenEnv server leaves out. */
+export function resultFromPayload(schemas: BackendSchemas, data: unknown, episode: Episode, registry?: Registry): EnvStepResult {
+  if (!isJsonObject(data)) throw new ConnectError("the server sent a step result that is not an object", Code.Internal);
+  const observation = decodeFromServer(schemas.observation, data.observation, "observation", registry);
+  if (typeof data.step_count === "number") episode.stepCount = data.step_count;
+  if (typeof data.episode_id === "string") episode.episodeId = data.episode_id;
+  return { observation, ...payloadFields(data), stepCount: episode.stepCount, episodeId: episode.episodeId };
 }
 
 /** What both OpenEnv backends keep: the server's session id (when it reports one) and the episode's counters. */

@@ -1,84 +1,24 @@
 // A worker's view of the other workers: who serves, who is gone, and how calls
 // for their sessions are forwarded to them over their private unix sockets.
-import type * as http from "node:http";
-import * as http2 from "node:http2";
+import type * as http2 from "node:http2";
 import * as net from "node:net";
 import type { JsonObject } from "@bufbuild/protobuf";
-import { type Client, Code, ConnectError, createClient, type HandlerContext } from "@connectrpc/connect";
+import { type Client, ConnectError, createClient, type HandlerContext } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import { EnvironmentService, type StepRequest } from "../../../gen/openenv/v1/environment_service_pb.js";
-import type { ForwardedHeaders, RemoteSessions, StepRelay } from "../../core/placement.js";
-import type { ReplySink } from "../../core/step-input.js";
+import { EnvironmentService } from "../../../gen/openenv/v1/environment_service_pb.js";
+import type { ForwardedHeaders, RemoteSessions } from "../../core/placement.js";
 import { JsonRpcCode, jsonRpcError } from "../../openenv/server/json-rpc.js";
-import { AsyncQueue } from "../../protocol/async-queue.js";
 import { sessionLostError } from "../../protocol/errors.js";
-import type { ServerRequest, ServerResponse } from "../serve.js";
+import { forwardedHeaders } from "./forwarded-headers.js";
 import { type LostWorker, ownerOf, type PeerInfo } from "./messages.js";
-
-/** Headers that describe one hop (or the RPC framing), never forwarded. */
-const hopHeaders = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "upgrade",
-  "te",
-  "host",
-  "http2-settings",
-  "content-length",
-  "content-type",
-  "content-encoding",
-  "accept-encoding",
-  "user-agent",
-]);
-
-function forwardable(name: string): boolean {
-  return !(
-    name.startsWith(":") ||
-    hopHeaders.has(name) ||
-    name.startsWith("grpc-") ||
-    name.startsWith("connect-") ||
-    name === "x-user-agent" ||
-    name === "x-grpc-web"
-  );
-}
-
-/** The caller's own headers (credentials, `openenv-keep-session`, ...) without the protocol's. */
-export function forwardedHeaders(headers: ForwardedHeaders | undefined): Headers {
-  const out = new Headers();
-  if (headers === undefined) return out;
-  if (headers instanceof Headers) {
-    headers.forEach((value, name) => {
-      if (forwardable(name)) out.append(name, value);
-    });
-    return out;
-  }
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || !forwardable(name)) continue;
-    for (const v of Array.isArray(value) ? value : [value]) out.append(name, v);
-  }
-  return out;
-}
-
-/** A failure to reach the owner (not an error the owner answered with) gets the owner's name. */
-function relayError(err: unknown, owner: string): ConnectError {
-  const e = ConnectError.from(err);
-  const transport = e.cause !== undefined && !(e.cause instanceof ConnectError);
-  if (transport && e.code !== Code.Canceled && e.code !== Code.DeadlineExceeded) {
-    return new ConnectError(`lost the connection to ${owner}: ${e.rawMessage}`, Code.Unavailable);
-  }
-  // The owner's own error, as it sent it (its response metadata stays behind).
-  const copy = new ConnectError(e.rawMessage, e.code);
-  copy.details = [...e.details];
-  return copy;
-}
+import { GrpcStepRelay, relayError } from "./step-relay.js";
 
 function callOptions(ctx: HandlerContext) {
   return { headers: forwardedHeaders(ctx.requestHeader), signal: ctx.signal, timeoutMs: ctx.timeoutMs() };
 }
 
 /** A live peer worker: one HTTP/2 connection to its unix socket carries every forwarded call. */
-class Peer {
+export class Peer {
   readonly connection: Http2SessionManager;
   readonly client: Client<typeof EnvironmentService>;
   readonly remote: RemoteSessions;
@@ -146,70 +86,6 @@ class Peer {
     const conn = (this.connection as unknown as { s?: { conn?: { on?: (e: string, f: () => void) => void } } }).s?.conn;
     conn?.on?.("error", () => {});
     this.connection.abort();
-  }
-}
-
-/** A Step stream relayed to its session's owner over a gRPC stream. */
-class GrpcStepRelay implements StepRelay {
-  private readonly requests = new AsyncQueue<StepRequest>();
-  private readonly cancel = new AbortController();
-  private sent = 0;
-  private answered = 0;
-  private draining: ConnectError | undefined;
-  private done = false;
-
-  constructor(
-    client: Client<typeof EnvironmentService>,
-    private readonly out: ReplySink,
-    headers: Headers,
-    private readonly owner: string,
-  ) {
-    void this.run(client, headers);
-  }
-
-  send(req: StepRequest): void {
-    if (this.done) return;
-    this.sent++;
-    this.requests.push(req);
-  }
-
-  end(): void {
-    this.requests.end();
-  }
-
-  abort(cause: ConnectError): void {
-    this.stop(cause);
-  }
-
-  drain(cause: ConnectError): void {
-    this.draining = cause;
-    if (this.answered >= this.sent) this.stop(cause);
-  }
-
-  private stop(cause: ConnectError): void {
-    if (this.done) return;
-    this.done = true;
-    this.cancel.abort(cause);
-    this.out.fail(cause);
-  }
-
-  private async run(client: Client<typeof EnvironmentService>, headers: Headers): Promise<void> {
-    try {
-      for await (const res of client.step(this.requests, { headers, signal: this.cancel.signal })) {
-        if (this.done) return;
-        if (res.kind.case !== "partial") this.answered++;
-        this.out.push(res);
-        if (this.draining !== undefined && this.answered >= this.sent) return this.stop(this.draining);
-      }
-      if (!this.done) {
-        this.done = true;
-        this.out.end();
-      }
-    } catch (err) {
-      if (this.done) return;
-      this.done = true;
-      this.out.fail(relayError(err, this.owner));
-    }
   }
 }
 
@@ -293,81 +169,4 @@ export class PeerDirectory {
     for (const peer of this.peers.values()) peer.close();
     this.peers.clear();
   }
-}
-
-const statefulPaths = new Set(["/reset", "/step", "/state"]);
-
-/**
- * OpenEnv's stateful HTTP (`OpenEnv-Session-Id`) for another worker's session:
- * the request is passed to the owner as it is and its answer sent back.
- * Mounted before OpenEnv's own routes; passes everything else on.
- */
-export function sessionProxy(directory: PeerDirectory): { handle(req: ServerRequest, res: ServerResponse): boolean } {
-  return {
-    handle(req, res) {
-      const url = req.url ?? "/";
-      const q = url.indexOf("?");
-      if (!statefulPaths.has(q < 0 ? url : url.slice(0, q))) return false;
-      const v = req.headers["openenv-session-id"];
-      const id = Array.isArray(v) ? v[0] : v;
-      if (id === undefined || id === "" || id === "new") return false;
-      const route = directory.route(id);
-      if (route === undefined) return false;
-      if ("lost" in route) {
-        sendJson(res, 404, { detail: `session '${id}' was lost: ${route.lost}`, code: "not_found" });
-        return true;
-      }
-      void proxyHttp(route.peer, req, res, `${route.peer.label}, which owns session ${id}`);
-      return true;
-    },
-  };
-}
-
-async function proxyHttp(peer: Peer, req: ServerRequest, res: ServerResponse, owner: string): Promise<void> {
-  const headers: http2.OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined || name.startsWith(":") || hopHeaders.has(name)) continue;
-    headers[name] = value;
-  }
-  for (const name of ["content-type", "content-length", "content-encoding"]) {
-    const value = req.headers[name];
-    if (value !== undefined) headers[name] = value;
-  }
-  let upstream: http2.ClientHttp2Stream;
-  try {
-    upstream = await peer.connection.request(req.method ?? "GET", req.url ?? "/", headers, {});
-  } catch (err) {
-    req.resume();
-    sendJson(res, 503, { detail: `lost the connection to ${owner}: ${ConnectError.from(err).rawMessage}`, code: "unavailable" });
-    return;
-  }
-  upstream.on("response", (h) => {
-    const out: http.OutgoingHttpHeaders = {};
-    for (const [name, value] of Object.entries(h)) {
-      if (value === undefined || name.startsWith(":") || (hopHeaders.has(name) && name !== "content-type" && name !== "content-length"))
-        continue;
-      out[name] = value;
-    }
-    (res as http.ServerResponse).writeHead(Number(h[":status"] ?? 502), out);
-    upstream.on("data", (chunk: Buffer) => {
-      peer.connection.notifyResponseByteRead(upstream);
-      (res as http.ServerResponse).write(chunk);
-    });
-    upstream.on("end", () => res.end());
-  });
-  upstream.on("error", (err) => {
-    if (!res.headersSent) sendJson(res, 503, { detail: `lost the connection to ${owner}: ${err.message}`, code: "unavailable" });
-    else (res as http.ServerResponse).destroy();
-  });
-  res.on("close", () => {
-    if (!upstream.closed) upstream.close(http2.constants.NGHTTP2_CANCEL);
-  });
-  (req as NodeJS.ReadableStream).pipe(upstream);
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  if (res.headersSent) return;
-  const text = JSON.stringify(body);
-  (res as http.ServerResponse).writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
-  res.end(text);
 }

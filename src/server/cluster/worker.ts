@@ -11,9 +11,10 @@ import { replicaPrefix } from "../../core/replica.js";
 import type { EnvironmentSource } from "../environment.js";
 import { defaultMaxMessageBytes } from "../router.js";
 import { serve } from "../serve.js";
+import { sessionProxy } from "./http-proxy.js";
 import { isClusterMessage, type PrimaryMessage, sessionPrefix, type WorkerMessage } from "./messages.js";
 import type { ClusterEnvironment, WorkerConfig } from "./options.js";
-import { PeerDirectory, sessionProxy } from "./peers.js";
+import { PeerDirectory } from "./peers.js";
 import { type Grant, WorkerSlots } from "./slots.js";
 
 /** Request/response and notifications over the IPC channel to the primary. */
