@@ -94,6 +94,8 @@ export interface Balancer {
   readonly port: number;
   readonly process: ChildProcess;
   readonly configFile: string;
+  /** Resolves once HAProxy's health check reports the replica up (at once if it is up now). */
+  waitUp(id: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -119,11 +121,25 @@ export async function startHaproxy(upstreams: readonly Upstream[], host = "127.0
   execFileSync(bin, ["-c", "-q", "-f", configFile], { stdio: "inherit" });
   const child = spawn(bin, ["-db", "-f", configFile], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
+  // HAProxy starts with every server up; its log says when a check changes that.
+  const down = new Set<string>();
+  const waiting = new Map<string, Array<() => void>>();
   child.stderr?.on("data", (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);
     if (log) process.stderr.write(d);
-    // A replica's health changes (down, up, none left) are worth seeing in every run.
-    else for (const line of d.toString().split("\n")) if (/^\[(WARNING|ALERT)\]/.test(line)) process.stderr.write(`haproxy: ${line}\n`);
+    for (const line of d.toString().split("\n")) {
+      // A replica's health changes (down, up, none left) are worth seeing in every run.
+      if (!log && /^\[(WARNING|ALERT)\]/.test(line)) process.stderr.write(`haproxy: ${line}\n`);
+      const m = /Server rpc\/(\S+) is (UP|DOWN)/.exec(line);
+      if (m === null) continue;
+      const id = m[1] as string;
+      if (m[2] === "DOWN") down.add(id);
+      else {
+        down.delete(id);
+        for (const resolve of waiting.get(id) ?? []) resolve();
+        waiting.delete(id);
+      }
+    }
   });
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   for (let i = 0; ; i++) {
@@ -144,6 +160,10 @@ export async function startHaproxy(upstreams: readonly Upstream[], host = "127.0
     port,
     process: child,
     configFile,
+    waitUp(id) {
+      if (!down.has(id)) return Promise.resolve();
+      return new Promise((resolve) => waiting.set(id, [...(waiting.get(id) ?? []), resolve]));
+    },
     async stop() {
       if (child.exitCode === null) child.kill("SIGTERM");
       await exited;

@@ -241,13 +241,14 @@ await sleep(durationMs * 0.2);
 const back = await startReplica(victim, killed.port);
 replicas.set(victim, back);
 log(`${Math.round((Date.now() - started) / 1000)} s: replica ${victim} back on :${back.port}`);
-// New sessions once the balancer's health check sees it again (every 250 ms, rise 1).
-await sleep(1_000);
+// New sessions once the balancer's health check sees it again (2 checks 500 ms apart).
+await balancer.waitUp(victim);
+log(`${Math.round((Date.now() - started) / 1000)} s: HAProxy reports ${victim} up; 12 new sessions`);
 const afterReturn = Array.from({ length: 12 }, (_, i) => runClient("after-return", "grpc", balancer.url, `a${i}`));
 work.push(...afterReturn);
 
 // The returned replica's new sessions step for a few seconds at least.
-await sleep(Math.max(3_000, durationMs - (Date.now() - started)));
+await sleep(Math.max(5_000, durationMs - (Date.now() - started)));
 running = false;
 await dropper;
 const outcome = await failed;
