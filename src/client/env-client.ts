@@ -5,7 +5,7 @@ import { WebSocketBackend } from "../openenv/client/backends.js";
 import type { EnvBackend, EnvStepResult, ResetParams, StepParams } from "./backend.js";
 import type { EnvClientOptions, EnvClientSpec, EnvTransportKind } from "./env-client-options.js";
 import { BackendOpener } from "./open-backend.js";
-import { type RolloutOptions, type RolloutStep, rollout } from "./rollout.js";
+import { type RolloutOptions, type RolloutPolicy, type RolloutStep, rollout } from "./rollout.js";
 import { RpcBackend } from "./rpc-backend.js";
 
 export type { EnvStepResult, ResetParams, StepParams } from "./backend.js";
@@ -140,13 +140,7 @@ export class EnvClient<
    * `for await (const t of env.rollout(policy)) ...`. Resets before each episode,
    * stops at its end or after `maxSteps`.
    */
-  rollout(
-    policy: (
-      observation: MessageShape<O>,
-      last: EnvStepResult<O>,
-    ) => MessageShape<A> | MessageInitShape<A> | PromiseLike<MessageShape<A> | MessageInitShape<A>>,
-    options: RolloutOptions = {},
-  ): AsyncGenerator<RolloutStep<A, O>, void, undefined> {
+  rollout(policy: RolloutPolicy<A, O>, options: RolloutOptions = {}): AsyncGenerator<RolloutStep<A, O>, void, undefined> {
     return rollout(this, policy, options);
   }
 

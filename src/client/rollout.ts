@@ -25,13 +25,16 @@ export interface Steppable<A extends DescMessage, O extends DescMessage> {
   step(action: MessageShape<A> | MessageInitShape<A>): Promise<EnvStepResult<O>>;
 }
 
+/** Chooses the next action from the last observation (and the whole last result). */
+export type RolloutPolicy<A extends DescMessage, O extends DescMessage> = (
+  observation: MessageShape<O>,
+  last: EnvStepResult<O>,
+) => MessageShape<A> | MessageInitShape<A> | PromiseLike<MessageShape<A> | MessageInitShape<A>>;
+
 /** Drives `env` with `policy` and yields each transition (see `EnvClient.rollout`). */
 export async function* rollout<A extends DescMessage, O extends DescMessage>(
   env: Steppable<A, O>,
-  policy: (
-    observation: MessageShape<O>,
-    last: EnvStepResult<O>,
-  ) => MessageShape<A> | MessageInitShape<A> | PromiseLike<MessageShape<A> | MessageInitShape<A>>,
+  policy: RolloutPolicy<A, O>,
   options: RolloutOptions = {},
 ): AsyncGenerator<RolloutStep<A, O>, void, undefined> {
   const episodes = options.episodes ?? 1;

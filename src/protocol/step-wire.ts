@@ -65,7 +65,7 @@ export function stepRequestHeaders(protocol: StepWireProtocol, user: HeadersInit
 }
 
 /** One message with the 5-byte envelope (flags, big-endian length) in front. */
-export function envelope(data: Uint8Array): Uint8Array {
+export function envelope(data: Uint8Array): Uint8Array<ArrayBuffer> {
   return encodeEnvelope(0, data);
 }
 

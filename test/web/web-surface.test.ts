@@ -8,7 +8,7 @@ import { EchoActionSchema } from "../../gen/openenv/envs/echo/v1/echo_pb.js";
 import { StepRequestSchema, type StepResponse, StepResponseSchema } from "../../gen/openenv/v1/environment_service_pb.js";
 import { buildWeb } from "../../scripts/build-web.js";
 import { EchoEnvironment } from "../../src/envs/echo/environment.js";
-import { EnvelopeReader, encodeEnvelope } from "../../src/protocol/envelope.js";
+import { EnvelopeReader, envelope } from "../../src/protocol/step-wire.js";
 import { type EnvironmentServer, serve } from "../../src/server/serve.js";
 import { startCliServer } from "../auto/helpers.js";
 
@@ -53,16 +53,15 @@ async function stepCall(
   const res = await fetch(url + STEP, {
     method: "POST",
     headers: { "content-type": "application/connect+proto", "connect-protocol-version": "1", ...headers },
-    body: Buffer.concat(encodeEnvelope(0, toBinary(StepRequestSchema, req))),
+    body: envelope(toBinary(StepRequestSchema, req)),
   });
   const reader = new EnvelopeReader(8 << 20);
-  reader.push(Buffer.from(await res.arrayBuffer()));
   const replies: StepResponse[] = [];
   let end: ReturnType<typeof endStreamFromJson> | undefined;
-  for (let env = reader.next(); env !== undefined; env = reader.next()) {
-    if ((env.flags & 2) === 2) end = endStreamFromJson(env.data);
-    else replies.push(fromBinary(StepResponseSchema, env.data));
-  }
+  reader.push(new Uint8Array(await res.arrayBuffer()), (flags, data) => {
+    if ((flags & 2) === 2) end = endStreamFromJson(data);
+    else replies.push(fromBinary(StepResponseSchema, data));
+  });
   return { status: res.status, replies, end };
 }
 

@@ -11,8 +11,7 @@ import {
 } from "@bufbuild/protobuf";
 import { type Any, anyIs, anyPack, anyUnpack } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
-import { createEnvelopeReadableStream, encodeEnvelope } from "@connectrpc/connect/protocol";
-import { endStreamFlag, endStreamFromJson } from "@connectrpc/connect/protocol-connect";
+import { createEnvelopeReadableStream } from "@connectrpc/connect/protocol";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import {
   EnvironmentService,
@@ -22,6 +21,8 @@ import {
   type StepResult,
   ValidationErrorsSchema,
 } from "../../../gen/openenv/v1/environment_service_pb.js";
+import { keepSessionHeader } from "../../core/step-input.js";
+import { envelope, readEndOfStream, STEP_CONTENT_TYPES, STEP_PATH } from "../../protocol/step-wire.js";
 import {
   AuthRequired,
   authHeaders,
@@ -35,7 +36,11 @@ import {
 import { fieldsFromMessage } from "./fields.js";
 import type { FieldError, JsonRecord } from "./form.js";
 
-const STEP_PATH = "/openenv.v1.EnvironmentService/Step";
+/** The page's Step call: half-duplex over HTTP/1.1 (fetch cannot stream a request body), in Connect's binary streaming protocol. */
+const stepHeaders = {
+  "content-type": STEP_CONTENT_TYPES.connect,
+  "connect-protocol-version": "1",
+};
 
 /** The JSON the page works with: proto field names, every field present. */
 function messageJson(desc: DescMessage, msg: Parameters<typeof toJson>[1], registry: Registry): JsonRecord {
@@ -138,7 +143,7 @@ export class ConnectBackend implements EnvConnection {
       // An empty stream: no session is opened, the answer is an empty 200 where Step is served.
       const res = await fetch(baseUrl + STEP_PATH, {
         method: "POST",
-        headers: { "content-type": "application/connect+proto", "connect-protocol-version": "1", ...authHeaders(credentials) },
+        headers: { ...stepHeaders, ...authHeaders(credentials) },
         body: new Uint8Array(0),
       });
       await res.arrayBuffer();
@@ -207,13 +212,8 @@ export class ConnectBackend implements EnvConnection {
     });
     const res = await fetch(this.baseUrl + STEP_PATH, {
       method: "POST",
-      headers: {
-        "content-type": "application/connect+proto",
-        "connect-protocol-version": "1",
-        "openenv-keep-session": "true",
-        ...authHeaders(this.credentials),
-      },
-      body: encodeEnvelope(0, toBinary(StepRequestSchema, req)),
+      headers: { ...stepHeaders, [keepSessionHeader]: "true", ...authHeaders(this.credentials) },
+      body: envelope(toBinary(StepRequestSchema, req)),
     });
     if (res.status === 401) throw new AuthRequired("the server wants a token");
     if (res.status !== 200 || res.body === null) throw new CallError(`Step answered HTTP ${res.status}`, "unavailable");
@@ -222,8 +222,8 @@ export class ConnectBackend implements EnvConnection {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      if ((value.flags & endStreamFlag) === endStreamFlag) {
-        const end = endStreamFromJson(value.data);
+      const end = readEndOfStream("connect", value.flags, value.data);
+      if (end !== undefined) {
         if (end.error !== undefined) throw fromConnectError(end.error);
         continue;
       }
