@@ -41,7 +41,13 @@ async function measure(urls: readonly string[]): Promise<Omit<Row, "replicas" | 
   const vecs = await Promise.all(
     urls.map((baseUrl, i) => {
       const count = Math.floor(sessions / urls.length) + (i < sessions % urls.length ? 1 : 0);
-      return VectorEnv.connect({ baseUrl, spec: echoSpec, count, transport: "grpc", connections: Math.max(1, Math.round(4 / urls.length)) });
+      return VectorEnv.connect({
+        baseUrl,
+        spec: echoSpec,
+        count,
+        transport: "grpc",
+        connections: Math.max(1, Math.round(4 / urls.length)),
+      });
     }),
   );
   try {
