@@ -13,7 +13,7 @@ import { applyCors, type CorsOptions } from "./cors.js";
 import { type EnvironmentSource, toFactory } from "./environment.js";
 import { fastStepProtocol, STEP_PATH, serveFastStep } from "./fast-step.js";
 import { type DualHandler, listenOnePort, type OnePortServer } from "./listener.js";
-import { metricsSurface, ServerMetrics } from "./metrics.js";
+import type { ServerMetrics } from "./metrics.js";
 import { createEnvironmentRouter, type EnvironmentRouter, type EnvironmentRouterOptions } from "./router.js";
 import { serveStepHttp1 } from "./step-http1.js";
 import { type WebOptions, webSurface } from "./web-surface.js";
@@ -139,10 +139,12 @@ export async function serve(source: EnvironmentSource, options: ServeOptions = {
   const replica = options.replica ?? (options.replicaId === undefined ? undefined : replicaIdentity(options.replicaId));
   // Sessions are counted when scraped: the router (and its manager) is made with the metrics as its observer.
   const counts = { active: () => router.sessions.active, max: () => router.sessions.limits.maxSessions };
+  // prom-client is loaded only by a server that serves metrics (its import costs a CLI command ~0.3 s).
+  const metricsModule = options.metrics === false ? undefined : await import("./metrics.js");
   const metrics =
-    options.metrics === false
+    metricsModule === undefined
       ? undefined
-      : new ServerMetrics(
+      : new metricsModule.ServerMetrics(
           {
             environment: toFactory(source as EnvironmentSource<DescMessage, DescMessage, DescMessage, DescMessage>).spec.name,
             replica: replica?.id,
@@ -160,7 +162,7 @@ export async function serve(source: EnvironmentSource, options: ServeOptions = {
   // concurrent streams are normal, not the leak Node's warning after 10 listeners suspects.
   setMaxListeners(0, shutdown.signal);
   const surfaces = options.surfaces?.(router) ?? [];
-  if (metrics !== undefined) surfaces.push(metricsSurface(metrics));
+  if (metrics !== undefined && metricsModule !== undefined) surfaces.push(metricsModule.metricsSurface(metrics));
   if (openenv !== false) surfaces.push(openEnvSurface(router, openenv === true ? {} : openenv));
   const web = options.web ?? !(typeof openenv === "object" && openenv.mode === "production");
   if (web !== false) surfaces.push(webSurface(web === true ? {} : web));
