@@ -184,7 +184,7 @@ export class SessionManager {
    */
   missing(id: string): ConnectError {
     const lost = this.replica === undefined ? undefined : lostToReplica(id, this.replica);
-    const error = lost ?? new ConnectError(`session '${id}' not found (closed, idle for too long, or never opened)`, Code.NotFound);
+    const error = lost ?? new ConnectError(`session '${id}' not found`, Code.NotFound);
     this.observer.rejected(error.code, lost !== undefined);
     return error;
   }
