@@ -17,7 +17,7 @@ describe("examples/ run as documented", () => {
     expect(stdout).toMatch(/^coding +: /m);
     expect(stdout).toContain('"Hello, OpenEnv!\\n"');
     expect(stdout).toContain(
-      "Unknown environment 'cooding'.\nDid you mean: coding?\nAvailable environments: chat, coding, connect4, echo, maze, wordle",
+      "Unknown environment 'cooding'.\nDid you mean: coding?\nAvailable environments: browser, chat, coding, connect4, echo, maze, wordle",
     );
   });
 

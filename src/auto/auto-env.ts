@@ -309,7 +309,7 @@ async function startAndConnect<A extends DescMessage, O extends DescMessage, S e
       running = await startProcess(info.manifestPath, common);
       break;
     case "docker":
-      running = await startDocker(options.dockerImage ?? info.defaultImage, { ...common, containerPort: info.port });
+      running = await startDocker(options.dockerImage ?? info.defaultImage, { ...common, sandboxed: info.manifest.sandbox !== undefined });
       break;
     case "in-process":
       running = await startInProcess((await loadEnvironment(info)).source, common);

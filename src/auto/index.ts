@@ -1,5 +1,6 @@
 export { type ActionClass, actionClass } from "./action-class.js";
 export { type ActionInfo, AutoAction, AutoEnv, AutoEnvClient, type FromEnvActionOptions, type FromEnvOptions } from "./auto-env.js";
+export { type BuildOptions, type BuiltImage, buildImage, defaultBaseImage, ImageBuildError } from "./build.js";
 export {
   clearDiscoveryCache,
   type DiscoverOptions,
@@ -41,7 +42,14 @@ export {
   UnknownEnvironmentError,
   unknownEnvironmentMessage,
 } from "./names.js";
-export { checkDocker, type DockerProviderOptions, DockerUnavailableError, startDocker } from "./providers/docker.js";
+export {
+  checkDocker,
+  DockerImageMissingError,
+  type DockerLimits,
+  type DockerProviderOptions,
+  DockerUnavailableError,
+  startDocker,
+} from "./providers/docker.js";
 export { type HealthWaitOptions, probeHealth, ServerStartError, waitForHealthy } from "./providers/health.js";
 export { startInMemory, startInProcess } from "./providers/in-process.js";
 export { type ProcessProviderOptions, startProcess } from "./providers/process.js";

@@ -50,6 +50,12 @@ export interface EnvManifest {
   readonly state: string;
   /** OpenEnv's `variables` (Space variables): name → value. */
   readonly variables: Readonly<Record<string, string>>;
+  /**
+   * Ours: the environment runs untrusted code in sandboxes (`sandbox: {network: false}`,
+   * or `sandbox: true`). `openenv serve` then checks at start that sandboxes can be made,
+   * and `network` is the sandboxes' default network access. Undefined: no sandbox needed.
+   */
+  readonly sandbox: { readonly network: boolean } | undefined;
   /** The whole document as parsed, including fields this release does not read. */
   readonly raw: Readonly<Record<string, unknown>>;
   /** Line and column of each top-level field, for error messages. */
@@ -129,6 +135,7 @@ const knownFields = [
   "state",
   "client",
   "variables",
+  "sandbox",
 ] as const;
 
 const protoName = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$/;
@@ -304,6 +311,20 @@ export function parseManifest(text: string, file: string): ParsedManifest {
       }
     }
   }
+  let sandbox: EnvManifest["sandbox"];
+  const sandboxEntry = values.get("sandbox");
+  if (sandboxEntry !== undefined && sandboxEntry.value !== null && sandboxEntry.value !== false) {
+    const v = sandboxEntry.value;
+    if (v === true) sandbox = { network: false };
+    else if (typeof v !== "object" || Array.isArray(v)) fail("sandbox", "must be true or a mapping such as {network: false}");
+    else {
+      const extra = Object.keys(v as object).filter((k) => k !== "network");
+      const network = (v as { network?: unknown }).network ?? false;
+      if (extra.length > 0) fail("sandbox", `unknown key '${extra[0]}' (the sandbox takes: network)`);
+      else if (typeof network !== "boolean") fail("sandbox", `network must be true or false, got ${JSON.stringify(network)}`);
+      else sandbox = { network };
+    }
+  }
   const client = values.get("client");
   if (client !== undefined && client.value !== null && typeof client.value !== "object") {
     fail("client", "must be a mapping (OpenEnv's {class_name, module}); openenv-connect's client is generic and ignores it");
@@ -328,6 +349,7 @@ export function parseManifest(text: string, file: string): ParsedManifest {
       observation: messages.observation!,
       state: messages.state!,
       variables,
+      sandbox,
       raw: Object.fromEntries([...values].map(([k, v]) => [k, v.value])),
       positions,
     },

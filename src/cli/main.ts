@@ -1,4 +1,5 @@
 import { packageVersion } from "../auto/modules.js";
+import { buildCommand } from "./commands/build.js";
 import { gatewayCommand } from "./commands/gateway.js";
 import { infoCommand } from "./commands/info.js";
 import { initCommand } from "./commands/init.js";
@@ -15,6 +16,7 @@ const commands: readonly Command[] = [
   infoCommand,
   serveCommand,
   initCommand,
+  buildCommand,
   validateCommand,
   installCommand,
   protoCommand,

@@ -38,6 +38,14 @@ export const defaultSessionLimits: SessionLimits = {
   abortGraceMs: 5_000,
 };
 
+/**
+ * The fields of `partial` that hold a value: an option given as `undefined` (a CLI flag
+ * that was not passed) keeps its default instead of erasing it, as a spread would.
+ */
+export function definedOnly<T extends object>(partial: T): Partial<T> {
+  return Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
 /** Live counters, for Describe, metrics and tests. */
 export interface SessionStats {
   readonly active: number;
@@ -75,7 +83,7 @@ export class SessionManager {
     private readonly placement?: SessionPlacement,
   ) {
     const { recordSize, replica, observer, ...limits } = options;
-    this.limits = { ...defaultSessionLimits, ...limits };
+    this.limits = { ...defaultSessionLimits, ...definedOnly(limits) };
     this.recordSize = recordSize ?? 256;
     this.replica = replica;
     this.observer = observer ?? noObserver;

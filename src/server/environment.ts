@@ -161,6 +161,12 @@ export interface EnvironmentFactory<
 > {
   readonly spec: EnvironmentSpec<A, O, S, P>;
   create(): Awaitable<Environment<A, O, S, P>>;
+  /**
+   * Releases what the factory's instances share (a browser process, a pool of
+   * connections). A server calls it once when it closes, after every session
+   * closed.
+   */
+  close?(): Awaitable<void>;
 }
 
 /** What the server accepts: an environment class or a factory. */

@@ -22,5 +22,6 @@ export {
 } from "./environment.js";
 export { createEnvironmentRouter, type EnvironmentRouter, type EnvironmentRouterOptions } from "./router.js";
 export * from "./rubrics/index.js";
+export * from "./sandbox/index.js";
 export { type EnvironmentServer, type HttpSurface, type ServeOptions, serve } from "./serve.js";
 export type { WebOptions } from "./web-surface.js";

@@ -40,7 +40,7 @@ export interface EnvironmentRouter {
   readonly openStepStream: OpenStepStream;
   /** Registers EnvironmentService, grpc.health.v1.Health and reflection (v1, v1alpha). */
   routes(router: ConnectRouter): void;
-  /** Stops taking sessions, reports NOT_SERVING and closes every session. */
+  /** Stops taking sessions, reports NOT_SERVING, closes every session, then the factory (its `close`, if any). */
   close(): Promise<void>;
 }
 
@@ -82,6 +82,7 @@ export function createEnvironmentRouter(source: EnvironmentSource, options: Envi
     async close() {
       health.setAll(HealthCheckResponse_ServingStatus.NOT_SERVING);
       await sessions.closeAll({ code: Code.Unavailable, message: "server shutting down" });
+      await factory.close?.();
     },
   };
 }

@@ -4,12 +4,13 @@ import type * as http2 from "node:http2";
 import type { Duplex } from "node:stream";
 import type { DescMessage } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
 import { HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
 import { replicaIdentity } from "../core/replica.js";
 import { type OpenEnvSurfaceOptions, openEnvSurface } from "../openenv/server/index.js";
 import { AuthGate, type AuthOptions, type Authorizer, createAuthorizer } from "./auth.js";
 import { applyCors, type CorsOptions } from "./cors.js";
+import { typeDecodeErrors } from "./decode-errors.js";
 import { type EnvironmentSource, toFactory } from "./environment.js";
 import { fastStepProtocol, STEP_PATH, serveFastStep } from "./fast-step.js";
 import { type DualHandler, listenOnePort, type OnePortServer } from "./listener.js";
@@ -173,7 +174,12 @@ export async function serve(source: EnvironmentSource, options: ServeOptions = {
   };
   const gate = options.auth !== undefined ? new AuthGate(createAuthorizer(options.auth), options.auth) : undefined;
   const handler = connectNodeAdapter({
-    routes: (r) => router.routes(r),
+    routes: (r) => {
+      router.routes(r);
+      typeDecodeErrors(r.handlers, router.maxMessageBytes);
+    },
+    // gzip only: gRPC has no standard for br, so a br request is UNIMPLEMENTED (naming gzip), not a decoding failure.
+    acceptCompression: [compressionGzip],
     shutdownSignal: shutdown.signal,
     readMaxBytes: router.maxMessageBytes,
     writeMaxBytes: router.maxMessageBytes,

@@ -1,4 +1,4 @@
-import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -103,6 +103,45 @@ try {
       await server.stop();
     }
   });
+
+  it("serves browser from the installed copy (playwright-core came as its optional dependency) to a user's script", async () => {
+    expect(existsSync(join(project, "node_modules", "playwright-core", "package.json"))).toBe(true);
+    const list = await runCommand(join(project, "node_modules", ".bin", "openenv"), ["list", "--json"], { cwd: project });
+    expect((JSON.parse(list.stdout) as Array<{ env_key: string; source: string }>).find((e) => e.env_key === "browser")?.source).toBe(
+      "bundled",
+    );
+    const server = await startCliServer(["browser"], {
+      cwd: project,
+      bin: join(project, "node_modules", "openenv-connect", "bin", "openenv.js"),
+    });
+    try {
+      // The environment's README example, with plain node and the package's own client.
+      const script = join(project, "browser.mjs");
+      writeFileSync(
+        script,
+        `import { EnvClient } from "openenv-connect/client";
+const env = await EnvClient.connect({ baseUrl: process.argv[2] });
+try {
+  let r = await env.reset({ seed: 7, options: { task: "click-button", screenshot: { width: 200 } } });
+  const label = /"(.*)"/.exec(r.observation.goal)[1];
+  const ref = new RegExp('button "' + label + '" \\\\[ref=(e\\\\d+)\\\\]').exec(r.observation.axtreeTxt)[1];
+  const shot = r.observation.screenshot;
+  r = await env.step({ action: { case: "click", value: { elementId: ref } } });
+  console.log(JSON.stringify({ label, ref, terminated: r.terminated, reward: r.reward, png: shot.data instanceof Uint8Array && shot.data[1] === 0x50, mime: shot.mimeType, width: shot.width }));
+} finally {
+  await env.close();
+}
+`,
+      );
+      const r = await runCommand(process.execPath, [script, server.url], { cwd: project });
+      expect(r.code, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "{}") as Record<string, unknown>;
+      expect(out).toMatchObject({ terminated: true, reward: 1, png: true, mime: "image/png", width: 200 });
+      expect(out.ref).toMatch(/^e\d+$/);
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  }, 120_000);
 });
 
 describe("openenv init", () => {
@@ -242,7 +281,7 @@ describe("environments from a Hub Space (a local git repository)", () => {
     expect(isRunning(env.running.pid!)).toBe(false);
     const installed = discoverEnvironments({ projectDir: project, refresh: true }).environments.get("demo");
     expect(installed?.manifestPath).toBe(join(project, "node_modules/openenv-demo/openenv.yaml"));
-  });
+  }, 180_000); // npm installs the Space and this package (with playwright-core, its optional dependency)
 
   it("is discovered by name once installed, and by the CLI", async () => {
     await using env = await AutoEnv.fromEnv("demo-env", { projectDir: project, provider: "in-process" });
@@ -262,7 +301,7 @@ describe("environments from a Hub Space (a local git repository)", () => {
     expect(r.stdout).toBe("Installed openenv-demo: environment 'demo' (Demo: an openenv-connect environment)\n");
     expect(r.stderr).not.toContain("SECURITY WARNING");
     expect(r.stderr).toMatch(/^openenv: npm install --prefix /m);
-  });
+  }, 180_000);
 
   it("points at this repository's tarball, not the network", () => {
     const pkg = JSON.parse(readFileSync(join(project, "node_modules/openenv-demo/package.json"), "utf8")) as {

@@ -11,7 +11,7 @@ const names = fs.readdirSync(envsDir).filter((d) => fs.existsSync(path.join(envs
 describe("environment manifests", () => {
   it("cover every bundled environment", () => {
     expect(names.sort()).toEqual(Object.keys(bundledEnvironments).sort());
-    expect(names).toEqual(expect.arrayContaining(["chat", "coding", "connect4", "maze", "wordle"]));
+    expect(names).toEqual(expect.arrayContaining(["browser", "chat", "coding", "connect4", "maze", "wordle"]));
   });
 
   it.each(names)("%s: the manifest matches the environment's spec and its app export", async (name) => {

@@ -222,6 +222,28 @@ describe.skipIf(!run)("/web in Chromium, per bundled environment", { timeout: 12
     await expectFieldError(page, "action-tests_0__code", /required/i);
     await page.close();
   });
+  it("browser: the screenshot and the accessibility tree are drawn; a tree element's click button solves the task", async () => {
+    const server = await serveEnv("browser");
+    const { page } = await openPage(server.url);
+    await page.fill("#seed", "7");
+    await page.click("#reset-details summary");
+    await page.fill("#reset-json", JSON.stringify({ task: "click-button", screenshot: { width: 400 } }));
+    await page.click("#reset");
+    await expect.poll(() => historyRows(page), { timeout: 60_000 }).toBe(1);
+    const shot = page.locator(".render-browser img.shot");
+    expect(await shot.getAttribute("src")).toMatch(/^data:image\/png;base64,iVBOR/);
+    expect(await shot.evaluate((img: HTMLImageElement) => [img.complete, img.naturalWidth, img.naturalHeight])).toEqual([true, 400, 300]);
+    const goal = (await page.textContent(".render-browser .goal")) ?? "";
+    const label = /"(.+)"/.exec(goal)?.[1];
+    expect(label).toBeDefined();
+    const line = page.locator(".axtree li", { hasText: new RegExp(`^\\s*- button "${label}" `) });
+    await line.locator("button").click();
+    await expect.poll(() => historyRows(page), { timeout: 30_000 }).toBe(2);
+    expect(await page.textContent("#current-reward")).toBe("reward 1.0");
+    // The episode is over: the tree offers no more clicks.
+    expect(await page.locator(".axtree button").count()).toBe(0);
+    await page.close();
+  });
 });
 
 describe.skipIf(!run)("/web: transports, token, layout", { timeout: 120_000 }, () => {

@@ -219,14 +219,17 @@ plugins:
     ".gitignore": "node_modules/\ndist/\n",
     ".dockerignore": "node_modules/\ndist/\n.git/\n",
     Dockerfile: `# The image the Docker provider runs (default_image in openenv.yaml):
-#   docker build -t openenv-${o.key.replace(/_/g, "-")}:latest .
-# Needs openenv-connect from a registry (a file: dependency is outside the build context).
-FROM node:22-slim
+#   npx openenv build .      (docker build --network host --build-arg BASE=<base> -t openenv-${o.key.replace(/_/g, "-")}:latest .)
+# BASE: any image with node 22 or later. openenv-connect comes from the npm registry, or
+# from a tarball inside this directory (a file: dependency outside it is not in the build context).
+ARG BASE=node:22-bookworm-slim
+FROM \${BASE}
 WORKDIR /app
 COPY . .
 RUN npm install --no-audit --no-fund && npm run build && npm prune --omit=dev
+ENV OPENENV_HOST=0.0.0.0 OPENENV_PORT=8000
 EXPOSE 8000
-CMD ["node", "node_modules/openenv-connect/bin/openenv.js", "serve", ".", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["node", "node_modules/openenv-connect/bin/openenv.js", "serve", "."]
 `,
   };
 }

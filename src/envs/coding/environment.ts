@@ -1,5 +1,6 @@
 import { constants } from "node:os";
 import { create, type MessageShape } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
 import {
   type CodeAction,
   CodeActionSchema,
@@ -16,9 +17,10 @@ import { Environment } from "../../server/environment.js";
 import { rubric } from "../../server/rubrics/containers.js";
 import { evaluateRubric } from "../../server/rubrics/evaluate.js";
 import { type MaybePromise, Rubric, type RubricContext } from "../../server/rubrics/rubric.js";
+import { SandboxUnavailableError } from "../../server/sandbox/sandbox.js";
 import { parseResetOptions } from "../shared/reset-options.js";
-import { describeExit, type ExecReport } from "./interpreter.js";
-import { PythonSandbox, type SandboxOptions } from "./sandbox.js";
+import { describeExit } from "./interpreter.js";
+import { PythonSandbox, type SandboxOptions, type SandboxRun } from "./sandbox.js";
 
 type Obs = typeof CodeObservationSchema;
 type Chunk = typeof CodeOutputChunkSchema;
@@ -102,7 +104,10 @@ export class CodingEnvironment extends Environment<typeof CodeActionSchema, Obs,
     this.sandbox = undefined;
     await old?.close();
     this.seed = options.seed;
-    const sandbox = await PythonSandbox.create(this.options, options.seed);
+    const sandbox = await PythonSandbox.create(this.options, options.seed).catch((err: unknown) => {
+      // No sandbox here: the operator's to fix (install bubblewrap), not a server fault.
+      throw err instanceof SandboxUnavailableError ? new ConnectError(err.message, Code.FailedPrecondition) : err;
+    });
     if (options.signal.aborted) {
       await sandbox.close();
       throw options.signal.reason;
@@ -115,8 +120,8 @@ export class CodingEnvironment extends Environment<typeof CodeActionSchema, Obs,
       return { observation: { status: ExecutionStatus.OK }, metadata };
     }
     const timeoutMs = this.defaultTimeoutS() * 1000;
-    const { report, restarted } = await sandbox.run({ ...this.limits(timeoutMs), code: opts.setupCode, tests: [], signal: options.signal });
-    return { observation: this.observe(report, restarted, timeoutMs, []), metadata };
+    const run = await sandbox.run({ ...this.limits(timeoutMs), code: opts.setupCode, tests: [], signal: options.signal });
+    return { observation: this.observe(run, timeoutMs, []), metadata };
   }
 
   async step(action: CodeAction, ctx: StepContext<Chunk>): Promise<StepOutcome<Obs>> {
@@ -126,7 +131,7 @@ export class CodingEnvironment extends Environment<typeof CodeActionSchema, Obs,
     const execution = ++this.executions;
     const stream = new OutputStreamer((chunk) => ctx.emit({ ...chunk, executionCount: execution }), this.options.streamIntervalMs ?? 20);
     const tests = action.tests.map((t, i) => ({ name: t.name || `test_${i}`, code: t.code }));
-    let run: Awaited<ReturnType<PythonSandbox["run"]>>;
+    let run: SandboxRun;
     try {
       run = await sandbox.run({
         ...this.limits(timeoutMs),
@@ -139,7 +144,7 @@ export class CodingEnvironment extends Environment<typeof CodeActionSchema, Obs,
       stream.flush();
     }
     if (ctx.signal.aborted) throw ctx.signal.reason;
-    const observation = this.observe(run.report, run.restarted, timeoutMs, tests);
+    const observation = this.observe(run, timeoutMs, tests);
     observation.executionCount = execution;
     const score = await evaluateRubric(this.rubric, action, observation, { done: false, step: this.stepCount + 1, signal: ctx.signal });
     return { observation, reward: score.reward, rewardComponents: score.components, metadata: { timeout_s: timeoutMs / 1000 } };
@@ -155,7 +160,7 @@ export class CodingEnvironment extends Environment<typeof CodeActionSchema, Obs,
       variables: sandbox === undefined ? [] : await sandbox.names(),
       workingDirectory: sandbox?.workdir ?? "",
       interpreterPid: sandbox?.pid ?? -1,
-      sandboxUid: sandbox?.identity?.uid,
+      sandboxUid: sandbox?.uid,
       pythonVersion: sandbox?.version ?? "",
       seed: this.seed,
     };
@@ -194,35 +199,40 @@ export class CodingEnvironment extends Environment<typeof CodeActionSchema, Obs,
     };
   }
 
-  private observe(report: ExecReport, restarted: boolean, timeoutMs: number, tests: readonly { name: string }[]): MessageShape<Obs> {
+  private observe(run: SandboxRun, timeoutMs: number, tests: readonly { name: string }[]): MessageShape<Obs> {
+    const { report, restarted, sandboxReplaced } = run;
     const done = report.done;
     let status: ExecutionStatus;
     let exitCode: number;
     let errorName = done?.error_name ?? "";
     let errorMessage = done?.error_message ?? "";
-    if (report.timedOut) {
+    const lost = sandboxReplaced ? "earlier variables and the files of the working directory are lost" : "earlier variables are lost";
+    const died = done?.died ?? (done === undefined ? (report.exit ?? { code: null, signal: null }) : null);
+    if (report.timedOut && died === null) {
       status = ExecutionStatus.TIMEOUT;
       exitCode = 124;
       errorName = "TimeoutError";
-      errorMessage = restarted
-        ? `execution exceeded its timeout of ${timeoutMs / 1000} s and did not stop when interrupted; the interpreter was killed and restarted (earlier variables are lost)`
-        : `execution exceeded its timeout of ${timeoutMs / 1000} s and was interrupted`;
-    } else if (done !== undefined) {
+      errorMessage =
+        done === undefined || done.killed || restarted
+          ? `execution exceeded its timeout of ${timeoutMs / 1000} s and did not stop when interrupted; the interpreter was killed and restarted (${lost})`
+          : `execution exceeded its timeout of ${timeoutMs / 1000} s and was interrupted`;
+    } else if (died === null && done !== undefined) {
       exitCode = done.exit_code;
       status = exitCode === 0 ? ExecutionStatus.OK : ExecutionStatus.ERROR;
     } else {
       status = ExecutionStatus.KILLED;
-      const exit = report.exit;
-      const signal = exit?.signal ?? null;
-      exitCode = signal !== null ? 128 + (constants.signals[signal] ?? 0) : (exit?.code ?? 1);
+      const signal = died?.signal ?? null;
+      exitCode = signal !== null ? 128 + (constants.signals[signal] ?? 0) : (died?.code ?? 1);
       errorName = "InterpreterDied";
       const hint =
-        signal === "SIGXCPU"
-          ? ` (the CPU time limit of ${this.options.cpuTimeLimitS ?? 600} s)`
-          : signal === "SIGKILL"
-            ? " (a resource limit or the system's out-of-memory killer)"
-            : "";
-      errorMessage = `the interpreter died with ${describeExit(exit)}${hint} and was restarted (earlier variables are lost)`;
+        report.oomKills > 0
+          ? ` (the session's memory limit of ${this.options.memoryLimitMb ?? 1024} MiB)`
+          : signal === "SIGXCPU"
+            ? ` (the CPU time limit of ${this.options.cpuTimeLimitS ?? 600} s)`
+            : signal === "SIGKILL"
+              ? " (a resource limit or the system's out-of-memory killer)"
+              : "";
+      errorMessage = `the interpreter died with ${describeExit(died ?? undefined)}${hint} and was restarted (${lost})`;
     }
     const results =
       done?.tests ?? tests.map((t) => ({ name: t.name, passed: false, message: "not run: the interpreter died", output: "" }));

@@ -1,18 +1,18 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import type { SandboxIdentity } from "./identity.js";
+import { encodeFrame, FrameError, FrameReader } from "../../server/sandbox/frames.js";
 import { OutputCapture } from "./output-capture.js";
 
-/** Resource limits applied to the interpreter (and inherited by its subprocesses) with setrlimit. */
+/** Resource limits the interpreter applies to itself (and what it starts) with setrlimit. */
 export interface InterpreterLimits {
   /** RLIMIT_AS: address space of each process, bytes. */
   readonly memoryBytes?: number;
   /** RLIMIT_CPU: CPU seconds of each process over its lifetime. */
   readonly cpuSeconds?: number;
-  /** RLIMIT_NPROC: processes (threads) of the interpreter's user. */
+  /** RLIMIT_NPROC: processes (threads) of the interpreter's user; unset where a control group counts them. */
   readonly maxProcesses?: number;
   /** RLIMIT_FSIZE: largest file a process may write, bytes. */
   readonly maxFileBytes?: number;
@@ -20,13 +20,30 @@ export interface InterpreterLimits {
   readonly maxOpenFiles?: number;
 }
 
+/** The driver's supervisor process, started by a launcher (in a sandbox, or as a plain process). */
+export interface DriverProcess {
+  /** stdio: 1 and 2 the output pipes, 3 commands, 4 events (5, unsandboxed, the watchdog's pipe). */
+  readonly child: ChildProcess;
+  /** Host pid to report (the sandbox's outer process, or the supervisor). */
+  readonly pid: number;
+  /** Kills everything the driver started, and the driver. */
+  kill(): Promise<void>;
+  /** Processes the memory limit's OOM killer took, where a control group counts them. */
+  oomKills(): number;
+}
+
 /** How to start an interpreter. */
 export interface InterpreterConfig {
+  /** Starts the supervisor with the given argv (the interpreter, then its arguments). */
+  readonly launch: (argv: readonly string[]) => Promise<DriverProcess>;
   readonly python: string;
+  /** Working directory as the driver sees it. */
   readonly workdir: string;
-  readonly env: Readonly<Record<string, string>>;
-  readonly identity: SandboxIdentity | undefined;
   readonly limits: InterpreterLimits;
+  /** The driver may kill every process it can signal (it is alone in its namespace or uid). */
+  readonly killAll: boolean;
+  /** Unsandboxed: a watchdog process cleans up if the server dies. */
+  readonly watchdog: boolean;
   /** Seeds `random` (and string hashing, through the environment). */
   readonly seed: bigint | undefined;
   readonly startupTimeoutMs: number;
@@ -46,6 +63,12 @@ export interface DriverTestResult {
   readonly output: string;
 }
 
+/** How the interpreter (the kernel, inside the driver) died during an execution. */
+export interface KernelDeath {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
 /** The driver's report of a finished execution. */
 export interface DriverDone {
   readonly seq: number;
@@ -55,7 +78,12 @@ export interface DriverDone {
   readonly result: string;
   readonly interrupted: boolean;
   readonly tests: DriverTestResult[];
-  readonly markers: [boolean, boolean];
+  /** The kernel was replaced before or during this execution (its variables are gone). */
+  readonly restarted: boolean;
+  /** The kernel was killed at the server's request (it did not stop when interrupted). */
+  readonly killed: boolean;
+  /** The kernel died by itself during the execution. */
+  readonly died: KernelDeath | null;
 }
 
 /** One execution request. */
@@ -63,11 +91,11 @@ export interface ExecRequest {
   readonly code: string;
   readonly tests: readonly DriverTest[];
   readonly timeoutMs: number;
-  /** After an interrupt at the timeout, how long the code has to stop before the interpreter is killed. */
+  /** After an interrupt at the timeout, how long the code has to stop before the kernel is killed. */
   readonly interruptGraceMs: number;
   /** Cap of each stream's captured output, bytes. */
   readonly maxOutputBytes: number;
-  /** Aborting kills the interpreter at once. */
+  /** Aborting kills the whole interpreter at once. */
   readonly signal?: AbortSignal;
   /** Receives output as it arrives (only the part within the cap). */
   readonly onOutput?: (stream: "stdout" | "stderr", text: string) => void;
@@ -79,16 +107,23 @@ export interface ExecReport {
   readonly stderr: string;
   readonly stdoutTruncated: boolean;
   readonly stderrTruncated: boolean;
-  /** The driver's report; undefined when the interpreter died first. */
+  /** The driver's report; undefined when the driver itself died first. */
   readonly done: DriverDone | undefined;
   /** The timeout fired (the code was interrupted, and killed if it did not stop). */
   readonly timedOut: boolean;
-  /** How the interpreter exited, when it died during the execution. */
+  /** How the driver exited, when it died during the execution. */
   readonly exit: { readonly code: number | null; readonly signal: NodeJS.Signals | null } | undefined;
+  /** Processes the memory limit's OOM killer took during the execution. */
+  readonly oomKills: number;
   readonly durationMs: number;
 }
 
 type Stream = "stdout" | "stderr";
+
+/** Largest event frame from the driver: a done event of 256 tests with 64 KiB of output each fits. */
+const maxEventBytes = 32 * 1024 * 1024;
+/** After the kill request, how long the driver has to report before the whole sandbox is killed. */
+const killGraceMs = 3_000;
 
 /** Collects one stream's output of one execution, up to a cap. */
 class Collector {
@@ -124,6 +159,7 @@ interface Running {
   readonly out: Record<Stream, Collector>;
   readonly markers: Record<Stream, boolean>;
   readonly started: number;
+  readonly oomBefore: number;
   done: DriverDone | undefined;
   timedOut: boolean;
   readonly timers: NodeJS.Timeout[];
@@ -138,7 +174,7 @@ let driverSource: string | undefined;
 
 /**
  * The `-c` program: reads the driver's source as the first frame on fd 3 and
- * runs it, so the process table shows a short command line, not the driver.
+ * runs it as the supervisor, so the process table shows a short command line.
  */
 const bootstrap = [
   "import os, struct",
@@ -149,8 +185,12 @@ const bootstrap = [
   "        if not c: os._exit(2)",
   "        b += c",
   "    return b",
-  "exec(compile(_read(struct.unpack('>I', _read(4))[0]), 'openenv-coding-driver', 'exec'))",
+  "_src = _read(struct.unpack('>I', _read(4))[0])",
+  "exec(compile(_src, 'openenv-coding-driver', 'exec'), {'__name__': 'openenv_coding_driver', 'ROLE': 'supervisor', 'SOURCE': _src})",
 ].join("\n");
+
+/** The argv of the supervisor, after the interpreter's path. */
+export const driverArgs = ["-u", "-c", bootstrap, "openenv-coding-supervisor"];
 
 /** The driver script's source: next to this module, or under src/ when running from a build. */
 function loadDriver(): string {
@@ -167,65 +207,98 @@ function loadDriver(): string {
   throw new Error("cannot find the coding environment's driver.py");
 }
 
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isText = (v: unknown, max: number): v is string => typeof v === "string" && v.length <= max;
+
+/** A done event, checked field by field (the driver lives in the sandbox: its words are hostile input). */
+export function parseDone(e: Record<string, unknown>): DriverDone | undefined {
+  if (!Number.isSafeInteger(e.seq) || !Number.isSafeInteger(e.exit_code)) return undefined;
+  if (!isText(e.error_name, 1_000) || !isText(e.error_message, 100_000) || !isText(e.result, 100_000)) return undefined;
+  for (const flag of [e.interrupted, e.restarted, e.killed]) if (typeof flag !== "boolean") return undefined;
+  if (!Array.isArray(e.tests) || e.tests.length > 256) return undefined;
+  const tests: DriverTestResult[] = [];
+  for (const t of e.tests) {
+    if (!isRecord(t) || !isText(t.name, 1_000) || typeof t.passed !== "boolean") return undefined;
+    if (!isText(t.message, 100_000) || !isText(t.output, 100_000)) return undefined;
+    tests.push({ name: t.name, passed: t.passed, message: t.message, output: t.output });
+  }
+  let died: KernelDeath | null = null;
+  if (e.died !== null) {
+    if (!isRecord(e.died)) return undefined;
+    const { code, signal } = e.died;
+    if (!(code === null || Number.isSafeInteger(code)) || !(signal === null || isText(signal, 20))) return undefined;
+    died = { code: code as number | null, signal: signal as NodeJS.Signals | null };
+  }
+  return {
+    seq: e.seq as number,
+    exit_code: e.exit_code as number,
+    error_name: e.error_name,
+    error_message: e.error_message,
+    result: e.result,
+    interrupted: e.interrupted as boolean,
+    tests,
+    restarted: e.restarted as boolean,
+    killed: e.killed as boolean,
+    died,
+  };
+}
+
 /**
- * One `python3` child running the driver: a persistent interpreter in its
- * own process group, with its own working directory, limits and (as root)
- * user. Executes code one request at a time.
+ * The driver of one session: a supervisor process (in the session's sandbox)
+ * that runs a persistent Python kernel and the tests. Executes code one
+ * request at a time; its event channel is parsed as hostile input.
  */
 export class Interpreter {
-  /** The interpreter's pid, which is also its process group id. */
-  readonly pid: number;
   /** Python version, e.g. "3.11.7". */
   version = "";
-  /** Set once the process has exited. */
+  /** Set once the driver has exited. */
   exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  private readonly child: ChildProcess;
+  /** Why the driver was killed as untrustworthy, if it was. */
+  corrupted: string | undefined;
   private readonly control: Writable;
   private readonly token = randomBytes(16).toString("hex");
   private readonly captures: Record<Stream, OutputCapture> = { stdout: new OutputCapture(), stderr: new OutputCapture() };
   private readonly background: Record<Stream, Collector> = { stdout: new Collector(backgroundCap), stderr: new Collector(backgroundCap) };
-  private frames: Buffer = Buffer.alloc(0);
+  private readonly frames = new FrameReader(maxEventBytes);
   private seq = 0;
   private running: Running | undefined;
   private readonly waiters = new Map<string, (event: Record<string, unknown>) => void>();
   private readonly closed: Promise<void>;
   private readonly exited: Promise<void>;
+  private readonly child: ChildProcess;
 
-  private constructor(private readonly config: InterpreterConfig) {
-    const identity = config.identity;
-    this.child = spawn(config.python, ["-u", "-c", bootstrap, "openenv-coding-driver"], {
-      cwd: config.workdir,
-      env: config.env,
-      // 3: commands, 4: events, 5: held open so the watchdog sees the server die.
-      stdio: ["ignore", "pipe", "pipe", "pipe", "pipe", "pipe"],
-      detached: true, // setsid: a process group (and session) of its own
-      uid: identity?.uid,
-      gid: identity?.gid,
-    });
-    if (this.child.pid === undefined) {
-      // spawn failed synchronously-ish (ENOENT, EACCES); the 'error' event says why.
-      this.pid = -1;
-    } else {
-      this.pid = this.child.pid;
-    }
-    this.control = this.child.stdio[3] as Writable;
+  private constructor(
+    private readonly config: InterpreterConfig,
+    private readonly driver: DriverProcess,
+  ) {
+    const child = driver.child;
+    this.child = child;
+    this.control = child.stdio[3] as Writable;
     this.control.on("error", () => {}); // EPIPE when the driver died: handled by 'exit'
-    const events = this.child.stdio[4] as Readable;
+    const events = child.stdio[4] as Readable;
     events.on("data", (chunk: Buffer) => this.onFrames(chunk));
-    const stdio = this.child.stdio as unknown as (Readable | Writable | null)[];
+    events.on("error", () => {});
+    const stdio = child.stdio as unknown as (Readable | Writable | null)[];
+    stdio[0]?.on("error", () => {});
     stdio[5]?.on("error", () => {});
     for (const stream of ["stdout", "stderr"] as const) {
-      const pipe = this.child[stream] as Readable;
+      const pipe = child[stream] as Readable;
       pipe.on("data", (chunk: Buffer) => this.onOutput(stream, this.captures[stream].push(chunk)));
+      pipe.on("error", () => {});
     }
-    this.closed = new Promise((resolve) => this.child.once("close", () => resolve()));
-    this.exited = new Promise((resolve) => this.child.once("exit", () => resolve()));
-    this.child.on("exit", (code, signal) => this.onExit(code, signal));
+    this.closed = new Promise((resolve) => child.once("close", () => resolve()));
+    this.exited = new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) resolve();
+      else child.once("exit", () => resolve());
+    });
+    if (child.exitCode !== null || child.signalCode !== null) this.onExit(child.exitCode, child.signalCode);
+    else child.on("exit", (code, signal) => this.onExit(code, signal));
   }
 
   /** Starts an interpreter and waits until the driver is ready. */
   static async start(config: InterpreterConfig): Promise<Interpreter> {
-    const interpreter = new Interpreter(config);
+    const driver = await config.launch([config.python, ...driverArgs]);
+    const interpreter = new Interpreter(config, driver);
     try {
       await interpreter.handshake();
     } catch (err) {
@@ -235,13 +308,18 @@ export class Interpreter {
     return interpreter;
   }
 
-  /** The process is running. */
+  /** Host pid of the driver (or of its sandbox). */
+  get pid(): number {
+    return this.driver.pid;
+  }
+
+  /** The driver is running. */
   get alive(): boolean {
     return this.exitInfo === undefined;
   }
 
   private handshake(): Promise<void> {
-    const { limits, identity, seed } = this.config;
+    const { limits, seed, python } = this.config;
     return new Promise<void>((resolve, reject) => {
       const fail = (message: string): void => {
         cleanup();
@@ -251,8 +329,8 @@ export class Interpreter {
         () => fail(`the Python interpreter did not start within ${this.config.startupTimeoutMs} ms`),
         this.config.startupTimeoutMs,
       );
-      const onError = (err: Error): void => fail(`cannot start ${this.config.python}: ${err.message}`);
-      const onExit = (): void => fail(`${this.config.python} exited during startup (${describeExit(this.exitInfo)})`);
+      const onError = (err: Error): void => fail(`cannot start ${python}: ${err.message}`);
+      const onExit = (): void => fail(`${python} exited during startup (${describeExit(this.exitInfo)})`);
       const cleanup = (): void => {
         clearTimeout(timer);
         this.child.off("error", onError);
@@ -261,19 +339,24 @@ export class Interpreter {
         this.waiters.delete("fatal");
       };
       this.child.once("error", onError);
+      if (!this.alive) {
+        onExit();
+        return;
+      }
       this.child.once("exit", onExit);
       this.waiters.set("ready", (event) => {
         cleanup();
-        this.version = String(event.version ?? "");
+        this.version = isText(event.version, 40) ? event.version : "";
         resolve();
       });
-      this.waiters.set("fatal", (event) => fail(String(event.message)));
+      this.waiters.set("fatal", (event) => fail(isText(event.message, 10_000) ? event.message : "the driver failed to start"));
       this.sendRaw(Buffer.from(loadDriver(), "utf8"));
       this.send({
         op: "init",
         token: this.token,
         seed: seed === undefined ? null : Number(seed % 2n ** 52n),
-        kill_all_of_uid: identity?.exclusive === true,
+        kill_all: this.config.killAll,
+        watchdog: this.config.watchdog,
         workdir: this.config.workdir,
         memory_bytes: limits.memoryBytes ?? null,
         cpu_seconds: limits.cpuSeconds ?? null,
@@ -284,7 +367,7 @@ export class Interpreter {
     });
   }
 
-  /** Runs code (then tests); resolves when the driver reports, the interpreter dies, or it is killed after the timeout. */
+  /** Runs code (then tests); resolves when the driver reports, or dies, or is killed after the timeout. */
   exec(request: ExecRequest): Promise<ExecReport> {
     if (this.running !== undefined) return Promise.reject(new Error("the interpreter is busy"));
     if (!this.alive) return Promise.reject(new Error("the interpreter has exited"));
@@ -300,6 +383,7 @@ export class Interpreter {
         out: { stdout: new Collector(request.maxOutputBytes), stderr: new Collector(request.maxOutputBytes) },
         markers: { stdout: false, stderr: false },
         started: performance.now(),
+        oomBefore: this.driver.oomKills(),
         done: undefined,
         timedOut: false,
         timers: [],
@@ -317,18 +401,23 @@ export class Interpreter {
       } else {
         request.signal?.addEventListener("abort", onAbort, { once: true });
       }
-      running.timers.push(
-        setTimeout(() => {
-          running.timedOut = true;
-          this.signalGroup("SIGINT");
-          running.timers.push(setTimeout(() => void this.kill(), request.interruptGraceMs));
-        }, request.timeoutMs),
-      );
+      const later = (ms: number, fn: () => void): void => {
+        running.timers.push(setTimeout(fn, ms));
+      };
+      // Interrupt at the timeout; kill the kernel when it does not stop; kill everything when the driver does not answer.
+      later(request.timeoutMs, () => {
+        running.timedOut = true;
+        this.send({ op: "interrupt" });
+        later(request.interruptGraceMs, () => {
+          this.send({ op: "kill" });
+          later(killGraceMs, () => void this.kill());
+        });
+      });
       this.send({ op: "exec", seq, code: request.code, tests: request.tests });
     });
   }
 
-  /** Names defined in the interpreter's globals; empty when it is busy, dead or slow to answer. */
+  /** Names defined in the kernel's globals; empty when it is busy, dead or slow to answer. */
   async names(timeoutMs = 5_000): Promise<string[]> {
     if (this.running !== undefined || !this.alive) return [];
     return new Promise<string[]>((resolve) => {
@@ -339,31 +428,17 @@ export class Interpreter {
       this.waiters.set("names", (event) => {
         clearTimeout(timer);
         this.waiters.delete("names");
-        resolve(Array.isArray(event.names) ? event.names.map(String) : []);
+        const names = Array.isArray(event.names) ? event.names.filter((n): n is string => isText(n, 1_000)) : [];
+        resolve(names);
       });
       this.send({ op: "names" });
     });
   }
 
-  /**
-   * Kills the interpreter's whole process group and waits for the interpreter
-   * to exit (not for its pipes to close: a process that left the group may
-   * hold them until the uid cleanup kills it).
-   */
+  /** Kills the driver and everything it started, and waits for the driver to exit. */
   async kill(): Promise<void> {
-    this.signalGroup("SIGKILL");
-    if (this.child.exitCode === null && this.child.signalCode === null && this.pid > 0) {
-      await Promise.race([this.exited, new Promise((r) => setTimeout(r, 2_000))]);
-    }
-  }
-
-  private signalGroup(signal: NodeJS.Signals): void {
-    if (this.pid <= 0) return;
-    try {
-      process.kill(-this.pid, signal);
-    } catch {
-      // the group is already empty
-    }
+    await this.driver.kill();
+    if (this.alive) await Promise.race([this.exited, new Promise((r) => setTimeout(r, 2_000))]);
   }
 
   private send(message: Record<string, unknown>): void {
@@ -371,46 +446,59 @@ export class Interpreter {
   }
 
   private sendRaw(body: Buffer): void {
-    const head = Buffer.alloc(4);
-    head.writeUInt32BE(body.length);
-    this.control.write(Buffer.concat([head, body]));
+    if (!this.control.writable) return;
+    this.control.write(encodeFrame(body));
+  }
+
+  /** The driver broke the protocol: it is not trusted with the session any more. */
+  private corrupt(why: string): void {
+    if (this.corrupted !== undefined) return;
+    this.corrupted = why;
+    void this.kill();
   }
 
   private onFrames(chunk: Buffer): void {
-    this.frames = this.frames.length === 0 ? chunk : Buffer.concat([this.frames, chunk]);
-    while (this.frames.length >= 4) {
-      const size = this.frames.readUInt32BE(0);
-      if (this.frames.length < 4 + size) break;
-      const body = this.frames.subarray(4, 4 + size);
-      this.frames = this.frames.subarray(4 + size);
-      let event: Record<string, unknown>;
+    if (this.corrupted !== undefined) return;
+    let bodies: Buffer[];
+    try {
+      bodies = this.frames.push(chunk);
+    } catch (err) {
+      this.corrupt(err instanceof FrameError ? `the driver sent ${err.message}` : String(err));
+      return;
+    }
+    for (const body of bodies) {
+      let event: unknown;
       try {
-        event = JSON.parse(body.toString("utf8")) as Record<string, unknown>;
+        event = JSON.parse(body.toString("utf8"));
       } catch {
-        // A corrupted control channel (user code wrote to it): the interpreter cannot be trusted.
-        void this.kill();
+        this.corrupt("the driver sent a frame that is not JSON");
+        return;
+      }
+      if (!isRecord(event) || typeof event.ev !== "string") {
+        this.corrupt("the driver sent a frame that is not an event");
         return;
       }
       this.onEvent(event);
+      if (this.corrupted !== undefined) return;
     }
   }
 
   private onEvent(event: Record<string, unknown>): void {
-    const kind = String(event.ev);
-    if (kind === "done") {
+    if (event.ev === "done") {
+      const done = parseDone(event);
+      if (done === undefined) {
+        this.corrupt("the driver sent a malformed done event");
+        return;
+      }
       const running = this.running;
-      if (running === undefined || event.seq !== running.seq) return;
-      const done = event as unknown as DriverDone;
+      if (running === undefined || done.seq !== running.seq || running.done !== undefined) return;
       running.done = done;
-      // A stream whose marker could not be written (user code closed it) has nothing more to wait for.
-      if (!done.markers[0]) running.markers.stdout = true;
-      if (!done.markers[1]) running.markers.stderr = true;
-      // Output before the marker is at most one pipe buffer behind the event; do not wait forever if the marker was lost.
+      // Output before the marker is at most one pipe buffer behind the event; do not wait forever if a marker was lost.
       running.timers.push(setTimeout(() => this.finish(running), 1_000));
       this.maybeFinish(running);
       return;
     }
-    this.waiters.get(kind)?.(event);
+    this.waiters.get(event.ev as string)?.(event);
   }
 
   private onOutput(stream: Stream, events: ReturnType<OutputCapture["push"]>): void {
@@ -451,6 +539,7 @@ export class Interpreter {
       done: running.done,
       timedOut: running.timedOut,
       exit: this.exitInfo,
+      oomKills: this.driver.oomKills() - running.oomBefore,
       durationMs: performance.now() - running.started,
     });
   }
@@ -458,7 +547,7 @@ export class Interpreter {
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     this.exitInfo = { code, signal };
     // Whatever the driver started dies with it.
-    this.signalGroup("SIGKILL");
+    void this.driver.kill();
     const running = this.running;
     if (running === undefined) return;
     // Let the pipes drain (bounded: an escaped process could hold them open).

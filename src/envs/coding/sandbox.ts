@@ -1,39 +1,61 @@
+import { spawn } from "node:child_process";
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
-import { allocateUid, defaultUidRange, killAllOfUid, releaseUid, resolvePython, type SandboxIdentity, tasksOfUid } from "./identity.js";
-import { type ExecReport, type ExecRequest, Interpreter, type InterpreterLimits } from "./interpreter.js";
+import { bwrapStatus } from "../../server/sandbox/bwrap.js";
+import { cgroupSupport } from "../../server/sandbox/cgroup.js";
+import { allocateUid, defaultUidRange, releaseUid, type SandboxIdentity, tasksOfUid } from "../../server/sandbox/identity.js";
+import { SANDBOX_WORKDIR, Sandbox, SandboxUnavailableError, unsandboxedAllowed } from "../../server/sandbox/sandbox.js";
+import { killAllOfUid, resolvePython } from "./identity.js";
+import { type DriverProcess, type ExecReport, type ExecRequest, Interpreter, type InterpreterLimits } from "./interpreter.js";
 
 /** Limits and settings of the coding sandbox; every field has a default. */
 export interface SandboxOptions {
   /** The Python interpreter: a path, or a name looked up on PATH. Default `OPENENV_CODING_PYTHON`, then `python3`. */
   readonly python?: string;
-  /** Address-space limit of each process (RLIMIT_AS), MiB. Default 1024. */
+  /**
+   * Memory, MiB: of each process (RLIMIT_AS, so a large allocation raises MemoryError and
+   * the session keeps its state) and, where control groups are available, of all the
+   * session's processes and files together (beyond it the kernel kills). Default 1024.
+   */
   readonly memoryLimitMb?: number;
   /** CPU time of each process over its lifetime (RLIMIT_CPU), seconds. Default 600. */
   readonly cpuTimeLimitS?: number;
-  /** Processes the session may run at once (RLIMIT_NPROC), the interpreter included. Default 64. */
+  /** CPU cores' worth of time the session may use at once (cgroup CPU quota). Default 1. */
+  readonly cpus?: number;
+  /** Processes the session may run at once, the interpreter included (cgroup pids, else RLIMIT_NPROC). Default 64. */
   readonly maxProcesses?: number;
   /** Largest file the code may write (RLIMIT_FSIZE), MiB. Default 64. */
   readonly maxFileSizeMb?: number;
   /** Open files per process (RLIMIT_NOFILE). Default 256. */
   readonly maxOpenFiles?: number;
+  /** Size of the session's working directory (a private tmpfs in the sandbox), MiB. Default 256. */
+  readonly workdirSizeMb?: number;
+  /** Size of each of the sandbox's private /tmp, /dev/shm and /var/tmp, MiB. Default 64. */
+  readonly tmpSizeMb?: number;
+  /** Network access for the code. Default: the manifest's `sandbox.network` (false for the bundled coding environment). */
+  readonly network?: boolean;
   /** Output kept per stream per step, bytes; the rest is dropped and the observation says so. Default 1 MiB. */
   readonly maxOutputBytes?: number;
   /** After interrupting timed-out code, how long it has to stop before the interpreter is killed, ms. Default 1000. */
   readonly interruptGraceMs?: number;
   /** How long the interpreter may take to start, ms. Default 15000. */
   readonly startupTimeoutMs?: number;
-  /** Where session working directories are created. Default the OS temp directory. */
+  /**
+   * `"bwrap"` (default): every session in a bubblewrap sandbox ({@link Sandbox}); where none
+   * can be made, sessions are refused unless the operator allowed unsandboxed code
+   * (`openenv serve --unsafe-no-sandbox`). `"none"`: no sandbox, only rlimits, a working
+   * directory and (as root) a uid per session: for trusted code only.
+   */
+  readonly sandbox?: "bwrap" | "none";
+  /** Unsandboxed only: where session working directories are created. Default the OS temp directory. */
   readonly workdirParent?: string;
-  /** Extra environment variables for the interpreter (nothing of the server's environment is passed otherwise, except PATH). */
+  /** Extra environment variables for the interpreter (nothing of the server's environment is passed otherwise). */
   readonly env?: Readonly<Record<string, string>>;
   /**
-   * Who the interpreter runs as. `"auto"` (default): when the server runs as
-   * root, a uid of the session's own from `uidRange` (so process limits are per
-   * session, the code cannot touch root's files or signal the server, and
-   * cleanup can kill every process of the uid); otherwise the server's user.
-   * `"self"`: always the server's user. `{ uid, gid }`: that user.
+   * Who the interpreter runs as. `"auto"` (default): when the server runs as root, a uid
+   * of the session's own from `uidRange`; otherwise the server's user. `"self"`: always
+   * the server's user. `{ uid, gid }`: that user.
    */
   readonly runAs?: "auto" | "self" | { readonly uid: number; readonly gid: number };
   /** Uids for per-session users (inclusive). Default 61000–64999. */
@@ -45,14 +67,26 @@ const MiB = 1024 * 1024;
 /** The result of running code in the sandbox. */
 export interface SandboxRun {
   readonly report: ExecReport;
-  /** The interpreter died (or was killed) during the run; a fresh one replaces it. */
+  /** The interpreter died (or was killed) before or during the run; a fresh one replaces it. */
   readonly restarted: boolean;
+  /** The whole sandbox was replaced (its files are gone too). */
+  readonly sandboxReplaced: boolean;
+}
+
+/** Where a session's driver runs: in a bubblewrap sandbox, or (unsafe) as a plain process. */
+interface Place {
+  readonly workdir: string;
+  readonly identity: SandboxIdentity | undefined;
+  readonly sandboxed: boolean;
+  launch(argv: readonly string[], env: Record<string, string>): Promise<DriverProcess>;
+  /** Kills everything and frees the place (directory, uid). */
+  close(): Promise<void>;
 }
 
 /**
- * A session's sandbox: a working directory, a user (as root) and a
- * persistent interpreter that is restarted when it dies. Closing it kills
- * every process it started and removes the directory.
+ * A session's sandbox: a persistent interpreter in a bubblewrap sandbox of its own
+ * (or, unsafe, in a working directory with rlimits), replaced when it dies. Closing
+ * it kills every process it started and removes its files.
  */
 export class PythonSandbox {
   /** Times the interpreter was replaced after dying. */
@@ -60,35 +94,57 @@ export class PythonSandbox {
   private interpreter: Interpreter | undefined;
   private starting: Promise<Interpreter> | undefined;
   private closed = false;
+  private lostSandbox = false;
 
   private constructor(
-    readonly workdir: string,
-    readonly identity: SandboxIdentity | undefined,
+    private place: Place,
     readonly python: string,
     private readonly options: SandboxOptions,
     private readonly seed: bigint | undefined,
   ) {}
 
-  /** Creates the working directory and starts the interpreter. */
+  /** Prepares the session's place and starts the interpreter. */
   static async create(options: SandboxOptions, seed: bigint | undefined): Promise<PythonSandbox> {
-    const identity = chooseIdentity(options);
-    let workdir: string | undefined;
+    const mode = options.sandbox ?? "bwrap";
+    const status = bwrapStatus();
+    if (mode === "bwrap" && !status.works && !unsandboxedAllowed()) {
+      throw new SandboxUnavailableError(
+        `${status.problem}: the coding environment does not run untrusted code without a sandbox; install bubblewrap, or start the server with --unsafe-no-sandbox`,
+      );
+    }
+    const sandboxed = mode === "bwrap" && status.works;
+    if (sandboxed && options.runAs === "self" && process.getuid?.() === 0) {
+      throw new Error(
+        "runAs 'self' would run the sandbox as root: give the coding environment runAs 'auto' (a uid per session) or a { uid, gid }",
+      );
+    }
+    const identity = sandboxed ? undefined : chooseIdentity(options);
+    const python = resolvePython(
+      options.python ?? process.env.OPENENV_CODING_PYTHON ?? "python3",
+      sandboxed ? process.getuid?.() === 0 : identity !== undefined,
+    );
+    const place = sandboxed ? await sandboxPlace(python, options) : await hostPlace(options, identity);
+    const sandbox = new PythonSandbox(place, python, options, seed);
     try {
-      const python = resolvePython(options.python ?? process.env.OPENENV_CODING_PYTHON ?? "python3", identity !== undefined);
-      workdir = await fs.mkdtemp(path.join(options.workdirParent ?? os.tmpdir(), "openenv-coding-"));
-      await fs.chmod(workdir, 0o700);
-      if (identity !== undefined) await fs.chown(workdir, identity.uid, identity.gid);
-      const sandbox = new PythonSandbox(workdir, identity, python, options, seed);
       await sandbox.ensure();
-      return sandbox;
     } catch (err) {
-      if (workdir !== undefined) await removeTree(workdir);
-      if (identity?.exclusive) releaseUid(identity.uid);
+      await place.close();
       throw err;
     }
+    return sandbox;
   }
 
-  /** Pid of the current interpreter (its process group id); -1 when none runs. */
+  /** The working directory as the code sees it. */
+  get workdir(): string {
+    return this.place.workdir;
+  }
+
+  /** The uid the code runs as, when it has one of its own (as root). */
+  get uid(): number | undefined {
+    return this.place.identity?.uid;
+  }
+
+  /** Host pid of the sandbox's outer process (or, unsandboxed, of the driver); -1 when none runs. */
   get pid(): number {
     return this.interpreter?.alive ? this.interpreter.pid : -1;
   }
@@ -98,25 +154,26 @@ export class PythonSandbox {
     return this.interpreter?.version ?? "";
   }
 
-  /** Runs code in the interpreter, restarting it first if it died. */
+  /** Whether the code runs in a bubblewrap sandbox. */
+  get sandboxed(): boolean {
+    return this.place.sandboxed;
+  }
+
+  /** Runs code in the interpreter, replacing the driver first if it died. */
   async run(request: ExecRequest): Promise<SandboxRun> {
-    // An interpreter can also die between steps (a background thread calling os._exit, the CPU limit).
-    const idle = this.interpreter;
-    const diedIdle = idle !== undefined && !idle.alive;
-    if (diedIdle) {
-      this.interpreter = undefined;
-      this.restarts++;
-      await this.cleanup(idle);
-    }
     const interpreter = await this.ensure();
+    const replaced = this.lostSandbox;
+    this.lostSandbox = false;
     const report = await interpreter.exec(request);
-    if (interpreter.alive) return { report, restarted: diedIdle };
+    const kernelRestarted = report.done?.restarted === true;
+    if (kernelRestarted) this.restarts++;
+    if (interpreter.alive) return { report, restarted: kernelRestarted || replaced, sandboxReplaced: replaced };
+    // The driver itself died (or was killed as untrustworthy): the sandbox goes with it; start anew in the background.
     this.restarts++;
     this.interpreter = undefined;
-    // Clear the dead interpreter's leftovers now and start its successor in the background; errors surface on the next run.
-    this.starting = this.cleanup(interpreter).then(() => this.startInterpreter());
+    this.starting = this.replacePlace().then(() => this.startInterpreter());
     this.starting.catch(() => {});
-    return { report, restarted: true };
+    return { report, restarted: true, sandboxReplaced: true };
   }
 
   /** Names defined in the interpreter's globals. */
@@ -125,20 +182,23 @@ export class PythonSandbox {
     return interpreter?.alive ? interpreter.names() : [];
   }
 
-  /** Kills every process of the sandbox and removes its working directory. */
+  /** Kills every process of the sandbox and removes its files. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const starting = this.starting;
-    const current = this.interpreter ?? (await starting?.catch(() => undefined));
-    if (current !== undefined) await this.cleanup(current);
-    else if (this.identity !== undefined) await killAllOfUid(this.python, this.identity);
-    await removeTree(this.workdir);
-    if (this.identity?.exclusive) releaseUid(this.identity.uid);
+    const current = this.interpreter ?? (await this.starting?.catch(() => undefined));
+    await current?.kill();
+    await this.place.close();
   }
 
   private async ensure(): Promise<Interpreter> {
     if (this.interpreter?.alive) return this.interpreter;
+    if (this.interpreter !== undefined) {
+      // Died between runs: everything of the old place goes, files included.
+      this.interpreter = undefined;
+      this.restarts++;
+      this.starting ??= this.replacePlace().then(() => this.startInterpreter());
+    }
     this.starting ??= this.startInterpreter();
     try {
       return await this.starting;
@@ -147,52 +207,178 @@ export class PythonSandbox {
     }
   }
 
+  private async replacePlace(): Promise<void> {
+    const old = this.place;
+    await old.close();
+    if (this.closed) throw new Error("the sandbox is closed");
+    this.place = old.sandboxed
+      ? await sandboxPlace(this.python, this.options)
+      : await hostPlace(this.options, chooseIdentity(this.options));
+    this.lostSandbox = true;
+  }
+
   private async startInterpreter(): Promise<Interpreter> {
     if (this.closed) throw new Error("the sandbox is closed");
     const o = this.options;
-    const identity = this.identity;
+    const place = this.place;
+    const identity = place.identity;
     const maxProcesses = o.maxProcesses ?? 64;
+    const cgroupPids = place.sandboxed && cgroupSupport().controllers.includes("pids");
     const limits: InterpreterLimits = {
       memoryBytes: (o.memoryLimitMb ?? 1024) * MiB,
       cpuSeconds: o.cpuTimeLimitS ?? 600,
       // RLIMIT_NPROC counts every process of the real uid: with a shared uid, the budget is on top of what already runs.
-      maxProcesses: identity?.exclusive ? maxProcesses : tasksOfUid(identity?.uid ?? process.getuid?.() ?? 0) + maxProcesses,
+      maxProcesses: cgroupPids
+        ? undefined
+        : identity?.exclusive || (place.sandboxed && process.getuid?.() === 0)
+          ? maxProcesses
+          : tasksOfUid(process.getuid?.() ?? 0) + maxProcesses,
       maxFileBytes: (o.maxFileSizeMb ?? 64) * MiB,
       maxOpenFiles: o.maxOpenFiles ?? 256,
     };
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
-      HOME: this.workdir,
-      TMPDIR: this.workdir,
-      LANG: "C.UTF-8",
-      PYTHONIOENCODING: "utf-8",
-      PYTHONUNBUFFERED: "1",
-      PYTHONDONTWRITEBYTECODE: "1",
-      ...(this.seed === undefined ? {} : { PYTHONHASHSEED: String(this.seed % 4294967296n) }),
-      ...o.env,
-    };
     const interpreter = await Interpreter.start({
+      launch: (argv) => place.launch(argv, interpreterEnv(o, place.workdir, place.sandboxed ? "/tmp" : place.workdir, this.seed)),
       python: this.python,
-      workdir: this.workdir,
-      env,
-      identity,
+      workdir: place.workdir,
       limits,
+      killAll: place.sandboxed || identity?.exclusive === true,
+      watchdog: !place.sandboxed,
       seed: this.seed,
       startupTimeoutMs: o.startupTimeoutMs ?? 15_000,
     });
     if (this.closed) {
-      await this.cleanup(interpreter);
+      await interpreter.kill();
       throw new Error("the sandbox is closed");
     }
     this.interpreter = interpreter;
     return interpreter;
   }
+}
 
-  /** Kills an interpreter's process group and, with an exclusive uid, every process of the uid. */
-  private async cleanup(interpreter: Interpreter): Promise<void> {
-    await interpreter.kill();
-    if (this.identity !== undefined) await killAllOfUid(this.python, this.identity);
+/** The interpreter's environment (nothing of the server's is passed). */
+function interpreterEnv(options: SandboxOptions, home: string, tmp: string, seed?: bigint): Record<string, string> {
+  return {
+    PATH: "/usr/local/bin:/usr/bin:/bin",
+    HOME: home,
+    TMPDIR: tmp,
+    LANG: "C.UTF-8",
+    PYTHONIOENCODING: "utf-8",
+    PYTHONUNBUFFERED: "1",
+    PYTHONDONTWRITEBYTECODE: "1",
+    ...(seed === undefined ? {} : { PYTHONHASHSEED: String(seed % 4294967296n) }),
+    ...options.env,
+  };
+}
+
+/** Host paths the interpreter needs beyond /usr and /etc (a Python installed elsewhere). */
+async function pythonPaths(python: string): Promise<string[]> {
+  const real = await fs.realpath(python);
+  const out = new Set<string>();
+  for (const p of [python, real]) {
+    const dir = path.dirname(path.dirname(p)); // <prefix>/bin/python3 -> <prefix>
+    if (!/^\/(usr|etc|bin|sbin|lib|lib32|lib64|libx32)(\/|$)/.test(p) && dir !== "/") out.add(dir);
   }
+  return [...out];
+}
+
+/** A bubblewrap sandbox per interpreter: the working directory is a tmpfs inside it. */
+async function sandboxPlace(python: string, options: SandboxOptions): Promise<Place> {
+  const readOnlyPaths = await pythonPaths(python);
+  let sandbox: Sandbox | undefined;
+  return {
+    workdir: SANDBOX_WORKDIR,
+    sandboxed: true,
+    async launch(argv, env) {
+      await sandbox?.close();
+      const box = await Sandbox.start({
+        command: argv,
+        env,
+        network: options.network,
+        memoryLimitMb: options.memoryLimitMb ?? 1024,
+        maxProcesses: options.maxProcesses ?? 64,
+        cpus: options.cpus ?? 1,
+        workdirSizeMb: options.workdirSizeMb ?? 256,
+        tmpSizeMb: options.tmpSizeMb ?? 64,
+        readOnlyPaths,
+        extraPipes: 2,
+        runAs: typeof options.runAs === "object" ? options.runAs : "auto",
+        uidRange: options.uidRange,
+      });
+      sandbox = box;
+      return { child: box.process, pid: box.pid, kill: () => box.kill(), oomKills: () => box.oomKills() };
+    },
+    get identity() {
+      const uid = sandbox?.uid;
+      return uid === undefined ? undefined : { uid, gid: uid, exclusive: true };
+    },
+    async close() {
+      await sandbox?.close();
+    },
+  };
+}
+
+/** Unsafe: a plain process in a host working directory, as a per-session uid when root. */
+async function hostPlace(options: SandboxOptions, identity: SandboxIdentity | undefined): Promise<Place> {
+  let workdir: string | undefined;
+  try {
+    workdir = await fs.mkdtemp(path.join(options.workdirParent ?? os.tmpdir(), "openenv-coding-"));
+    await fs.chmod(workdir, 0o700);
+    if (identity !== undefined) await fs.chown(workdir, identity.uid, identity.gid);
+  } catch (err) {
+    if (workdir !== undefined) await removeTree(workdir);
+    if (identity?.exclusive) releaseUid(identity.uid);
+    throw err;
+  }
+  const dir = workdir;
+  let python = "";
+  const pids: number[] = [];
+  const killAll = async (): Promise<void> => {
+    for (const pid of pids) {
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch {
+        // the group is empty
+      }
+    }
+    if (identity !== undefined && python !== "") await killAllOfUid(python, identity);
+  };
+  return {
+    workdir: dir,
+    identity,
+    sandboxed: false,
+    async launch(argv, env) {
+      python = argv[0];
+      const child = spawn(argv[0], argv.slice(1), {
+        cwd: dir,
+        env,
+        // 3: commands, 4: events, 5: held open so the watchdog sees the server die.
+        stdio: ["ignore", "pipe", "pipe", "pipe", "pipe", "pipe"],
+        detached: true, // setsid: a process group (and session) of its own
+        uid: identity?.uid,
+        gid: identity?.gid,
+      });
+      if (child.pid !== undefined) pids.push(child.pid);
+      const exited = new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) resolve();
+        else child.once("exit", () => resolve());
+        child.once("error", () => resolve());
+      });
+      return {
+        child,
+        pid: child.pid ?? -1,
+        async kill() {
+          await killAll();
+          await Promise.race([exited, new Promise((r) => setTimeout(r, 2_000))]);
+        },
+        oomKills: () => 0,
+      };
+    },
+    async close() {
+      await killAll();
+      await removeTree(dir);
+      if (identity?.exclusive) releaseUid(identity.uid);
+    },
+  };
 }
 
 function chooseIdentity(options: SandboxOptions): SandboxIdentity | undefined {

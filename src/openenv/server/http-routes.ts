@@ -5,6 +5,7 @@ import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import { HealthCheckResponse_ServingStatus } from "../../../gen/grpc/health/v1/health_pb.js";
 import type { Session } from "../../core/session.js";
 import { findCapacity, findSessionLost } from "../../protocol/errors.js";
+import { jsonDepthError } from "../../protocol/json-depth.js";
 import type { ServerRequest, ServerResponse } from "../../server/serve.js";
 import { decodeOpenEnvJson } from "../json/decode.js";
 import { pydanticErrors } from "../pydantic-errors.js";
@@ -148,6 +149,7 @@ export class OpenEnvHttpRoutes {
     } catch {
       return send(res, 200, JSON.stringify(parseErrorResponse()));
     }
+    if (jsonDepthError(body) !== undefined) return send(res, 200, JSON.stringify(parseErrorResponse()));
     send(res, 200, JSON.stringify(await this.ctx.jsonRpc(body, { headers: req.headers })));
   }
 
@@ -197,19 +199,23 @@ export class OpenEnvHttpRoutes {
       return DONE;
     }
     if (text === undefined) return undefined;
+    let error: { pos: number; msg: string };
     try {
-      return JSON.parse(text);
+      const body: unknown = JSON.parse(text);
+      const tooDeep = jsonDepthError(body);
+      if (tooDeep === undefined) return body;
+      error = { pos: 0, msg: tooDeep };
     } catch {
-      const e = describeJsonError(text);
-      send(
-        res,
-        422,
-        JSON.stringify({
-          detail: [{ type: "json_invalid", loc: ["body", e.pos], msg: "JSON decode error", input: {}, ctx: { error: e.msg } }],
-        }),
-      );
-      return DONE;
+      error = describeJsonError(text);
     }
+    send(
+      res,
+      422,
+      JSON.stringify({
+        detail: [{ type: "json_invalid", loc: ["body", error.pos], msg: "JSON decode error", input: {}, ctx: { error: error.msg } }],
+      }),
+    );
+    return DONE;
   }
 }
 

@@ -89,6 +89,8 @@ export function parseStepBody(body: unknown): Parsed<StepEnvelope> {
     if (typeof t !== "number" && typeof t !== "string") errors.push(err(loc, "float_type", "Input should be a valid number", t));
     else if (Number.isNaN(n))
       errors.push(err(loc, "float_parsing", "Input should be a valid number, unable to parse string as a number", t));
+    // JSON.parse reads 1e400 as Infinity: a deadline that never comes is refused, as Pydantic does without allow_inf_nan.
+    else if (!Number.isFinite(n)) errors.push(err(loc, "finite_number", "Input should be a finite number", t));
     else if (!(n > 0)) errors.push(err(loc, "greater_than", "Input should be greater than 0", t, { gt: 0 }));
     else timeoutMs = n * 1000;
   }

@@ -5,6 +5,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
 import type { CloseReason, Session, SessionHolder, StepRecord } from "../../core/session.js";
 import { findCapacity, findSessionLost } from "../../protocol/errors.js";
+import { jsonDepthError } from "../../protocol/json-depth.js";
 import { isJsonObject } from "../../protocol/json-object.js";
 import { decodeOpenEnvJson } from "../json/decode.js";
 import { type OpenEnvFieldError, pydanticErrors, pythonStr, pythonTypeName } from "../pydantic-errors.js";
@@ -261,6 +262,11 @@ class WsConnection implements SessionHolder {
       if (this.kind === "mcp")
         return this.sendJson(jsonRpcError(null, JsonRpcCode.ParseError, `Parse error: ${describeJsonError(text).text}`));
       return this.sendError(`Invalid JSON: ${describeJsonError(text).text}`, "INVALID_JSON");
+    }
+    const tooDeep = jsonDepthError(message);
+    if (tooDeep !== undefined) {
+      if (this.kind === "mcp") return this.sendJson(jsonRpcError(null, JsonRpcCode.ParseError, `Parse error: ${tooDeep}`));
+      return this.sendError(`Invalid JSON: ${tooDeep}`, "INVALID_JSON");
     }
     const session = this.session;
     if (session === undefined) return this.fatal("the session is closed");

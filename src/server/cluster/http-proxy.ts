@@ -66,9 +66,14 @@ async function proxyHttp(peer: Peer, req: ServerRequest, res: ServerResponse, ow
     });
     upstream.on("end", () => res.end());
   });
-  upstream.on("error", (err) => {
-    if (!res.headersSent) sendJson(res, 503, { detail: `lost the connection to ${owner}: ${err.message}`, code: "unavailable" });
-    else (res as http.ServerResponse).destroy();
+  const lost = (why: string): void => {
+    if (!res.headersSent) sendJson(res, 503, { detail: `lost the connection to ${owner}: ${why}`, code: "unavailable" });
+    else if (!res.writableEnded) (res as http.ServerResponse).destroy();
+  };
+  upstream.on("error", (err) => lost(err.message));
+  // An owner that exits cleanly closes the stream with neither 'end' nor 'error'.
+  upstream.on("close", () => {
+    if (!upstream.readableEnded) lost("the worker closed the stream before answering");
   });
   res.on("close", () => {
     if (!upstream.closed) upstream.close(http2.constants.NGHTTP2_CANCEL);

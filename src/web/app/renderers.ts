@@ -235,6 +235,56 @@ function code(o: JsonRecord): Node {
   return out;
 }
 
+/**
+ * The browser environment: the goal, the page's address and last error, the
+ * screenshot when the reset asked for one, and the accessibility tree with a
+ * button per element id that clicks it.
+ */
+function webPage(o: JsonRecord, ctx: RenderContext): Node {
+  const shot = rec(o.screenshot);
+  const error = str(o.last_action_error);
+  const out = h(
+    "div",
+    { class: "render-browser" },
+    h("p", { class: "goal" }, h("strong", {}, "Goal: "), str(o.goal)),
+    h(
+      "p",
+      { class: "facts" },
+      badge(str(o.title) || "(no title)"),
+      h("code", { class: "url" }, str(o.url)),
+      badge(`${num(o.steps_remaining)} steps left`),
+      error !== "" ? badge(error, "warn") : null,
+    ),
+  );
+  if (str(shot.data) !== "")
+    out.append(
+      h("img", {
+        class: "shot",
+        src: `data:${str(shot.mime_type)};base64,${str(shot.data)}`,
+        width: num(shot.width),
+        height: num(shot.height),
+        alt: `Screenshot of ${str(o.url)}`,
+      }),
+    );
+  const tree = h("ul", { class: "axtree", "aria-label": "Accessibility tree" });
+  for (const line of str(o.axtree_txt).split("\n")) {
+    if (line.trim() === "") continue;
+    const ref = /\[ref=((?:f\d+)?e\d+)\]/.exec(line)?.[1];
+    tree.append(
+      h(
+        "li",
+        {},
+        h("code", {}, line),
+        ref !== undefined && !ctx.done
+          ? h("button", { type: "button", "aria-label": `Click ${ref}`, onclick: () => ctx.act({ click: { element_id: ref } }) }, "click")
+          : null,
+      ),
+    );
+  }
+  out.append(tree);
+  return out;
+}
+
 /** A chunk of a running program's output, appended to the live view as it arrives. */
 function outputChunk(o: JsonRecord): Node {
   return h("span", { class: str(o.stream) === "OUTPUT_STREAM_STDERR" ? "stderr" : "stdout" }, str(o.text));
@@ -246,3 +296,4 @@ registerRenderer("openenv.envs.wordle.v1.WordleObservation", wordle);
 registerRenderer("openenv.envs.chat.v1.ChatObservation", chat);
 registerRenderer("openenv.envs.coding.v1.CodeObservation", code);
 registerRenderer("openenv.envs.coding.v1.CodeOutputChunk", outputChunk);
+registerRenderer("openenv.envs.browser.v1.BrowserObservation", webPage);

@@ -331,22 +331,27 @@ export type CodeState = Message<"openenv.envs.coding.v1.CodeState"> & {
   variables: string[];
 
   /**
-   * Working directory of the interpreter (removed when the session ends).
+   * Working directory of the interpreter as the code sees it: /work in the
+   * session's sandbox (a private tmpfs), or a temporary directory when the
+   * server runs without sandboxes. Removed when the session ends.
    *
    * @generated from field: string working_directory = 6;
    */
   workingDirectory: string;
 
   /**
-   * Process id of the interpreter (the leader of its process group).
+   * Process id, on the server's machine, of the session's sandbox (its
+   * outermost process; the sandbox's processes have their own pid
+   * namespace), or without sandboxes of the interpreter's driver (the leader
+   * of its process group).
    *
    * @generated from field: int32 interpreter_pid = 7;
    */
   interpreterPid: number;
 
   /**
-   * The unprivileged user id the interpreter runs as, when the server runs
-   * as root and drops privileges for it.
+   * The unprivileged user id the session's processes run as, when the server
+   * runs as root and gives each session a user of its own.
    *
    * @generated from field: optional uint32 sandbox_uid = 8;
    */

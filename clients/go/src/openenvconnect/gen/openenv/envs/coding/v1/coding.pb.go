@@ -615,12 +615,17 @@ type CodeState struct {
 	// Names defined in the interpreter's globals (not starting with "_"),
 	// sorted.
 	Variables []string `protobuf:"bytes,5,rep,name=variables,proto3" json:"variables,omitempty"`
-	// Working directory of the interpreter (removed when the session ends).
+	// Working directory of the interpreter as the code sees it: /work in the
+	// session's sandbox (a private tmpfs), or a temporary directory when the
+	// server runs without sandboxes. Removed when the session ends.
 	WorkingDirectory string `protobuf:"bytes,6,opt,name=working_directory,json=workingDirectory,proto3" json:"working_directory,omitempty"`
-	// Process id of the interpreter (the leader of its process group).
+	// Process id, on the server's machine, of the session's sandbox (its
+	// outermost process; the sandbox's processes have their own pid
+	// namespace), or without sandboxes of the interpreter's driver (the leader
+	// of its process group).
 	InterpreterPid int32 `protobuf:"varint,7,opt,name=interpreter_pid,json=interpreterPid,proto3" json:"interpreter_pid,omitempty"`
-	// The unprivileged user id the interpreter runs as, when the server runs
-	// as root and drops privileges for it.
+	// The unprivileged user id the session's processes run as, when the server
+	// runs as root and gives each session a user of its own.
 	SandboxUid *uint32 `protobuf:"varint,8,opt,name=sandbox_uid,json=sandboxUid,proto3,oneof" json:"sandbox_uid,omitempty"`
 	// Version of the Python interpreter, e.g. "3.11.7".
 	PythonVersion string `protobuf:"bytes,9,opt,name=python_version,json=pythonVersion,proto3" json:"python_version,omitempty"`
