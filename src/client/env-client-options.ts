@@ -3,6 +3,7 @@ import type { Interceptor, Transport } from "@connectrpc/connect";
 import type { EnvironmentSpec } from "../server/environment.js";
 import type { EnvironmentRouter } from "../server/router.js";
 import type { HeaderValues } from "./backend.js";
+import type { OpenRetryPolicy } from "./retry-policy.js";
 import type { ReconnectEvent, RetryPolicy } from "./rpc-backend.js";
 import type { OwnedTransport, RpcTransportKind } from "./transports.js";
 
@@ -52,6 +53,13 @@ export interface EnvClientOptions<
   readonly retry?: RetryPolicy | false;
   /** Called each time the client resumes its session on a new stream. */
   readonly onReconnect?: (event: ReconnectEvent) => void;
+  /**
+   * Opening the session again when the server refuses it because it is full
+   * (RESOURCE_EXHAUSTED) or draining (UNAVAILABLE): each attempt is a new request,
+   * which a load balancer may send to another replica. Default 3 retries with
+   * exponential backoff from 50 ms; `false` disables.
+   */
+  readonly openRetry?: OpenRetryPolicy | false;
   /** For `"in-process"`: the server's router (see `createEnvironmentRouter`). */
   readonly router?: EnvironmentRouter;
   /** Connect interceptors (e.g. to add an auth header). RPC transports only. */

@@ -1,6 +1,7 @@
 import { create, type DescMessage, isMessage, type Message, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import type { DescribeResponse, EnvironmentService } from "../../gen/openenv/v1/environment_service_pb.js";
+import { WebSocketBackend } from "../openenv/client/backends.js";
 import { enumNamesToNumbers, hasEnumFields } from "../protocol/enum-names.js";
 import type { EnvBackend, EnvStepResult, ResetParams, StepParams } from "./backend.js";
 import type { EnvClientOptions, EnvClientSpec, EnvTransportKind } from "./env-client-options.js";
@@ -74,7 +75,8 @@ export class EnvClient<
 
   /** How many times the client resumed its session on a new stream after a break. */
   get reconnects(): number {
-    return this.backend instanceof RpcBackend ? this.backend.reconnects : 0;
+    const backend = this.backend;
+    return backend instanceof RpcBackend || backend instanceof WebSocketBackend ? backend.reconnects : 0;
   }
 
   /** The schemas in use (given, or learned from Describe). */

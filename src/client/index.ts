@@ -14,4 +14,4 @@ export { GenericEnvClient, type GenericEnvClientOptions, type GenericStepResult 
 export { type RolloutOptions, type RolloutPolicy, type RolloutStep, rollout } from "./rollout.js";
 export type { ReconnectEvent, RetryPolicy } from "./rpc-backend.js";
 export type { RpcTransportKind } from "./transports.js";
-export { VectorEnv, type VectorEnvOptions } from "./vector-env.js";
+export { type LostSession, VectorEnv, type VectorEnvOptions } from "./vector-env.js";

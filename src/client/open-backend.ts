@@ -8,6 +8,7 @@ import type { EnvBackend } from "./backend.js";
 import { describeOverHttp1, schemasFromDescribe } from "./describe.js";
 import type { EnvClientOptions, EnvClientSpec, EnvTransportKind } from "./env-client-options.js";
 import { speaksHttp2 } from "./http2-probe.js";
+import { openRetryPolicy, retryPolicy, withSession } from "./retry-policy.js";
 import { RpcBackend } from "./rpc-backend.js";
 import { createTransport, type OwnedTransport, type RpcTransportKind } from "./transports.js";
 
@@ -130,6 +131,7 @@ export class BackendOpener {
       onReconnect: this.options.onReconnect,
       sessionId: this.options.sessionId,
       keepSession: this.options.keepSession,
+      openRetry: this.options.openRetry,
     });
   }
 
@@ -168,6 +170,17 @@ export class BackendOpener {
     const registry = this.registry();
     const connection = { headers: this.options.headers, maxMessageBytes: this.options.maxMessageBytes, connectTimeoutMs: timeoutMs };
     const errors = [...causes];
+    const retry = retryPolicy(this.options.retry);
+    const openRetry = openRetryPolicy(this.options.openRetry);
+    // `resumable`: a broken socket leaves the session waiting for a resume (our servers; OpenEnv's ignore it).
+    const query = retry.attempts > 0 ? "/ws?extensions=1&resumable=1" : "/ws?extensions=1";
+    const openSocket = (sessionId: string | undefined): Promise<OpenEnvSocket> =>
+      sessionId === undefined
+        ? OpenEnvSocket.connect(webSocketUrl(baseUrl, query), connection)
+        : OpenEnvSocket.connect(webSocketUrl(baseUrl, `${query}&session_id=${encodeURIComponent(sessionId)}`), {
+            ...connection,
+            headers: withSession(connection.headers, sessionId),
+          });
     for (const kind of kinds) {
       try {
         if (kind === "websocket") {
@@ -177,12 +190,21 @@ export class BackendOpener {
               Code.FailedPrecondition,
             );
           }
-          const socket = await OpenEnvSocket.connect(webSocketUrl(baseUrl, "/ws?extensions=1"), connection);
-          return new WebSocketBackend(socket, spec, registry);
+          const socket = await openSocket(undefined);
+          return new WebSocketBackend(socket, spec, registry, {
+            open: openSocket,
+            retry,
+            openRetry,
+            onReconnect: this.options.onReconnect,
+          });
         }
         const httpApi = new OpenEnvHttp(baseUrl, connection);
         await httpApi.get("/health", {}, timeoutMs);
-        return new HttpBackend(httpApi, spec, registry, { sessionId: this.options.sessionId, keepSession: this.options.keepSession });
+        return new HttpBackend(httpApi, spec, registry, {
+          sessionId: this.options.sessionId,
+          keepSession: this.options.keepSession,
+          openRetry,
+        });
       } catch (err) {
         const e = ConnectError.from(err, Code.Internal);
         if (e.code === Code.Unauthenticated || e.code === Code.PermissionDenied || e.code === Code.FailedPrecondition) throw e;

@@ -3,7 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { ForwardedHeaders } from "../../core/placement.js";
 import type { Session } from "../../core/session.js";
 import type { SessionManager } from "../../core/session-manager.js";
-import { findCapacity } from "../../protocol/errors.js";
+import { findCapacity, findSessionLost } from "../../protocol/errors.js";
 import { isJsonObject } from "../../protocol/json-object.js";
 import { type OpenEnvFieldError, pydanticText } from "../pydantic-errors.js";
 
@@ -57,7 +57,7 @@ export async function handleJsonRpc(manager: SessionManager, body: unknown, ctx:
     let session: Session | undefined = ctx.session;
     if (sessionId !== undefined && sessionId !== null && req.method !== "openenv/session/close") {
       const found = typeof sessionId === "string" ? manager.find(sessionId) : undefined;
-      if (found === undefined) return jsonRpcError(id, JsonRpcCode.InvalidParams, `Unknown session_id: ${String(sessionId)}`);
+      if (found === undefined) return unknownSession(manager, id, sessionId);
       session = found;
     }
     switch (req.method) {
@@ -89,7 +89,7 @@ export async function handleJsonRpc(manager: SessionManager, body: unknown, ctx:
           return jsonRpcError(id, JsonRpcCode.InvalidParams, "Invalid params - 'session_id' is required");
         }
         const target = typeof sessionId === "string" ? manager.find(sessionId) : undefined;
-        if (target === undefined) return jsonRpcError(id, JsonRpcCode.InvalidParams, `Unknown session_id: ${String(sessionId)}`);
+        if (target === undefined) return unknownSession(manager, id, sessionId);
         if (target.attached || target === ctx.session) {
           return jsonRpcError(id, JsonRpcCode.InvalidRequest, "Cannot close active WebSocket-managed session via MCP method");
         }
@@ -102,6 +102,17 @@ export async function handleJsonRpc(manager: SessionManager, body: unknown, ctx:
   } catch (e) {
     return jsonRpcError(id, JsonRpcCode.InternalError, e instanceof ConnectError ? e.rawMessage : String(e));
   }
+}
+
+/** OpenEnv's "Unknown session_id" (−32602), saying so when the session was lost with another replica. */
+function unknownSession(manager: SessionManager, id: JsonValue, sessionId: unknown): JsonObject {
+  const error = typeof sessionId === "string" ? manager.missing(sessionId) : undefined;
+  const lost = error === undefined ? undefined : findSessionLost(error);
+  if (error === undefined || lost === undefined)
+    return jsonRpcError(id, JsonRpcCode.InvalidParams, `Unknown session_id: ${String(sessionId)}`);
+  return jsonRpcError(id, JsonRpcCode.InvalidParams, `Unknown session_id: ${String(sessionId)} (${error.rawMessage})`, {
+    session_lost: { session_id: lost.sessionId, holder: lost.holder },
+  });
 }
 
 /** True for the session manager's "factory failed" error. */

@@ -625,6 +625,30 @@ class CapacityInfo(google.protobuf.message.Message):
     def ClearField(self, field_name: typing_extensions.Literal["active_sessions",b"active_sessions","max_sessions",b"max_sessions"]) -> None: ...
 global___CapacityInfo = CapacityInfo
 
+class SessionLost(google.protobuf.message.Message):
+    """SessionLost is the detail of a NOT_FOUND error for a session that ended
+    because the server process holding it is gone (killed, crashed or
+    restarted): the session cannot be resumed; open a new one.
+    """
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    SESSION_ID_FIELD_NUMBER: builtins.int
+    HOLDER_FIELD_NUMBER: builtins.int
+    session_id: typing.Text
+    """The session that was lost."""
+
+    holder: typing.Text
+    """The process that held it: a replica id (`openenv serve --replica-id`),
+    or a worker of a multi-process server (`worker 3`).
+    """
+
+    def __init__(self,
+        *,
+        session_id: typing.Text = ...,
+        holder: typing.Text = ...,
+        ) -> None: ...
+    def ClearField(self, field_name: typing_extensions.Literal["holder",b"holder","session_id",b"session_id"]) -> None: ...
+global___SessionLost = SessionLost
+
 class ValidationErrors(google.protobuf.message.Message):
     """ValidationErrors is the detail of an INVALID_ARGUMENT error raised by
     field validation.

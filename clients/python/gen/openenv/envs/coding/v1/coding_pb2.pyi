@@ -340,14 +340,21 @@ class CodeState(google.protobuf.message.Message):
         """
         pass
     working_directory: typing.Text
-    """Working directory of the interpreter (removed when the session ends)."""
+    """Working directory of the interpreter as the code sees it: /work in the
+    session's sandbox (a private tmpfs), or a temporary directory when the
+    server runs without sandboxes. Removed when the session ends.
+    """
 
     interpreter_pid: builtins.int
-    """Process id of the interpreter (the leader of its process group)."""
+    """Process id, on the server's machine, of the session's sandbox (its
+    outermost process; the sandbox's processes have their own pid
+    namespace), or without sandboxes of the interpreter's driver (the leader
+    of its process group).
+    """
 
     sandbox_uid: builtins.int
-    """The unprivileged user id the interpreter runs as, when the server runs
-    as root and drops privileges for it.
+    """The unprivileged user id the session's processes run as, when the server
+    runs as root and gives each session a user of its own.
     """
 
     python_version: typing.Text
