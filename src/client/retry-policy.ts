@@ -1,4 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { HeaderValues } from "./backend.js";
 
 /** How a client retries a request whose stream broke (the connection dropped, the server restarted its listener). */
 export interface RetryPolicy {
@@ -82,7 +83,7 @@ export async function retryingOpen<T>(policy: Required<OpenRetryPolicy>, open: (
 }
 
 /** `headers` plus the session header (a new Headers object; `headers` is left as it is). */
-export function withSession(headers: HeadersInit | undefined, sessionId: string | undefined): HeadersInit | undefined {
+export function withSession(headers: HeaderValues | undefined, sessionId: string | undefined): HeaderValues | undefined {
   if (sessionId === undefined) return headers;
   const out = new Headers(headers);
   out.set(SESSION_HEADER, sessionId);
