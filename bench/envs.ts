@@ -5,8 +5,8 @@
 import { Direction } from "../gen/openenv/envs/maze/v1/maze_pb.js";
 import { EnvClient } from "../src/client/env-client.js";
 import { CodingEnvironment, codingSpec } from "../src/envs/coding/environment.js";
+import { SeededRandom } from "../src/envs/common/random.js";
 import { MazeEnvironment, mazeSpec } from "../src/envs/maze/environment.js";
-import { SeededRandom } from "../src/envs/shared/random.js";
 import { serve } from "../src/server/serve.js";
 
 const codingSteps = Number(process.argv[2] ?? 200);

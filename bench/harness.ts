@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 
 /** A benchmark server running in its own process. */
 export interface ServerProcess {
+  readonly pid: number;
   readonly port: number;
   readonly url: string;
   readonly mode: string;
@@ -39,6 +40,7 @@ export async function startServer(mode: string, extraArgs: string[] = []): Promi
     });
   const ready = await ask<{ port: number }>("ready");
   return {
+    pid: child.pid as number,
     port: ready.port,
     url: `http://127.0.0.1:${ready.port}`,
     mode,

@@ -1,5 +1,6 @@
 // The core cost of one Step on the server, without any I/O: decode the request,
-// dispatch it through StepStream and Session, encode the reply (`npx tsx bench/micro-step.ts`).
+// dispatch it through StepStream and Session, encode the reply (`npx tsx bench/micro-step.ts`;
+// `--metrics` adds the Prometheus metrics serve() feeds by default).
 // `--codecs` also times each Step message's hand encoder against protobuf-es, which
 // is what decides whether a hand encoder still earns its place (src/protocol/step-codec.ts).
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
@@ -10,9 +11,13 @@ import { type StepRequest, StepRequestSchema, type StepResponse, StepResponseSch
 import { StepStream } from "../src/core/step-stream.js";
 import { EchoEnvironment } from "../src/envs/echo/environment.js";
 import { encodeStepRequest, encodeStepResponse } from "../src/protocol/step-codec.js";
+import { ServerMetrics } from "../src/server/metrics.js";
 import { createEnvironmentRouter } from "../src/server/router.js";
 
-const router = createEnvironmentRouter(EchoEnvironment);
+// `--metrics`: with the server's Prometheus metrics fed by the session core (serve()'s default).
+const withMetrics = process.argv.includes("--metrics");
+const observer = withMetrics ? new ServerMetrics({ environment: "echo" }, { active: () => 0, max: () => 0 }) : undefined;
+const router = createEnvironmentRouter(EchoEnvironment, { observer });
 let bytesOut = 0;
 let replies = 0;
 const sink = {

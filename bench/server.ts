@@ -1,9 +1,10 @@
 // A benchmark server in its own process, so client and server costs are measured
-// apart. Modes: `echo`, `mcp-echo`, `frames` (the real server), `ws-floor`, `h2-floor` (bare
+// apart. Modes: `echo`, `mcp-echo`, `frames`, `coding` (the real server), `ws-floor`, `h2-floor` (bare
 // Node, no framework). Prints `port=N`, answers IPC {type:"stats"} with CPU and RSS.
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer } from "ws";
+import { CodingEnvironment } from "../src/envs/coding/environment.js";
 import { EchoEnvironment } from "../src/envs/echo/environment.js";
 import { McpEchoEnvironment } from "../src/envs/mcp_echo/environment.js";
 import { serve } from "../src/server/serve.js";
@@ -31,8 +32,18 @@ if (mode === "ws-floor") {
   port = (server.address() as AddressInfo).port;
   stop = () => new Promise((r) => server.close(() => r()));
 } else {
-  const env = mode === "frames" ? FramesEnvironment : mode === "mcp-echo" ? McpEchoEnvironment : EchoEnvironment;
-  const server = await serve(env, { port: 0, maxSessions: 20_000, idleTimeoutMs: 0, resumeGraceMs: 0 });
+  const env =
+    mode === "frames"
+      ? FramesEnvironment
+      : mode === "coding"
+        ? CodingEnvironment
+        : mode === "mcp-echo"
+          ? McpEchoEnvironment
+          : EchoEnvironment;
+  // `--replica-id rN`: one of several replicas behind a balancer (bench/balancer.ts).
+  const at = process.argv.indexOf("--replica-id");
+  const replicaId = at > 0 ? process.argv[at + 1] : undefined;
+  const server = await serve(env, { port: 0, maxSessions: 20_000, idleTimeoutMs: 0, resumeGraceMs: 0, replicaId });
   port = server.port;
   stop = () => server.close();
 }

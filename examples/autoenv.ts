@@ -1,5 +1,5 @@
 // README: name an environment, get a connected client (OpenEnv's AutoEnv guide, in TypeScript).
-import { AutoAction, AutoEnv } from "../src/index.js";
+import { AutoAction, AutoEnv } from "openenv-connect";
 
 AutoEnv.listEnvironments();
 const env = await AutoEnv.fromEnv("coding");

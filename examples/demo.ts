@@ -3,8 +3,8 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
-import { EnvClient } from "../src/client/index.js";
-import { echoSpec } from "../src/envs/echo/environment.js";
+import { EnvClient } from "openenv-connect/client";
+import { echoSpec } from "openenv-connect/envs/echo";
 
 const server = spawn(process.execPath, ["bin/openenv.js", "serve", "echo", "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
 const lines = createInterface({ input: server.stdout });

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Typed rollouts from Python against openenv-connect's TypeScript server: an echo episode, then a maze episode.
 
-Needs only Debian's python3-grpcio and python3-protobuf plus the generated SDK in
-clients/python (run with /usr/bin/python3: a pyenv python3 does not see Debian's
-packages). Servers are started with `node bin/openenv.js serve NAME --port 0`
-unless their URLs are given:
+Needs the SDK installed (Debian's python3-grpcio and python3-protobuf, seen by a
+virtualenv made with --system-site-packages), run from a checkout. Servers are
+started with `node bin/openenv.js serve NAME --port 0` unless their URLs are given:
 
-    /usr/bin/python3 examples/python_rollout.py
-    /usr/bin/python3 examples/python_rollout.py --echo-url http://127.0.0.1:8000 --skip-maze
+    /usr/bin/python3 -m venv --system-site-packages .venv
+    .venv/bin/pip install --no-index --no-build-isolation ./clients/python
+    .venv/bin/python examples/python_rollout.py
+    .venv/bin/python examples/python_rollout.py --echo-url http://127.0.0.1:8000 --skip-maze
 
 The maze part uses the generated module openenv.envs.maze.v1.maze_pb2 and a
 shortest-path policy on the typed observation. When that module does not exist
@@ -22,14 +23,11 @@ import itertools
 import sys
 from collections import deque
 from contextlib import ExitStack
-from pathlib import Path
 from typing import Any, Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "clients" / "python"))
-
-import openenv_connect as oc  # noqa: E402
-from google.protobuf import text_format  # noqa: E402
-from openenv.envs.echo.v1 import echo_pb2  # noqa: E402
+import openenv_connect as oc
+from google.protobuf import text_format
+from openenv.envs.echo.v1 import echo_pb2
 
 
 def echo_episode(url: str, steps: int) -> None:

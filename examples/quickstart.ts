@@ -1,7 +1,7 @@
 // README quickstart: define an environment, serve it, drive it with a typed client.
 
-import { type EchoAction, EchoActionSchema, EchoObservationSchema, EchoStateSchema } from "../gen/openenv/envs/echo/v1/echo_pb.js";
-import { EnvClient, Environment, serve } from "../src/index.js";
+import { EnvClient, Environment, serve } from "openenv-connect";
+import { type EchoAction, EchoActionSchema, EchoObservationSchema, EchoStateSchema } from "openenv-connect/envs/echo";
 
 class Reverse extends Environment<typeof EchoActionSchema, typeof EchoObservationSchema, typeof EchoStateSchema> {
   static readonly spec = { name: "reverse", action: EchoActionSchema, observation: EchoObservationSchema, state: EchoStateSchema };

@@ -1,4 +1,4 @@
-// The soak test's server, in its own process: the soak environment on a loopback port,
+// The soak and scale tests' server, in its own process: the soak environment on a loopback port,
 // plus GET /soak/stats (what every session applied, sessions open, RSS). Prints one JSON
 // line {"url",...} when ready; SIGTERM shuts it down gracefully.
 import type * as http from "node:http";
@@ -12,12 +12,19 @@ const sampler = setInterval(() => {
 }, 250);
 sampler.unref();
 
+const arg = (name: string): string | undefined => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
 // `--record-size 0` turns request-id replay off: only to check that the audit catches duplicates.
-const recordArg = process.argv.indexOf("--record-size");
-const recordSize = recordArg > 0 ? Number(process.argv[recordArg + 1]) : undefined;
+const recordSize = arg("--record-size") === undefined ? undefined : Number(arg("--record-size"));
+// The scale test runs replicas (`--replica-id r2`), and restarts a killed one on its port (`--port`).
+const replicaId = arg("--replica-id");
+const port = Number(arg("--port") ?? 0);
 
 const server = await serve(SoakEnvironment, {
-  port: 0,
+  port,
+  replicaId,
   recordSize,
   maxSessions: 512,
   resumeGraceMs: 10_000,

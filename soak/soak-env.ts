@@ -34,8 +34,11 @@ export function appliedCount(r: AppliedRecord): number {
 export const applied = new Map<string, AppliedRecord>();
 
 /**
- * Echoes each action and records the request id it came with (`<key>.<seq>`): an id
- * applied twice on one session is a duplicate, a missing sequence number a lost step.
+ * Echoes each action and records the sequence number its message carries (`<key>:<seq>`;
+ * a client retries a request with the same message and request id): a number applied
+ * twice on one session is a duplicate, a missing one a lost step. The message, not the
+ * request id, carries it because every transport delivers the message (the soak and
+ * scale clients, VectorEnv, /ws and HTTP alike).
  * Every 50th step takes a few milliseconds, so connection drops also hit running steps.
  */
 export class SoakEnvironment extends Environment<typeof EchoActionSchema, Obs, typeof EchoStateSchema> {
@@ -47,7 +50,7 @@ export class SoakEnvironment extends Environment<typeof EchoActionSchema, Obs, t
   }
 
   async step(action: EchoAction, ctx: StepContext): Promise<StepOutcome<Obs>> {
-    const seq = Number(ctx.requestId.slice(ctx.requestId.lastIndexOf(".") + 1));
+    const seq = Number(action.message.slice(action.message.lastIndexOf(":") + 1));
     if (seq % 50 === 0) await new Promise((r) => setTimeout(r, 2 + (seq % 7)));
     let record = this.record;
     if (record === undefined) {

@@ -5,15 +5,14 @@ import {
   Gate,
   LLMJudge,
   type MaybePromise,
-  parseJudgeScore,
   Rubric,
   RubricDict,
   RubricList,
-  renderTemplate,
   rubric,
   Sequential,
   WeightedSum,
 } from "../src/server/rubrics/index.js";
+import { parseJudgeScore, renderTemplate } from "../src/server/rubrics/llm-judge.js";
 import { FakeLlmServer } from "./fixtures/fake-llm.js";
 import { waitFor } from "./fixtures/wait-for.js";
 

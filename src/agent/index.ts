@@ -1,3 +1,12 @@
+/// <reference lib="dom" preserve="true" />
+// (for connect-es's declarations: README › "TypeScript settings")
+/**
+ * `openenv-connect/agent`: an LLM agent loop over an MCP tool environment
+ * (an OpenAI-compatible chat endpoint with tool calling; each tool call is a
+ * step) and `collect`, which runs it for many episodes into `results.jsonl`.
+ *
+ * @module
+ */
 export {
   type AgentEpisode,
   type AgentEpisodeOptions,

@@ -1,10 +1,12 @@
 import { create, type DescMessage, fromJson, type JsonValue, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { enumNamesToNumbers, hasEnumFields } from "../protocol/enum-names.js";
 
 /**
  * An environment's Action type, as `AutoAction.fromEnv` returns it: call it (or
  * `new` it) with a plain object of the Action's fields to get the typed message.
- * Fields may be named as in the `.proto` (`echoed_message`) or in camelCase;
- * an unknown field is a `TypeError` (OpenEnv's actions forbid extra fields).
+ * Fields may be named as in the `.proto` (`echoed_message`) or in camelCase,
+ * enum values by name as in JSON (`"DIRECTION_RIGHT"`) or by number; an unknown
+ * field or enum name is a `TypeError` (OpenEnv's actions forbid extra fields).
  *
  * @example
  * ```ts
@@ -52,6 +54,13 @@ export function actionClass<D extends DescMessage>(schema: D): ActionClass<D> {
         throw new TypeError(`${short} has no field '${key}'; its fields: ${schema.fields.map((f) => f.name).join(", ") || "(none)"}`);
       }
       fields[local] = value;
+    }
+    if (hasEnumFields(schema)) {
+      try {
+        return create(schema, enumNamesToNumbers(schema, fields) as MessageInitShape<D>) as MessageShape<D>;
+      } catch (err) {
+        throw err instanceof TypeError ? new TypeError(`${short}: ${err.message}`) : err;
+      }
     }
     return create(schema, fields as MessageInitShape<D>) as MessageShape<D>;
   };

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve, sep } from "node:path";
 import { type EnvManifest, loadManifest, ManifestError, type ManifestIssue } from "./manifest.js";
 import { nearestPackageDir, packageRoot } from "./modules.js";
 import { normalizeEnvName, UnknownEnvironmentError } from "./names.js";
@@ -9,6 +9,9 @@ import { normalizeEnvName, UnknownEnvironmentError } from "./names.js";
  * imported until an environment is used).
  *
  * Sources, first match of a key wins:
+ * 0. the project itself: the nearest package.json at or above the project
+ *    directory, when it is an environment package (so a new environment is
+ *    found by name while it is being written);
  * 1. packages in the `node_modules` directories of the project and its parents
  *    (nearest first) that are named `openenv-*` and carry an `openenv.yaml`, or
  *    that declare manifests in package.json: `"openenv": { "manifest": "openenv.yaml" }`;
@@ -18,7 +21,7 @@ import { normalizeEnvName, UnknownEnvironmentError } from "./names.js";
  */
 
 /** Where an environment was found. */
-export type EnvSource = "installed" | "bundled" | "path";
+export type EnvSource = "project" | "installed" | "bundled" | "path";
 
 /**
  * What discovery knows about one environment (OpenEnv's `get_env_info` dict,
@@ -88,7 +91,7 @@ export interface DiscoverOptions {
   readonly projectDir?: string;
   /** Include the environments bundled with openenv-connect. Default true. */
   readonly bundled?: boolean;
-  /** Include installed packages. Default true. */
+  /** Include installed packages and the project's own package. Default true. */
   readonly installed?: boolean;
   /** Scan again even if a cached result exists. */
   readonly refresh?: boolean;
@@ -113,6 +116,11 @@ export function discoverEnvironments(options: DiscoverOptions = {}): Discovery {
   const problems: DiscoveryProblem[] = [];
   const ownRoot = realpath(packageRoot());
   const seenPackages = new Set<string>();
+  const project = installed ? nearestPackageDir(projectDir) : undefined;
+  if (project !== undefined && realpath(project) !== ownRoot && !project.split(sep).includes("node_modules")) {
+    seenPackages.add(realpath(project));
+    scanPackage(project, "project", found, problems);
+  }
   for (const nodeModules of installed ? nodeModulesDirs(projectDir) : []) {
     for (const dir of packageDirs(nodeModules)) {
       const real = realpath(dir);

@@ -1,4 +1,13 @@
-export { type ActionClass, actionClass } from "./action-class.js";
+/// <reference lib="dom" preserve="true" />
+// (for connect-es's declarations: README › "TypeScript settings")
+/**
+ * `openenv-connect/auto`: environments by name (OpenEnv's `AutoEnv` and
+ * `AutoAction`), their manifests, discovery, Hub installs and the providers
+ * that start their servers.
+ *
+ * @module
+ */
+export type { ActionClass } from "./action-class.js";
 export { type ActionInfo, AutoAction, AutoEnv, AutoEnvClient, type FromEnvActionOptions, type FromEnvOptions } from "./auto-env.js";
 export { type BuildOptions, type BuiltImage, buildImage, defaultBaseImage, ImageBuildError } from "./build.js";
 export {
@@ -9,39 +18,18 @@ export {
   discoverEnvironments,
   type EnvInfo,
   type EnvSource,
-  environmentFromPath,
-  findEnvironment,
 } from "./discovery.js";
-export {
-  confirmRemoteInstall,
-  type HubInstallOptions,
-  InstallError,
-  installFromHub,
-  isRemoteCodeTrusted,
-  type PromptIO,
-  RemoteCodeRefusedError,
-  remoteCodeWarning,
-} from "./hub.js";
-export { type LoadedEnvironment, loadEnvironment } from "./load.js";
+export { type HubInstallOptions, InstallError, installFromHub, type PromptIO, RemoteCodeRefusedError } from "./hub.js";
 export {
   type EnvManifest,
-  formatIssue,
   loadManifest,
   ManifestError,
   type ManifestIssue,
   type ParsedManifest,
   parseManifest,
 } from "./manifest.js";
-export { ModuleResolutionError, type ResolvedModule, resolveAppModule } from "./modules.js";
-export {
-  closeMatches,
-  type EnvReference,
-  hubSpaceUrl,
-  normalizeEnvName,
-  parseEnvReference,
-  UnknownEnvironmentError,
-  unknownEnvironmentMessage,
-} from "./names.js";
+export { ModuleResolutionError } from "./modules.js";
+export { UnknownEnvironmentError } from "./names.js";
 export {
   checkDocker,
   DockerImageMissingError,

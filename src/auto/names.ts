@@ -18,12 +18,20 @@ const hubIdPattern = /^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*$/;
  * `:tag`, a leading `openenv-` or a trailing `_env`. `"coding-env:latest"` → `"coding"`.
  */
 export function normalizeEnvName(raw: string): string {
+  const name = envNameForm(raw);
+  return name.endsWith("_env") && name.length > "_env".length ? name.slice(0, -"_env".length) : name;
+}
+
+/**
+ * A name in the form names take, keeping a trailing `_env`: lower case, `-` → `_`,
+ * without a `:tag` or a leading `openenv-`. `"My-Env:latest"` → `"my_env"`.
+ */
+export function envNameForm(raw: string): string {
   let name = raw.trim().toLowerCase();
   const colon = name.indexOf(":");
   if (colon >= 0) name = name.slice(0, colon);
   name = name.replace(/-/g, "_");
   if (name.startsWith("openenv_") && name.length > "openenv_".length) name = name.slice("openenv_".length);
-  if (name.endsWith("_env") && name.length > "_env".length) name = name.slice(0, -"_env".length);
   return name;
 }
 

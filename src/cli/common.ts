@@ -15,7 +15,7 @@ import { ServerStartError } from "../auto/providers/health.js";
  * | 1 | failure: a check failed, the environment or server returned an error, a manifest is invalid, an install was refused |
  * | 2 | usage error: unknown command or option, missing or malformed argument |
  * | 3 | unknown environment (OpenEnv's message, with suggestions) |
- * | 4 | cannot reach or start a server: connection refused, timeout, no Docker engine |
+ * | 4 | cannot reach or start a server: nothing listening (connection refused), timeout, the port to serve on in use, no Docker engine |
  * | 130 | interrupted (Ctrl-C) |
  */
 export const ExitCode = {
@@ -30,6 +30,16 @@ export const ExitCode = {
 /** A bad command line: printed with the command's usage, exit code 2. */
 export class UsageError extends Error {
   override readonly name = "UsageError";
+}
+
+/** The server is not running: nothing accepts connections at the URL (exit code 4). */
+export class ServerNotRunningError extends Error {
+  override readonly name = "ServerNotRunningError";
+}
+
+/** The URL answers, but speaks none of OpenEnv's protocols (exit code 1). */
+export class NotOpenEnvError extends Error {
+  override readonly name = "NotOpenEnvError";
 }
 
 /** Where a command writes. */
@@ -86,7 +96,10 @@ export function jsonArgument(name: string, text: string): unknown {
 export function exitCodeOf(err: unknown): number {
   if (err instanceof UsageError) return ExitCode.usage;
   if (err instanceof UnknownEnvironmentError) return ExitCode.unknownEnvironment;
-  if (err instanceof ServerStartError || err instanceof DockerUnavailableError) return ExitCode.unreachable;
+  if (err instanceof ServerStartError || err instanceof DockerUnavailableError || err instanceof ServerNotRunningError) {
+    return ExitCode.unreachable;
+  }
+  if (err instanceof NotOpenEnvError) return ExitCode.failure;
   if (err instanceof ConnectError) {
     return err.code === Code.Unavailable || err.code === Code.DeadlineExceeded ? ExitCode.unreachable : ExitCode.failure;
   }
@@ -99,13 +112,18 @@ export function exitCodeOf(err: unknown): number {
     return ExitCode.failure;
   }
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code === "ECONNREFUSED" || code === "ETIMEDOUT" || code === "ENOTFOUND") return ExitCode.unreachable;
+  if (code === "ECONNREFUSED" || code === "ETIMEDOUT" || code === "ENOTFOUND" || code === "EADDRINUSE" || code === "EADDRNOTAVAIL") {
+    return ExitCode.unreachable;
+  }
   return ExitCode.failure;
 }
 
 /** The message to print for an error. */
 export function errorMessage(err: unknown): string {
   if (err instanceof ConnectError) return `${err.rawMessage} [${Code[err.code]}]`;
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (e?.code === "EADDRINUSE")
+    return `port ${e.port ?? "?"} on ${e.address ?? "?"} is in use (${e.message}): choose another --port, or stop what listens there`;
   if (err instanceof Error) return err.message;
   return String(err);
 }

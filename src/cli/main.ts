@@ -35,7 +35,8 @@ const exitCodes = `Exit codes:
        an invalid manifest, a refused install)
   2    usage error (unknown command or option, bad argument)
   3    unknown environment
-  4    cannot reach or start a server (refused, timeout, no Docker engine)
+  4    cannot reach or start a server (nothing listening, timeout, port in use,
+       no Docker engine)
   130  interrupted (Ctrl-C)`;
 
 function usage(): string {
@@ -43,7 +44,8 @@ function usage(): string {
   return `openenv ${packageVersion()}: run, inspect and drive OpenEnv environments
 
 Usage: openenv <command> [options]
-       openenv help <command>
+       openenv help <command>     (or openenv <command> --help)
+       openenv --version          print the version
 
 Commands:
 ${commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join("\n")}

@@ -57,3 +57,10 @@ export interface EnvBackend {
   /** Ends the session and releases the connection. */
   close(): Promise<void>;
 }
+
+/**
+ * HTTP headers as the client options take them: a record, `[name, value]`
+ * pairs or a `Headers` object (the DOM's `HeadersInit`, spelled with types
+ * that `@types/node` has, so declarations compile without the DOM lib).
+ */
+export type HeaderValues = Record<string, string> | [string, string][] | Headers;

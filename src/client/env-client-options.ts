@@ -2,6 +2,8 @@ import type { DescMessage } from "@bufbuild/protobuf";
 import type { Interceptor, Transport } from "@connectrpc/connect";
 import type { EnvironmentSpec } from "../server/environment.js";
 import type { EnvironmentRouter } from "../server/router.js";
+import type { HeaderValues } from "./backend.js";
+import type { OpenRetryPolicy } from "./retry-policy.js";
 import type { ReconnectEvent, RetryPolicy } from "./rpc-backend.js";
 import type { OwnedTransport, RpcTransportKind } from "./transports.js";
 
@@ -51,12 +53,19 @@ export interface EnvClientOptions<
   readonly retry?: RetryPolicy | false;
   /** Called each time the client resumes its session on a new stream. */
   readonly onReconnect?: (event: ReconnectEvent) => void;
+  /**
+   * Opening the session again when the server refuses it because it is full
+   * (RESOURCE_EXHAUSTED) or draining (UNAVAILABLE): each attempt is a new request,
+   * which a load balancer may send to another replica. Default 3 retries with
+   * exponential backoff from 50 ms; `false` disables.
+   */
+  readonly openRetry?: OpenRetryPolicy | false;
   /** For `"in-process"`: the server's router (see `createEnvironmentRouter`). */
   readonly router?: EnvironmentRouter;
   /** Connect interceptors (e.g. to add an auth header). RPC transports only. */
   readonly interceptors?: Interceptor[];
   /** Headers sent with every call, on every transport. */
-  readonly headers?: HeadersInit;
+  readonly headers?: HeaderValues;
   /** Deadline of each step and reset, sent to the server. Default: the server's. */
   readonly stepTimeoutMs?: number;
   /** Check on connect that the server serves these message types. Default true. */
@@ -65,4 +74,16 @@ export interface EnvClientOptions<
   readonly probeTimeoutMs?: number;
   /** Largest WebSocket frame accepted from the server. Default 100 MiB, as OpenEnv's client. */
   readonly maxMessageBytes?: number;
+  /**
+   * Continue a session opened earlier (by another client or process) instead of
+   * opening one: the first call attaches to it. RPC transports and OpenEnv's
+   * stateful HTTP; a `/ws` session lives only as long as its socket.
+   */
+  readonly sessionId?: string;
+  /**
+   * Leave the session open on the server when this client closes, for another
+   * client to continue (`sessionId`) or end; the server's idle timeout still
+   * applies. RPC transports and HTTP; not `/ws`.
+   */
+  readonly keepSession?: boolean;
 }

@@ -10,6 +10,8 @@ import {
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import type { DescribeResponse, EnvironmentService } from "../../gen/openenv/v1/environment_service_pb.js";
 import type { Tool, ToolObservation } from "../../gen/openenv/v1/tools_pb.js";
+import { WebSocketBackend } from "../openenv/client/backends.js";
+import { enumNamesToNumbers, hasEnumFields } from "../protocol/enum-names.js";
 import type { EnvBackend, EnvStepResult, ResetParams, StepParams } from "./backend.js";
 import type { EnvClientOptions, EnvClientSpec, EnvTransportKind } from "./env-client-options.js";
 import { BackendOpener } from "./open-backend.js";
@@ -25,7 +27,7 @@ import {
   toolsFrom,
 } from "./tools.js";
 
-export type { EnvStepResult, ResetParams, StepParams } from "./backend.js";
+export type { EnvStepResult, HeaderValues, ResetParams, StepParams } from "./backend.js";
 export type { EnvClientOptions, EnvClientSpec, EnvTransportKind } from "./env-client-options.js";
 
 /**
@@ -92,7 +94,8 @@ export class EnvClient<
 
   /** How many times the client resumed its session on a new stream after a break. */
   get reconnects(): number {
-    return this.backend instanceof RpcBackend ? this.backend.reconnects : 0;
+    const backend = this.backend;
+    return backend instanceof RpcBackend || backend instanceof WebSocketBackend ? backend.reconnects : 0;
   }
 
   /** The schemas in use (given, or learned from Describe). */
@@ -224,6 +227,12 @@ export class EnvClient<
       }
       return action as Message;
     }
-    return create(schema, action as MessageInitShape<DescMessage>);
+    if (!hasEnumFields(schema)) return create(schema, action as MessageInitShape<DescMessage>);
+    try {
+      // An untyped caller may name enum values as JSON does ("DIRECTION_RIGHT").
+      return create(schema, enumNamesToNumbers(schema, action as Record<string, unknown>) as MessageInitShape<DescMessage>);
+    } catch (err) {
+      throw err instanceof TypeError ? new ConnectError(`action: ${err.message}`, Code.InvalidArgument) : err;
+    }
   }
 }

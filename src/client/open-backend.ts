@@ -8,6 +8,7 @@ import type { EnvBackend } from "./backend.js";
 import { describeOverHttp1, schemasFromDescribe } from "./describe.js";
 import type { EnvClientOptions, EnvClientSpec, EnvTransportKind } from "./env-client-options.js";
 import { speaksHttp2 } from "./http2-probe.js";
+import { openRetryPolicy, retryPolicy, withSession } from "./retry-policy.js";
 import { RpcBackend } from "./rpc-backend.js";
 import { createTransport, type OwnedTransport, type RpcTransportKind } from "./transports.js";
 
@@ -37,6 +38,8 @@ export class BackendOpener {
   /** The connection this opener created (not a shared one), to close with the client. */
   owned: OwnedTransport | undefined;
   private rpc: Client<typeof EnvironmentService> | undefined;
+  /** The owned transport was built before the schemas were known, so it has no JSON registry for `Any`. */
+  private registryMissing = false;
 
   constructor(
     private readonly options: EnvClientOptions,
@@ -56,12 +59,14 @@ export class BackendOpener {
         this.rpc = createClient(EnvironmentService, t);
       } else {
         const kind = t !== undefined && RPC_KINDS.includes(t) ? (t as RpcTransportKind) : this.defaultRpcKind();
+        const registry = this.registry();
+        this.registryMissing = registry === undefined;
         this.owned = createTransport({
           kind,
           baseUrl: this.options.baseUrl,
           router: this.options.router,
           interceptors: this.options.interceptors,
-          registry: this.registry(),
+          registry,
         });
         this.rpc = createClient(EnvironmentService, this.owned.transport);
       }
@@ -79,7 +84,9 @@ export class BackendOpener {
     const kind = this.kind;
     if (kind === "custom" || RPC_KINDS.includes(kind)) return this.openRpc(kind === "custom" ? "custom" : kind, false);
     if (kind === "websocket" || kind === "http") return this.openFallback([kind], []);
-    // auto
+    // auto; a session that outlives this client can only be reached again over HTTP, not over /ws.
+    const fallback: ("websocket" | "http")[] =
+      this.options.sessionId !== undefined || this.options.keepSession === true ? ["http", "websocket"] : ["websocket", "http"];
     if (this.options.baseUrl === undefined) {
       if (this.options.router !== undefined) return this.openRpc("in-process", false);
       throw new TypeError("EnvClient needs a baseUrl (or a router with transport 'in-process')");
@@ -95,10 +102,10 @@ export class BackendOpener {
         // Not aborted: after a failed connect the HTTP/2 session may be failing right now (see EnvClient.close).
         this.owned = undefined;
         this.rpc = undefined;
-        return this.openFallback(["websocket", "http"], [e]);
+        return this.openFallback(fallback, [e]);
       }
     }
-    return this.openFallback(["websocket", "http"], [h2]);
+    return this.openFallback(fallback, [h2]);
   }
 
   private defaultRpcKind(): RpcTransportKind {
@@ -114,7 +121,7 @@ export class BackendOpener {
     }
     return new RpcBackend({
       transport: kind,
-      rpc,
+      rpc: this.withRegistry(rpc),
       schemas: this.schemas(),
       headers: this.options.headers,
       stepTimeoutMs: this.options.stepTimeoutMs,
@@ -122,7 +129,19 @@ export class BackendOpener {
       fastPath: this.options.fastPath,
       retry: this.options.retry,
       onReconnect: this.options.onReconnect,
+      sessionId: this.options.sessionId,
+      keepSession: this.options.keepSession,
+      openRetry: this.options.openRetry,
     });
+  }
+
+  /** Connect JSON carries the env's messages in `Any`: rebuild a transport made before Describe taught us their schemas. */
+  private withRegistry(rpc: Client<typeof EnvironmentService>): Client<typeof EnvironmentService> {
+    if (!this.registryMissing || this.owned?.kind !== "connect-json") return rpc;
+    this.owned.close();
+    this.owned = undefined;
+    this.rpc = undefined;
+    return this.client();
   }
 
   /** OpenEnv's protocol: schemas from the spec or from Describe over HTTP/1.1; then `/ws`, then HTTP. */
@@ -136,6 +155,8 @@ export class BackendOpener {
     );
     if (!(described instanceof ConnectError)) {
       if (this.spec !== undefined || this.options.verify !== false) this.adoptInfo(described);
+    } else if (described.code === Code.Unauthenticated || described.code === Code.PermissionDenied) {
+      throw described;
     } else if (this.spec === undefined) {
       if (described.code === Code.Unavailable) {
         throw new ConnectError(`cannot reach ${baseUrl}: ${[...causes, described].map((c) => c.rawMessage).join("; ")}`, Code.Unavailable);
@@ -149,18 +170,44 @@ export class BackendOpener {
     const registry = this.registry();
     const connection = { headers: this.options.headers, maxMessageBytes: this.options.maxMessageBytes, connectTimeoutMs: timeoutMs };
     const errors = [...causes];
+    const retry = retryPolicy(this.options.retry);
+    const openRetry = openRetryPolicy(this.options.openRetry);
+    // `resumable`: a broken socket leaves the session waiting for a resume (our servers; OpenEnv's ignore it).
+    const query = retry.attempts > 0 ? "/ws?extensions=1&resumable=1" : "/ws?extensions=1";
+    const openSocket = (sessionId: string | undefined): Promise<OpenEnvSocket> =>
+      sessionId === undefined
+        ? OpenEnvSocket.connect(webSocketUrl(baseUrl, query), connection)
+        : OpenEnvSocket.connect(webSocketUrl(baseUrl, `${query}&session_id=${encodeURIComponent(sessionId)}`), {
+            ...connection,
+            headers: withSession(connection.headers, sessionId),
+          });
     for (const kind of kinds) {
       try {
         if (kind === "websocket") {
-          const socket = await OpenEnvSocket.connect(webSocketUrl(baseUrl, "/ws?extensions=1"), connection);
-          return new WebSocketBackend(socket, spec, registry);
+          if (this.options.sessionId !== undefined) {
+            throw new ConnectError(
+              `cannot continue session '${this.options.sessionId}' over OpenEnv's /ws: a WebSocket session lives as long as its socket (use transport "http")`,
+              Code.FailedPrecondition,
+            );
+          }
+          const socket = await openSocket(undefined);
+          return new WebSocketBackend(socket, spec, registry, {
+            open: openSocket,
+            retry,
+            openRetry,
+            onReconnect: this.options.onReconnect,
+          });
         }
         const httpApi = new OpenEnvHttp(baseUrl, connection);
         await httpApi.get("/health", {}, timeoutMs);
-        return new HttpBackend(httpApi, spec, registry);
+        return new HttpBackend(httpApi, spec, registry, {
+          sessionId: this.options.sessionId,
+          keepSession: this.options.keepSession,
+          openRetry,
+        });
       } catch (err) {
         const e = ConnectError.from(err, Code.Internal);
-        if (e.code === Code.Unauthenticated || e.code === Code.PermissionDenied) throw e;
+        if (e.code === Code.Unauthenticated || e.code === Code.PermissionDenied || e.code === Code.FailedPrecondition) throw e;
         errors.push(e);
       }
     }

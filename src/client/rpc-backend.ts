@@ -3,7 +3,22 @@ import { type Any, durationFromMs } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import type { EnvironmentService, StepResult as WireStepResult } from "../../gen/openenv/v1/environment_service_pb.js";
 import { typeNameOf, typeUrlOf } from "../protocol/descriptors.js";
-import type { EnvBackend, EnvStepResult, ResetParams, StepParams } from "./backend.js";
+import { findSessionLost } from "../protocol/errors.js";
+import type { EnvBackend, EnvStepResult, HeaderValues, ResetParams, StepParams } from "./backend.js";
+import {
+  type OpenRetryPolicy,
+  openBackoff,
+  openRetryPolicy,
+  type ReconnectEvent,
+  type RetryPolicy,
+  refusedOpen,
+  resumeDelay,
+  retryPolicy,
+  withSession,
+} from "./retry-policy.js";
+
+export type { ReconnectEvent, RetryPolicy } from "./retry-policy.js";
+
 import { type ChannelRequest, type FinalReply, StepChannel } from "./step-channel.js";
 import { connectStepStream, http2StepStream } from "./step-streams.js";
 import type { OwnedTransport } from "./transports.js";
@@ -16,27 +31,6 @@ export interface BackendSchemas {
   readonly partial?: DescMessage | undefined;
 }
 
-/** How a client retries a request whose stream broke (the connection dropped, the server restarted its listener). */
-export interface RetryPolicy {
-  /** Retries per request after a broken stream. Default 5; 0 disables resuming. */
-  readonly attempts?: number;
-  /** First backoff; it doubles per attempt, with ±50% jitter. Default 50 ms. */
-  readonly backoffMs?: number;
-  /** Longest backoff. Default 2 s. */
-  readonly maxBackoffMs?: number;
-}
-
-/** What a client reports when it resumes its session on a new stream. */
-export interface ReconnectEvent {
-  /** 1 for the first retry of a request. */
-  readonly attempt: number;
-  readonly sessionId: string | undefined;
-  /** Why the previous stream broke. */
-  readonly error: ConnectError;
-  /** How long the client waits before retrying. */
-  readonly delayMs: number;
-}
-
 /** Stream failures after which the same request may be sent again on a new stream (the server dedupes it by request id). */
 const RETRYABLE: ReadonlySet<Code> = new Set([Code.Unavailable, Code.Unknown, Code.Internal, Code.Canceled]);
 
@@ -45,14 +39,22 @@ export interface RpcBackendOptions {
   readonly transport: string;
   readonly rpc: Client<typeof EnvironmentService>;
   readonly schemas: BackendSchemas;
-  readonly headers?: HeadersInit | undefined;
+  readonly headers?: HeaderValues | undefined;
   readonly stepTimeoutMs?: number | undefined;
   /** The HTTP/2 connection, when the fast Step channel may write on it directly. */
   readonly connection?: OwnedTransport | undefined;
   readonly fastPath?: boolean;
   readonly retry?: RetryPolicy | false | undefined;
   readonly onReconnect?: ((event: ReconnectEvent) => void) | undefined;
+  /** Attach to this existing session on the first request. */
+  readonly sessionId?: string | undefined;
+  /** Streams ask the server to keep the session when they end; close() does not end it. */
+  readonly keepSession?: boolean | undefined;
+  readonly openRetry?: OpenRetryPolicy | false | undefined;
 }
+
+/** The request header that makes a Step stream's session outlive the stream (the server's `keepSessionHeader`). */
+const KEEP_SESSION_HEADER = "openenv-keep-session";
 
 /**
  * A session over one bidirectional Step stream (Connect, gRPC, gRPC-Web or
@@ -68,12 +70,14 @@ export class RpcBackend implements EnvBackend {
   private session: string | undefined;
   private readonly rpc: Client<typeof EnvironmentService>;
   private readonly schemas: BackendSchemas;
-  private readonly headers: HeadersInit | undefined;
+  private readonly headers: HeaderValues | undefined;
   private readonly stepTimeoutMs: number | undefined;
   private readonly connection: OwnedTransport | undefined;
   private readonly fastPath: boolean;
   private readonly retry: Required<RetryPolicy>;
   private readonly onReconnect: ((event: ReconnectEvent) => void) | undefined;
+  private readonly keepSession: boolean;
+  private readonly openRetry: Required<OpenRetryPolicy>;
   private readonly idPrefix = `${Math.random().toString(36).slice(2, 10)}.`;
   private counter = 0;
 
@@ -81,13 +85,21 @@ export class RpcBackend implements EnvBackend {
     this.transport = options.transport;
     this.rpc = options.rpc;
     this.schemas = options.schemas;
-    this.headers = options.headers;
+    this.keepSession = options.keepSession === true;
+    this.session = options.sessionId;
+    if (this.keepSession) {
+      const headers = new Headers(options.headers);
+      headers.set(KEEP_SESSION_HEADER, "true");
+      this.headers = headers;
+    } else {
+      this.headers = options.headers;
+    }
     this.stepTimeoutMs = options.stepTimeoutMs;
     this.connection = options.connection;
     this.fastPath = options.fastPath !== false;
-    const r = options.retry === false ? { attempts: 0 } : (options.retry ?? {});
-    this.retry = { attempts: r.attempts ?? 5, backoffMs: r.backoffMs ?? 50, maxBackoffMs: r.maxBackoffMs ?? 2_000 };
+    this.retry = retryPolicy(options.retry);
     this.onReconnect = options.onReconnect;
+    this.openRetry = openRetryPolicy(options.openRetry);
   }
 
   get sessionId(): string | undefined {
@@ -139,8 +151,8 @@ export class RpcBackend implements EnvBackend {
     this.channel = undefined;
     if (channel !== undefined && channel.broken === undefined) {
       await channel.close();
-    } else if (this.session !== undefined) {
-      await this.rpc.closeSession({ sessionId: this.session }, { headers: this.headers }).catch(() => {});
+    } else if (this.session !== undefined && !this.keepSession) {
+      await this.rpc.closeSession({ sessionId: this.session }, { headers: withSession(this.headers, this.session) }).catch(() => {});
     }
   }
 
@@ -148,12 +160,14 @@ export class RpcBackend implements EnvBackend {
     // One id per request for all its attempts: a retry of a request the server already
     // applied is answered from the session's record.
     const requestId = `${this.idPrefix}${(this.counter++).toString(36)}`;
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 0, reopened = 0; ; attempt++) {
       let channel = this.channel;
       let request = init;
       if (channel === undefined || channel.broken !== undefined) {
+        // A stream that resumes a session names it in a header too, for load balancers to route on.
+        const headers = withSession(this.headers, this.session);
         const direct = this.fastPath ? this.connection?.direct : undefined;
-        channel = new StepChannel(direct !== undefined ? http2StepStream(direct, this.headers) : connectStepStream(this.rpc, this.headers));
+        channel = new StepChannel(direct !== undefined ? http2StepStream(direct, headers) : connectStepStream(this.rpc, headers));
         this.channel = channel;
       }
       // A new stream (after a break) re-attaches the session it served.
@@ -164,11 +178,28 @@ export class RpcBackend implements EnvBackend {
         return reply;
       } catch (err) {
         const broken = channel.broken;
+        if (err instanceof ConnectError && findSessionLost(err) !== undefined) {
+          // The session ended with the replica that held it: nothing to resume. The next
+          // reset opens a new session on a new stream, which a balancer sends to a live replica.
+          this.session = undefined;
+          this.channel = undefined;
+          void channel.cancel().catch(() => {});
+          throw err;
+        }
+        if (this.session === undefined && init.command?.case === "reset" && err !== broken && refusedOpen(err)) {
+          // The server is full or draining: open on a new stream, which a balancer may send elsewhere.
+          if (reopened >= this.openRetry.attempts) throw err;
+          reopened++;
+          attempt--;
+          this.channel = undefined;
+          void channel.close();
+          await openBackoff(this.openRetry, reopened);
+          continue;
+        }
         // In-band errors are the server's answer; only a broken stream is worth another attempt.
         if (!(err instanceof ConnectError) || broken === undefined || err !== broken || !RETRYABLE.has(err.code)) throw err;
         if (attempt >= this.retry.attempts) throw err;
-        const base = Math.min(this.retry.maxBackoffMs, this.retry.backoffMs * 2 ** attempt);
-        const delayMs = Math.round(base * (0.5 + Math.random()));
+        const delayMs = resumeDelay(this.retry, attempt);
         this.reconnects++;
         this.onReconnect?.({ attempt: attempt + 1, sessionId: this.session, error: err, delayMs });
         await new Promise((r) => setTimeout(r, delayMs));

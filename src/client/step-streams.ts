@@ -29,10 +29,11 @@ import {
   stepRequestHeaders,
   trailerError,
 } from "../protocol/step-wire.js";
+import type { HeaderValues } from "./backend.js";
 import type { OpenStepStream, StepStream, StepStreamEvents } from "./step-channel.js";
 
 /** A Step stream through connect-es's generic client: any transport (JSON, in-process, custom), its interceptors included. */
-export function connectStepStream(client: Client<typeof EnvironmentService>, headers?: HeadersInit): OpenStepStream {
+export function connectStepStream(client: Client<typeof EnvironmentService>, headers?: HeaderValues): OpenStepStream {
   return (events) => {
     const requests = new AsyncQueue<StepRequest>();
     const abort = new AbortController();
@@ -71,7 +72,7 @@ export interface Http2StepConnection {
  * connect-es call; as long as none replaces the request or response message
  * iterable (header-only interceptors such as auth), messages skip the iterables.
  */
-export function http2StepStream(connection: Http2StepConnection, headers?: HeadersInit): OpenStepStream {
+export function http2StepStream(connection: Http2StepConnection, headers?: HeaderValues): OpenStepStream {
   return (events) => new Http2StepStream(connection, headers, events);
 }
 
@@ -98,7 +99,7 @@ class Http2StepStream implements StepStream {
 
   constructor(
     private readonly connection: Http2StepConnection,
-    headers: HeadersInit | undefined,
+    headers: HeaderValues | undefined,
     private readonly events: StepStreamEvents,
   ) {
     // connect-es applies interceptors the same way (its applyInterceptors is not exported;

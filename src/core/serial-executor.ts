@@ -9,6 +9,8 @@ import { Code, ConnectError } from "@connectrpc/connect";
 export abstract class Task<R, T> {
   /** The call's deadline, a `Date.now()` timestamp; set when it starts. */
   deadline = 0;
+  /** When the call was submitted (`performance.now()`), for its latency. */
+  submitted = 0;
   /** Set once the caller has its answer (result, error or deadline): late partials are dropped. */
   finished = false;
   private controller: AbortController | undefined;
@@ -39,6 +41,9 @@ export interface ExecutorTiming {
   readonly abortGraceMs: number;
 }
 
+/** Told once per task, when its caller has the answer (`error` undefined) or an error. */
+export type AnswerListener = (task: Task<unknown, unknown>, error: ConnectError | undefined) => void;
+
 /**
  * Runs a session's environment calls one at a time, in arrival order, each with
  * a deadline. A caller is answered at the deadline; the queue then waits up to
@@ -57,6 +62,7 @@ export class SerialExecutor {
     private readonly timing: ExecutorTiming,
     /** The environment ignored its deadline and abort signal for `abortGraceMs`. */
     private readonly onStuck: () => void,
+    private readonly answered: AnswerListener = () => {},
   ) {}
 
   /** True while a call runs or waits. */
@@ -85,7 +91,8 @@ export class SerialExecutor {
    * otherwise (errors of the synchronous case as a rejected promise).
    */
   submit<R, T>(task: Task<R, T>, timeoutMs: number | undefined): T | Promise<T> {
-    if (this.refusal !== undefined) return Promise.reject(this.refusal());
+    task.submitted = performance.now();
+    if (this.refusal !== undefined) return this.refuse(task, this.refusal());
     const budget = timeoutMs === undefined ? this.timing.stepTimeoutMs : Math.min(timeoutMs, this.timing.stepTimeoutMs);
     if (this.queued === 0) {
       this.queued = 1;
@@ -96,25 +103,28 @@ export class SerialExecutor {
       } catch (err) {
         this.queued = 0;
         task.finished = true;
-        return Promise.reject(ConnectError.from(err, Code.Internal));
+        return this.refuse(task, ConnectError.from(err, Code.Internal));
       }
       if (!isThenable(result)) {
         this.queued = 0;
         task.finished = true;
+        let value: T;
         try {
-          return task.finish(result);
+          value = task.finish(result);
         } catch (err) {
-          return Promise.reject(ConnectError.from(err, Code.Internal));
+          return this.refuse(task, ConnectError.from(err, Code.Internal));
         }
+        this.answered(task as Task<unknown, unknown>, undefined);
+        return value;
       }
-      const answer = new Answer<R, T>(task);
+      const answer = new Answer<R, T>(task, this.answered);
       this.tail = this.track(task, result, budget, answer).then(() => {
         this.queued--;
       });
       return answer.promise;
     }
     this.queued++;
-    const answer = new Answer<R, T>(task);
+    const answer = new Answer<R, T>(task, this.answered);
     this.tail = this.tail.then(() => {
       if (this.refusal !== undefined) {
         answer.fail(this.refusal());
@@ -135,6 +145,11 @@ export class SerialExecutor {
       });
     });
     return answer.promise;
+  }
+
+  private refuse<T>(task: Task<unknown, T>, error: ConnectError): Promise<T> {
+    this.answered(task, error);
+    return Promise.reject(error);
   }
 
   /** Runs `work` after the calls before it, without a deadline (state reads). */
@@ -193,7 +208,10 @@ class Answer<R, T> {
   private resolve!: (value: T) => void;
   private reject!: (err: unknown) => void;
 
-  constructor(private readonly task: Task<R, T>) {
+  constructor(
+    private readonly task: Task<R, T>,
+    private readonly answered: AnswerListener,
+  ) {
     this.promise = new Promise<T>((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
@@ -207,16 +225,22 @@ class Answer<R, T> {
     try {
       value = this.task.finish(result);
     } catch (err) {
-      this.reject(ConnectError.from(err, Code.Internal));
+      this.rejectWith(ConnectError.from(err, Code.Internal));
       return;
     }
+    this.answered(this.task as Task<unknown, unknown>, undefined);
     this.resolve(value);
   }
 
   fail(err: unknown): void {
     if (this.task.finished) return;
     this.task.finished = true;
-    this.reject(ConnectError.from(err, Code.Internal));
+    this.rejectWith(ConnectError.from(err, Code.Internal));
+  }
+
+  private rejectWith(error: ConnectError): void {
+    this.answered(this.task as Task<unknown, unknown>, error);
+    this.reject(error);
   }
 }
 

@@ -3,7 +3,9 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { capacityError } from "../protocol/errors.js";
 import type { EnvironmentFactory } from "../server/environment.js";
 import type { SessionPlacement } from "./placement.js";
+import { lostToReplica, type ReplicaIdentity, replicaPrefix } from "./replica.js";
 import { type CloseReason, Session, type SessionTiming } from "./session.js";
+import { noObserver, type SessionObserver } from "./session-observer.js";
 
 /** Limits of a {@link SessionManager}; every field has a default. */
 export interface SessionLimits extends SessionTiming {
@@ -17,6 +19,14 @@ export interface SessionLimits extends SessionTiming {
 export interface SessionManagerOptions extends Partial<SessionLimits> {
   /** Replies remembered per session for request-id deduplication. Default 256. */
   readonly recordSize?: number;
+  /**
+   * This server's replica identity, when it runs as one of several behind a load balancer:
+   * every session id starts with `<id>.<boot>.`, and a call for a session of another
+   * replica, or of an earlier life of this one, is answered NOT_FOUND with `SessionLost`.
+   */
+  readonly replica?: ReplicaIdentity;
+  /** Told of every open, call and close (the server's metrics). */
+  readonly observer?: SessionObserver;
 }
 
 /** The defaults: documented in the README's "Limits" table. */
@@ -50,13 +60,18 @@ export interface SessionStats {
  */
 export class SessionManager {
   readonly limits: SessionLimits;
+  /** This server's replica identity, if it has one. */
+  readonly replica: ReplicaIdentity | undefined;
   private readonly recordSize: number;
+  private readonly idPrefix: string;
+  private readonly observer: SessionObserver;
   private readonly sessions = new Map<string, Session>();
   private pending = 0;
   private opened = 0;
   private closedCount = 0;
   private reaper: NodeJS.Timeout | undefined;
   private draining: CloseReason | undefined;
+  private readonly idleWaiters = new Set<() => void>();
 
   /**
    * @param placement set when the server runs as several processes ({@link serveCluster}):
@@ -67,9 +82,12 @@ export class SessionManager {
     options: SessionManagerOptions = {},
     private readonly placement?: SessionPlacement,
   ) {
-    const { recordSize, ...limits } = options;
+    const { recordSize, replica, observer, ...limits } = options;
     this.limits = { ...defaultSessionLimits, ...definedOnly(limits) };
     this.recordSize = recordSize ?? 256;
+    this.replica = replica;
+    this.observer = observer ?? noObserver;
+    this.idPrefix = (replica === undefined ? "" : replicaPrefix(replica)) + (placement?.idPrefix ?? "");
     const spec = factory.spec;
     if (this.limits.maxSessions < 1) throw new RangeError("maxSessions must be at least 1");
     if (spec.supportsConcurrentSessions === false && this.limits.maxSessions > 1) {
@@ -96,6 +114,17 @@ export class SessionManager {
 
   /** Opens a session: RESOURCE_EXHAUSTED at capacity, UNAVAILABLE while shutting down. */
   async open(): Promise<Session> {
+    try {
+      const session = await this.create();
+      this.observer.opened();
+      return session;
+    } catch (err) {
+      this.observer.refused(ConnectError.from(err, Code.Internal).code);
+      throw err;
+    }
+  }
+
+  private async create(): Promise<Session> {
     if (this.draining !== undefined) throw new ConnectError(this.draining.message, this.draining.code);
     if (this.active >= this.limits.maxSessions) {
       throw capacityError({ activeSessions: this.active, maxSessions: this.limits.maxSessions });
@@ -125,14 +154,17 @@ export class SessionManager {
     } finally {
       this.pending--;
     }
-    const id = placement === undefined ? randomUUID() : placement.idPrefix + randomUUID();
+    const id = this.idPrefix + randomUUID();
     const session = new Session(id, env, this.factory.spec, {
       timing: this.limits,
       recordSize: this.recordSize,
+      observer: this.observer,
       onClosed: (s) => {
         if (this.sessions.delete(s.id)) {
           this.closedCount++;
+          this.observer.closed();
           placement?.releaseSlot();
+          if (this.active === 0) for (const done of [...this.idleWaiters]) done();
         }
       },
     });
@@ -146,11 +178,28 @@ export class SessionManager {
     return session;
   }
 
-  /** Finds an open session: NOT_FOUND when there is none with this id. */
+  /** Finds an open session: NOT_FOUND when there is none with this id (see {@link missing}). */
   get(id: string): Session {
     const session = this.sessions.get(id);
-    if (session === undefined) throw new ConnectError(`session '${id}' not found`, Code.NotFound);
+    if (session === undefined) throw this.missing(id);
     return session;
+  }
+
+  /**
+   * The error for a call naming a session this process does not hold: NOT_FOUND,
+   * with a `SessionLost` detail when the id says another replica (or an earlier
+   * life of this one) held it. Counted as a rejected request.
+   */
+  missing(id: string): ConnectError {
+    const lost = this.replica === undefined ? undefined : lostToReplica(id, this.replica);
+    const error = lost ?? new ConnectError(`session '${id}' not found`, Code.NotFound);
+    this.observer.rejected(error.code, lost !== undefined);
+    return error;
+  }
+
+  /** Counts a request refused before it reached a session (an invalid action), for the metrics. */
+  rejected(error: ConnectError): void {
+    this.observer.rejected(error.code, false);
   }
 
   /** Finds a session without throwing. */
@@ -180,9 +229,23 @@ export class SessionManager {
     return n;
   }
 
-  /** Refuses new sessions from now on (UNAVAILABLE with this message). */
+  /** Refuses new sessions from now on, with this code and message (a later call replaces them). */
   drain(reason: CloseReason): void {
-    this.draining ??= reason;
+    this.draining = reason;
+  }
+
+  /** Resolves once no session is open, or after `timeoutMs`, whichever comes first. */
+  idle(timeoutMs: number): Promise<void> {
+    if (this.active === 0 || timeoutMs <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.idleWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.idleWaiters.add(done);
+    });
   }
 
   /** Closes every session and stops the reaper. */

@@ -7,6 +7,7 @@ import { type PartialListener, ResetCall, StepCall } from "./environment-calls.j
 import { Episode, type StepRecord } from "./episode.js";
 import { RequestRecords } from "./request-records.js";
 import { type ExecutorTiming, SerialExecutor } from "./serial-executor.js";
+import { noObserver, type SessionObserver } from "./session-observer.js";
 
 export type { CloseReason, SessionHolder } from "./attachment.js";
 export type { PartialListener } from "./environment-calls.js";
@@ -41,6 +42,8 @@ export interface SessionConfig {
   readonly recordSize: number;
   /** Called once, when the session starts closing. */
   readonly onClosed: (session: Session) => void;
+  /** Told of every call's latency and outcome, and of resumes. */
+  readonly observer?: SessionObserver;
 }
 
 /**
@@ -58,6 +61,9 @@ export class Session {
   private readonly executor: SerialExecutor;
   private readonly attachment: Attachment;
   private readonly closeListeners: Array<(reason: CloseReason) => void> = [];
+  private readonly observer: SessionObserver;
+  /** A holder attached once already: the next attach is a resume (or a takeover). */
+  private held = false;
 
   constructor(
     readonly id: string,
@@ -67,12 +73,20 @@ export class Session {
   ) {
     this.episode = new Episode(env, spec);
     this.records = new RequestRecords(config.recordSize);
-    this.executor = new SerialExecutor(config.timing, () => {
-      void this.close({
-        code: Code.Aborted,
-        message: `the environment did not stop within ${config.timing.abortGraceMs} ms after a step's deadline`,
-      });
-    });
+    const observer = config.observer ?? noObserver;
+    this.observer = observer;
+    this.executor = new SerialExecutor(
+      config.timing,
+      () => {
+        void this.close({
+          code: Code.Aborted,
+          message: `the environment did not stop within ${config.timing.abortGraceMs} ms after a step's deadline`,
+        });
+      },
+      (task, error) => {
+        observer.call(task instanceof StepCall ? "step" : "reset", (performance.now() - task.submitted) / 1000, error?.code);
+      },
+    );
     this.attachment = new Attachment(id, (reason) => void this.close(reason));
   }
 
@@ -127,9 +141,9 @@ export class Session {
    */
   step(action: Message, args: StepArgs = {}): StepRecord | Promise<StepRecord> {
     if (!this.episode.hasStarted) {
-      return Promise.reject(
-        new ConnectError(`step before reset: session ${this.id} has no episode yet; call Reset first`, Code.FailedPrecondition),
-      );
+      const error = new ConnectError(`step before reset: session ${this.id} has no episode yet; call Reset first`, Code.FailedPrecondition);
+      this.observer.call("step", 0, error.code);
+      return Promise.reject(error);
     }
     this.episode.touch();
     return this.executor.submit(new StepCall(this.episode, action, this.id, args.requestId ?? "", args.partials), args.timeoutMs);
@@ -137,8 +151,27 @@ export class Session {
 
   /** Reads the environment's state, after the calls before it, so it never sees a half-applied step. */
   state(): Promise<Message> {
-    if (this.closeReason !== undefined) return Promise.reject(this.closedError());
-    return this.executor.enqueue(() => this.episode.state());
+    const observer = this.observer;
+    const started = performance.now();
+    const answered = (error: ConnectError | undefined): void => observer.call("state", (performance.now() - started) / 1000, error?.code);
+    if (this.closeReason !== undefined) {
+      const error = this.closedError();
+      answered(error);
+      return Promise.reject(error);
+    }
+    return this.executor
+      .enqueue(() => this.episode.state())
+      .then(
+        (state) => {
+          answered(undefined);
+          return state;
+        },
+        (err: unknown) => {
+          const error = ConnectError.from(err, Code.Internal);
+          answered(error);
+          throw error;
+        },
+      );
   }
 
   /** Registers a callback for when the session closes; returns an unregister function. */
@@ -153,6 +186,8 @@ export class Session {
   /** Attaches `holder` to drive the session, taking it over from any other holder. */
   attach(holder: SessionHolder): void {
     this.episode.touch();
+    if (this.held) this.observer.resumed();
+    this.held = true;
     this.attachment.take(holder);
   }
 

@@ -33,6 +33,10 @@ export interface SessionSource {
   open(): Promise<Session>;
   /** An open session of this process, by id. */
   find(id: string): Session | undefined;
+  /** The error for a session id this process does not hold (NOT_FOUND; `SessionLost` when another replica held it). */
+  missing(id: string): ConnectError;
+  /** Counts a request refused before it reached a session (an invalid action). */
+  rejected(error: ConnectError): void;
 }
 
 /** Options of a Step stream. */

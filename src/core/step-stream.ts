@@ -202,7 +202,10 @@ export class StepStream implements StepInput, SessionHolder {
       // A synchronous environment answers here and now: no promise per step.
       work = outcome instanceof Promise ? outcome.then((rec) => resultReply(this.spec, rec), errorReply) : resultReply(this.spec, outcome);
     } catch (err) {
-      work = errorReply(err);
+      // Only the action's decoding throws here: the session's own errors come as rejections.
+      const error = ConnectError.from(err, Code.Internal);
+      this.sessions.rejected(error);
+      work = errorReply(error);
     }
     this.track(work, id, session);
   }
@@ -274,7 +277,7 @@ export class StepStream implements StepInput, SessionHolder {
   private attach(sessionId: string, requestId: string): boolean {
     const session = this.sessions.find(sessionId);
     if (session === undefined || session.closed !== undefined) {
-      this.send(requestId, errorReply(new ConnectError(`session '${sessionId}' not found`, Code.NotFound)), false);
+      this.send(requestId, errorReply(this.sessions.missing(sessionId)), false);
       return false;
     }
     this.hold(session);

@@ -1,11 +1,17 @@
+/// <reference lib="dom" preserve="true" />
+// (for connect-es's declarations: README › "TypeScript settings")
+/**
+ * `openenv-connect/gateway`: any OpenEnv HTTP/WebSocket environment, typed:
+ * proto packages from its `/schema` (`protoFromSchemas`), and our whole
+ * contract served in front of it (`serveGateway`).
+ *
+ * @module
+ */
 export { type GatewayOptions, type GatewayServer, serveGateway } from "./gateway.js";
 export {
-  defaultPackage,
   type EncodeMode,
   type EnvironmentSchemas,
   type GeneratedProto,
-  loadTypes,
-  MessageCodec,
   protoFromSchemas,
   SchemaMismatchError,
   type SchemaTypes,

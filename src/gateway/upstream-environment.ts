@@ -1,5 +1,6 @@
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { HeaderValues } from "../client/backend.js";
 import { payloadFields, resetKwargs } from "../openenv/client/backends.js";
 import { OpenEnvSocket, webSocketUrl } from "../openenv/client/connection.js";
 import {
@@ -19,7 +20,7 @@ export interface UpstreamOptions {
   /** Proto package of the generated messages; default `openenv.upstream.<name>.v1` (as `openenv proto`). */
   readonly package?: string;
   /** Headers sent to the upstream (e.g. its credentials), on `/schema`, `/metadata` and every `/ws` handshake. */
-  readonly upstreamHeaders?: HeadersInit;
+  readonly upstreamHeaders?: HeaderValues;
   /** Time to open a `/ws` session upstream. Default 10 s. */
   readonly connectTimeoutMs?: number;
   /** Largest upstream frame accepted. Default 100 MiB, as OpenEnv's client. */

@@ -1,5 +1,6 @@
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { HeaderValues } from "../client/backend.js";
 import { OpenEnvHttp } from "../openenv/client/connection.js";
 import { isJsonObject } from "../protocol/json-object.js";
 import type { EnvironmentSchemas } from "./schema-model.js";
@@ -22,7 +23,7 @@ export function schemasOf(json: JsonValue | undefined): EnvironmentSchemas | und
 /** Reads `/schema` and `/metadata` of an OpenEnv server (UNAVAILABLE when it cannot be reached). */
 export async function fetchUpstreamSchemas(
   baseUrl: string,
-  options: { headers?: HeadersInit; timeoutMs?: number } = {},
+  options: { headers?: HeaderValues; timeoutMs?: number } = {},
 ): Promise<UpstreamDescription> {
   const http = new OpenEnvHttp(baseUrl, { headers: options.headers });
   const timeoutMs = options.timeoutMs ?? 10_000;

@@ -3,6 +3,7 @@ import { type Any, anyPack } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
   CapacityInfoSchema,
+  SessionLostSchema,
   type StepError,
   StepErrorSchema,
   ValidationErrorsSchema,
@@ -31,6 +32,26 @@ export function capacityError(c: Capacity): ConnectError {
 export function findCapacity(err: ConnectError): Capacity | undefined {
   const [info] = err.findDetails(CapacityInfoSchema);
   return info === undefined ? undefined : { activeSessions: info.activeSessions, maxSessions: info.maxSessions };
+}
+
+/** A lost session, as carried by a NOT_FOUND error's `SessionLost` detail. */
+export interface SessionLostInfo {
+  readonly sessionId: string;
+  /** The process that held it: a replica id, or `worker N`. */
+  readonly holder: string;
+}
+
+/** NOT_FOUND with a `SessionLost` detail: the session ended with the process that held it. */
+export function sessionLostError(info: SessionLostInfo, message: string): ConnectError {
+  return new ConnectError(message, Code.NotFound, undefined, [
+    { desc: SessionLostSchema, value: { sessionId: info.sessionId, holder: info.holder } },
+  ]);
+}
+
+/** Reads the lost-session detail of an error, if it has one. */
+export function findSessionLost(err: ConnectError): SessionLostInfo | undefined {
+  const [info] = err.findDetails(SessionLostSchema);
+  return info === undefined ? undefined : { sessionId: info.sessionId, holder: info.holder };
 }
 
 /** INVALID_ARGUMENT naming every violated field, with a `ValidationErrors` detail. */

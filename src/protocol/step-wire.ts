@@ -11,6 +11,7 @@ import * as connect from "@connectrpc/connect/protocol-connect";
 import * as grpc from "@connectrpc/connect/protocol-grpc";
 import * as grpcWeb from "@connectrpc/connect/protocol-grpc-web";
 import { EnvironmentService } from "../../gen/openenv/v1/environment_service_pb.js";
+import type { HeaderValues } from "../client/backend.js";
 
 /** The bidi Step method. */
 export const STEP_METHOD = EnvironmentService.method.step;
@@ -53,7 +54,7 @@ export function stepProtocolOf(header: (name: string) => string | undefined): St
 }
 
 /** The headers a client sends to open a Step stream: connect-es's own for the protocol, plus the user's. */
-export function stepRequestHeaders(protocol: StepWireProtocol, user: HeadersInit | undefined): Headers {
+export function stepRequestHeaders(protocol: StepWireProtocol, user: HeaderValues | undefined): Headers {
   switch (protocol) {
     case "grpc":
       return grpc.requestHeader(true, undefined, user);

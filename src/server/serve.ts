@@ -2,16 +2,20 @@ import { setMaxListeners } from "node:events";
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import type { Duplex } from "node:stream";
+import type { DescMessage } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
+import { HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
+import { replicaIdentity } from "../core/replica.js";
 import { type OpenEnvSurfaceOptions, openEnvSurface } from "../openenv/server/index.js";
 import { AuthGate, type AuthOptions, type Authorizer, createAuthorizer } from "./auth.js";
 import { applyCors, type CorsOptions } from "./cors.js";
 import { typeDecodeErrors } from "./decode-errors.js";
-import type { EnvironmentSource } from "./environment.js";
+import { type EnvironmentSource, toFactory } from "./environment.js";
 import { fastStepProtocol, STEP_PATH, serveFastStep } from "./fast-step.js";
 import { type DualHandler, listenOnePort, type OnePortServer } from "./listener.js";
 import type { McpSurfaceOptions } from "./mcp/streamable-http.js";
+import type { ServerMetrics } from "./metrics.js";
 import { createEnvironmentRouter, type EnvironmentRouter, type EnvironmentRouterOptions } from "./router.js";
 import { serveStepHttp1 } from "./step-http1.js";
 import { toolsOf } from "./tools/tool-environment.js";
@@ -81,6 +85,26 @@ export interface ServeOptions extends EnvironmentRouterOptions {
   /** Serve cleartext HTTP/2 (bidi streaming). Default true; false serves HTTP/1.1 only. */
   readonly http2?: boolean;
   /**
+   * This server's name among the replicas behind a load balancer (e.g. `r2`, or a
+   * StatefulSet pod's name). Every session id then starts with `<replicaId>.<boot>.`,
+   * so the balancer can route each call to the replica that holds its session; a call
+   * for a session of a replica that is gone, or of an earlier life of this one, gets
+   * NOT_FOUND with a `SessionLost` detail. See docs/deploy.md.
+   */
+  readonly replicaId?: string;
+  /**
+   * On close, first stop taking sessions (health NOT_SERVING, opens refused with
+   * UNAVAILABLE so clients open elsewhere) and wait up to this long for the open
+   * sessions to end, then shut down as usual. Default 0.
+   */
+  readonly drainTimeoutMs?: number;
+  /**
+   * Prometheus metrics at `GET /metrics` (sessions, calls, latency, errors by code,
+   * resumes; see {@link ServerMetrics}), behind `auth` like every route but health.
+   * Default true.
+   */
+  readonly metrics?: boolean;
+  /**
    * The `/web` page to play and inspect the environment in a browser. Default: on,
    * except in OpenEnv's production mode (`openenv: { mode: "production" }`); an
    * object turns it on with options (a script registering your renderers).
@@ -122,12 +146,34 @@ export async function serve(source: EnvironmentSource, options: ServeOptions = {
   const openenv = options.openenv ?? true;
   const protocols = options.protocols ?? ["connect", "grpc", "grpc-web", ...(openenv !== false ? ["openenv-http", "openenv-ws"] : [])];
   const mode = typeof openenv === "object" ? openenv.mode : undefined;
-  const router = createEnvironmentRouter(source, { ...options, protocols, mode: options.mode ?? mode });
+  const replica = options.replica ?? (options.replicaId === undefined ? undefined : replicaIdentity(options.replicaId));
+  // Sessions are counted when scraped: the router (and its manager) is made with the metrics as its observer.
+  const counts = { active: () => router.sessions.active, max: () => router.sessions.limits.maxSessions };
+  // prom-client is loaded only by a server that serves metrics (its import costs a CLI command ~0.3 s).
+  const metricsModule = options.metrics === false ? undefined : await import("./metrics.js");
+  const metrics =
+    metricsModule === undefined
+      ? undefined
+      : new metricsModule.ServerMetrics(
+          {
+            environment: toFactory(source as EnvironmentSource<DescMessage, DescMessage, DescMessage, DescMessage>).spec.name,
+            replica: replica?.id,
+          },
+          counts,
+        );
+  const router: EnvironmentRouter = createEnvironmentRouter(source, {
+    ...options,
+    protocols,
+    mode: options.mode ?? mode,
+    replica,
+    observer: options.observer ?? metrics,
+  });
   const shutdown = new AbortController();
   // Every open fast-path Step stream listens for shutdown (and lets go when it ends): many
   // concurrent streams are normal, not the leak Node's warning after 10 listeners suspects.
   setMaxListeners(0, shutdown.signal);
   const surfaces = options.surfaces?.(router) ?? [];
+  if (metrics !== undefined && metricsModule !== undefined) surfaces.push(metricsModule.metricsSurface(metrics));
   // A tool environment speaks MCP over Streamable HTTP on /mcp, ahead of OpenEnv's JSON-RPC there.
   // The module is loaded only then: the MCP SDK takes about a second to import.
   if (options.mcp !== false && toolsOf(router.spec) !== undefined) {
@@ -213,6 +259,13 @@ export async function serve(source: EnvironmentSource, options: ServeOptions = {
       closing ??= (async () => {
         const reason = { code: Code.Unavailable, message: "server shutting down" };
         const deadline = options.shutdownTimeoutMs ?? 10_000;
+        // Balancers stop sending new sessions here at once; open ones may finish first.
+        router.health.setAll(HealthCheckResponse_ServingStatus.NOT_SERVING);
+        router.sessions.drain({
+          code: Code.Unavailable,
+          message: `${replica === undefined ? "the server" : `replica ${replica.id}`} is shutting down and takes no new sessions`,
+        });
+        await router.sessions.idle(options.drainTimeoutMs ?? 0);
         router.sessions.drain(reason);
         await listener.stopAccepting();
         shutdown.abort(new ConnectError(reason.message, reason.code));

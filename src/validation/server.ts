@@ -8,6 +8,7 @@ import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.js"
 import { type DescribeResponse, EnvironmentService } from "../../gen/openenv/v1/environment_service_pb.js";
 import { schemasFromDescribe } from "../client/describe.js";
 import type { EnvClientSpec } from "../client/env-client-options.js";
+import { speaksHttp2 } from "../client/http2-probe.js";
 import { StepChannel } from "../client/step-channel.js";
 import { connectStepStream } from "../client/step-streams.js";
 import { createTransport, type OwnedTransport, type RpcTransportKind } from "../client/transports.js";
@@ -24,6 +25,8 @@ export interface ServerValidationOptions {
   readonly checks?: ServerCheckGroup;
   /** Deadline of each request. Default 5 s (OpenEnv's `--timeout`). */
   readonly timeoutMs?: number;
+  /** Headers sent with every request (e.g. `authorization` for a server started with a token). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 type CheckFn = () => Promise<string | { status: "warn" | "skip"; detail: string }>;
@@ -62,13 +65,28 @@ export async function validateServer(url: string, options: ServerValidationOptio
   const baseUrl = url.replace(/\/+$/, "");
   const which = options.checks ?? "all";
   const timeoutMs = options.timeoutMs ?? 5_000;
+  const headers = options.headers ?? {};
   const checks: CheckResult[] = [];
-  if (which === "all" || which === "grpc") checks.push(...(await grpcChecks(baseUrl, timeoutMs)));
-  if (which === "all" || which === "openenv") checks.push(...(await openEnvChecks(baseUrl, timeoutMs)));
+  if (which === "all" || which === "grpc") checks.push(...(await grpcChecks(baseUrl, timeoutMs, headers)));
+  if (which === "all" || which === "openenv") checks.push(...(await openEnvChecks(baseUrl, timeoutMs, headers)));
   return report(baseUrl, checks);
 }
 
-async function grpcChecks(baseUrl: string, timeoutMs: number): Promise<CheckResult[]> {
+/** The contract's checks, in order. */
+const grpcCheckNames = ["grpc_health", "describe", "reflection", "protocols", "session", "step_stream"] as const;
+
+async function grpcChecks(baseUrl: string, timeoutMs: number, headers: Readonly<Record<string, string>>): Promise<CheckResult[]> {
+  // An OpenEnv server (HTTP/1.1 and /ws only) cannot serve the contract: say so once, not
+  // "Protocol error" per check. Nothing listening is left to the checks, which report it.
+  const h2 = await speaksHttp2(baseUrl, timeoutMs);
+  if (h2 !== true && !isUnreachable(h2)) {
+    const detail =
+      `${baseUrl} speaks no HTTP/2 (an OpenEnv server answers HTTP/1.1 and /ws only), so it serves no Connect/gRPC contract; ` +
+      "--checks openenv checks only OpenEnv's surface";
+    return grpcCheckNames.map((name, i) =>
+      i < 4 ? { name, group: "grpc", status: "fail", detail } : { name, group: "grpc", status: "skip", detail: "needs HTTP/2" },
+    );
+  }
   const owned: OwnedTransport[] = [];
   const rpcOf = (kind: RpcTransportKind): OwnedTransport => {
     const t = createTransport({ kind, baseUrl });
@@ -77,7 +95,7 @@ async function grpcChecks(baseUrl: string, timeoutMs: number): Promise<CheckResu
   };
   const connect = rpcOf("connect");
   const env = createClient(EnvironmentService, connect.transport);
-  const call = { timeoutMs };
+  const call = { timeoutMs, headers };
   const out: CheckResult[] = [];
   let info: DescribeResponse | undefined;
   let spec: EnvClientSpec | undefined;
@@ -167,7 +185,7 @@ async function grpcChecks(baseUrl: string, timeoutMs: number): Promise<CheckResu
     out.push(
       await runCheck("grpc", "step_stream", async () => {
         if (spec === undefined) return { status: "skip", detail: "needs a working Describe" };
-        const channel = new StepChannel(connectStepStream(env));
+        const channel = new StepChannel(connectStepStream(env, headers));
         try {
           const first = await withTimeout(channel.request({ command: { case: "reset", value: {} } }), timeoutMs, "in-stream reset");
           expect(first.case === "result", `in-stream reset answered ${first.case}`);
@@ -208,8 +226,18 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   ]).finally(() => clearTimeout(timer));
 }
 
-async function getJson(baseUrl: string, path: string, timeoutMs: number, init?: RequestInit): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(`${baseUrl}${path}`, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+async function getJson(
+  baseUrl: string,
+  path: string,
+  timeoutMs: number,
+  headers: Readonly<Record<string, string>>,
+  init?: { method: string; body: string },
+): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(`${baseUrl}${path}`, {
+    ...init,
+    headers: init === undefined ? headers : { ...headers, "content-type": "application/json" },
+    signal: AbortSignal.timeout(timeoutMs),
+  });
   const text = await res.text();
   let body: unknown;
   try {
@@ -220,12 +248,12 @@ async function getJson(baseUrl: string, path: string, timeoutMs: number, init?: 
   return { status: res.status, body };
 }
 
-async function openEnvChecks(baseUrl: string, timeoutMs: number): Promise<CheckResult[]> {
+async function openEnvChecks(baseUrl: string, timeoutMs: number, headers: Readonly<Record<string, string>>): Promise<CheckResult[]> {
   const out: CheckResult[] = [];
   let paths: Record<string, unknown> | undefined;
   out.push(
     await runCheck("openenv", "openapi_version_available", async () => {
-      const { status, body } = await getJson(baseUrl, "/openapi.json", timeoutMs);
+      const { status, body } = await getJson(baseUrl, "/openapi.json", timeoutMs, headers);
       expect(status === 200, `GET /openapi.json → ${status}`);
       expect(
         isJsonObject(body) && isJsonObject(body.info) && typeof body.info.version === "string",
@@ -239,7 +267,7 @@ async function openEnvChecks(baseUrl: string, timeoutMs: number): Promise<CheckR
   );
   out.push(
     await runCheck("openenv", "health_endpoint", async () => {
-      const { status, body } = await getJson(baseUrl, "/health", timeoutMs);
+      const { status, body } = await getJson(baseUrl, "/health", timeoutMs, headers);
       expect(status === 200, `GET /health → ${status}`);
       expect(isJsonObject(body) && body.status === "healthy", `GET /health → ${JSON.stringify(body)}, expected {"status":"healthy"}`);
       return 'GET /health → {"status":"healthy"}';
@@ -247,7 +275,7 @@ async function openEnvChecks(baseUrl: string, timeoutMs: number): Promise<CheckR
   );
   out.push(
     await runCheck("openenv", "metadata_endpoint", async () => {
-      const { status, body } = await getJson(baseUrl, "/metadata", timeoutMs);
+      const { status, body } = await getJson(baseUrl, "/metadata", timeoutMs, headers);
       expect(status === 200, `GET /metadata → ${status}`);
       expect(
         isJsonObject(body) && typeof body.name === "string" && typeof body.description === "string",
@@ -258,7 +286,7 @@ async function openEnvChecks(baseUrl: string, timeoutMs: number): Promise<CheckR
   );
   out.push(
     await runCheck("openenv", "schema_endpoint", async () => {
-      const { status, body } = await getJson(baseUrl, "/schema", timeoutMs);
+      const { status, body } = await getJson(baseUrl, "/schema", timeoutMs, headers);
       expect(status === 200, `GET /schema → ${status}`);
       expect(
         isJsonObject(body) && isJsonObject(body.action) && isJsonObject(body.observation) && isJsonObject(body.state),
@@ -269,11 +297,7 @@ async function openEnvChecks(baseUrl: string, timeoutMs: number): Promise<CheckR
   );
   out.push(
     await runCheck("openenv", "mcp_endpoint", async () => {
-      const { status, body } = await getJson(baseUrl, "/mcp", timeoutMs, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: "{}",
-      });
+      const { status, body } = await getJson(baseUrl, "/mcp", timeoutMs, headers, { method: "POST", body: "{}" });
       expect(status === 200, `POST /mcp → ${status}`);
       expect(
         isJsonObject(body) && body.jsonrpc === "2.0",
@@ -296,11 +320,7 @@ async function openEnvChecks(baseUrl: string, timeoutMs: number): Promise<CheckR
     await runCheck("openenv", "http_reset", async () => {
       if (paths === undefined) return { status: "skip", detail: "needs /openapi.json" };
       if (!simulation) return { status: "skip", detail: "production mode: no HTTP /reset" };
-      const { status, body } = await getJson(baseUrl, "/reset", timeoutMs, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: "{}",
-      });
+      const { status, body } = await getJson(baseUrl, "/reset", timeoutMs, headers, { method: "POST", body: "{}" });
       expect(status === 200, `POST /reset → ${status}`);
       expect(
         isJsonObject(body) && isJsonObject(body.observation) && typeof body.done === "boolean",
@@ -309,12 +329,12 @@ async function openEnvChecks(baseUrl: string, timeoutMs: number): Promise<CheckR
       return "POST /reset → {observation, reward, done}";
     }),
   );
-  out.push(await runCheck("openenv", "ws_session", () => wsSession(baseUrl, timeoutMs)));
+  out.push(await runCheck("openenv", "ws_session", () => wsSession(baseUrl, timeoutMs, headers)));
   return out;
 }
 
-async function wsSession(baseUrl: string, timeoutMs: number): Promise<string> {
-  const ws = new WebSocket(`${baseUrl.replace(/^http/, "ws")}/ws`, { handshakeTimeout: timeoutMs });
+async function wsSession(baseUrl: string, timeoutMs: number, headers: Readonly<Record<string, string>>): Promise<string> {
+  const ws = new WebSocket(`${baseUrl.replace(/^http/, "ws")}/ws`, { handshakeTimeout: timeoutMs, headers: { ...headers } });
   const frames: unknown[] = [];
   const waiters: Array<(v: unknown) => void> = [];
   ws.on("message", (data, binary) => {

@@ -1,22 +1,12 @@
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "../../src/cli/main.js";
 import { type FakeServer, startFakeOpenEnv, startNotOpenEnv } from "./fixtures/fake-openenv-server.js";
-import { type CliServer, cleanupTemp, expectedKeys, fakeEnvPackage, runCli, startCliServer, tempDir } from "./helpers.js";
+import { type CliServer, cleanupTemp, closedPort, expectedKeys, fakeEnvPackage, runCli, startCliServer, tempDir } from "./helpers.js";
 
 afterAll(cleanupTemp);
 
 const commands = ["list", "info", "serve", "init", "validate", "install", "reset", "step", "state", "close"];
-
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** Runs the CLI in this process (the same code `bin/openenv.js` runs), capturing its output. */
 async function runInProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -246,7 +236,7 @@ describe("serve, validate --url, reset/step/state/close against a real server", 
     const url = `http://127.0.0.1:${await closedPort()}`;
     const reset = await runCli(["reset", "--url", url]);
     expect(reset.code).toBe(4);
-    expect(reset.stderr).toMatch(/^Error: .*\[Unavailable\]\n$/);
+    expect(reset.stderr).toBe(`Error: nothing is listening at ${url} (connection refused): is the server running?\n`);
     const validate = await runCli(["validate", "--url", url, "--timeout", "2"]);
     expect(validate.code).toBe(4);
     const other = await startCliServer(["echo"]);
@@ -289,7 +279,10 @@ describe("validate --url against servers that are not openenv-connect", { timeou
     );
     const grpc = await runCli(["validate", "--url", fake.url, "--checks", "grpc", "--timeout", "3"]);
     expect(grpc.code).toBe(1);
-    expect(grpc.stdout).toMatch(/^FAIL {2}grpc_health /m);
+    // One reason, not "Protocol error [Internal]" per check (issue 13 item 5, for validate).
+    expect(grpc.stdout).toMatch(/^FAIL {2}grpc_health +http:\S+ speaks no HTTP\/2 \(an OpenEnv server answers HTTP\/1\.1 and \/ws only\)/m);
+    expect(grpc.stdout).not.toMatch(/Protocol error/);
+    expect(grpc.stdout).toMatch(/^SKIP {2}step_stream +needs HTTP\/2$/m);
   });
 
   it("fails clearly, check by check, on a server that is not OpenEnv", async () => {
@@ -299,7 +292,7 @@ describe("validate --url against servers that are not openenv-connect", { timeou
     expect(lines.at(-1)).toMatch(new RegExp(`^\\[FAIL\\] ${web.url.replace(/[.]/g, "\\.")}: \\d+ of 14 checks failed$`));
     expect(r.stdout).toMatch(/^FAIL {2}health_endpoint {12}GET \/health → 200, not JSON: <!doctype html><title>My blog/m);
     expect(r.stdout).toMatch(/^FAIL {2}describe /m);
-    expect(r.stdout).toMatch(/^SKIP {2}step_stream {16}needs a working Describe$/m);
+    expect(r.stdout).toMatch(/^SKIP {2}step_stream {16}needs HTTP\/2$/m);
     expect(r.stdout).toMatch(/^FAIL {2}ws_session {17}WebSocket \/ws refused: HTTP 200$/m);
   });
 });

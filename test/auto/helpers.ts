@@ -1,8 +1,12 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
+import { npmEnv, packedEntries, packPackage } from "../../scripts/lib/package.js";
+import { type Ran, type RunOptions, runCommand as runShared } from "../../scripts/lib/run-command.js";
 import { discoverEnvironments } from "../../src/auto/discovery.js";
 import { descriptorBase64 } from "../../src/cli/scaffold/contract.js";
 
@@ -37,38 +41,21 @@ export function cleanupTemp(): void {
   for (const c of cleanups.splice(0)) c();
 }
 
-/** A finished command. */
-export interface Ran {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
+/** A loopback port nothing listens on. */
+export async function closedPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
 }
 
-/** Runs a command to completion (stdin closed, or fed `input`). */
-export function runCommand(
-  command: string,
-  args: readonly string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {},
-): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd ?? repoRoot, env: options.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`${command} ${args.join(" ")} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, options.timeoutMs ?? 120_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.on("error", () => {}); // the command may exit before reading its input
-    child.stdin.end(options.input ?? "");
-  });
+/** Runs a command to completion (stdin closed, or fed `input`); in the repository unless `cwd` says otherwise. */
+export function runCommand(command: string, args: readonly string[], options: RunOptions = {}): Promise<Ran> {
+  return runShared(command, args, { ...options, cwd: options.cwd ?? repoRoot });
 }
+
+export type { Ran };
 
 /** Runs the `openenv` CLI of this checkout. */
 export function runCli(
@@ -232,46 +219,92 @@ export class ${pascal}Environment {
 let tarball: Promise<string> | undefined;
 
 /**
- * This package as npm would publish it: sources built into a staging copy
- * (leaving this checkout's dist/ alone), packed with `npm pack` (so the real
- * `files` list applies). Built once per test file.
+ * This package as npm would publish it (see `packPackage`: the real build, then
+ * `npm pack`). Packed once per content of the packed files and shared by the
+ * test files of a run (each runs in its own process; two full builds at once
+ * are minutes on a loaded 2-core machine), under `.tmp/pack-<hash>`.
  */
 export function packThisPackage(): Promise<string> {
-  tarball ??= (async () => {
-    const stage = tempDir("openenv-pack");
-    for (const entry of ["package.json", "bin", "src", "gen", "proto", "tsconfig.json", "tsconfig.build.json"]) {
-      cpSync(join(repoRoot, entry), join(stage, entry), { recursive: true });
-    }
-    symlinkSync(join(repoRoot, "node_modules"), join(stage, "node_modules"));
-    const tsc = await runCommand(process.execPath, [join(repoRoot, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], {
-      cwd: stage,
-    });
-    if (tsc.code !== 0) throw new Error(`tsc failed: ${tsc.stdout}${tsc.stderr}`);
-    const out = join(stage, "out");
-    mkdirSync(out);
-    const pack = await runCommand("npm", ["pack", "--ignore-scripts", "--pack-destination", out], { cwd: stage });
-    if (pack.code !== 0) throw new Error(`npm pack failed: ${pack.stderr}`);
-    const file = readdirSync(out).find((f) => f.endsWith(".tgz"));
-    if (file === undefined) throw new Error("npm pack wrote no tarball");
-    return join(out, file);
-  })();
+  tarball ??= packShared();
   return tarball;
 }
 
-/** npm, offline: everything comes from the local cache (this repo's install filled it). */
-export function npm(args: readonly string[], cwd: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Ran> {
-  return runCommand("npm", [...args], {
-    cwd,
-    env: {
-      ...process.env,
-      npm_config_offline: "true",
-      npm_config_audit: "false",
-      npm_config_fund: "false",
-      npm_config_update_notifier: "false",
-      ...extraEnv,
-    },
-    timeoutMs: 300_000,
+async function packShared(): Promise<string> {
+  const key = packedContentHash();
+  const base = join(repoRoot, ".tmp");
+  const dir = join(base, `pack-${key}`);
+  const done = join(dir, "tarball-path");
+  const lock = `${dir}.lock`;
+  mkdirSync(base, { recursive: true });
+  for (;;) {
+    if (existsSync(done)) return readFileSync(done, "utf8");
+    try {
+      mkdirSync(lock);
+    } catch {
+      // Another test process is packing: wait for it, unless it died with the lock.
+      if (lockAbandoned(lock)) rmSync(lock, { recursive: true, force: true });
+      else await new Promise((r) => setTimeout(r, 500));
+      continue;
+    }
+    try {
+      writeFileSync(join(lock, "pid"), String(process.pid));
+      // Tarballs of earlier contents, unless recent: a run still going may be installing one.
+      for (const old of readdirSync(base)) {
+        const path = join(base, old);
+        if (old.startsWith("pack-") && !old.endsWith(".lock") && Date.now() - statSync(path).mtimeMs > 3_600_000) {
+          rmSync(path, { recursive: true, force: true });
+        }
+      }
+      const file = await packPackage(repoRoot, dir);
+      rmSync(join(dir, "stage"), { recursive: true, force: true });
+      writeFileSync(done, file);
+      return file;
+    } finally {
+      rmSync(lock, { recursive: true, force: true });
+    }
+  }
+}
+
+/** A pack lock whose process is gone (or, without a pid yet, older than a pack could take). */
+function lockAbandoned(lock: string): boolean {
+  try {
+    const owner = Number(readFileSync(join(lock, "pid"), "utf8"));
+    return owner > 0 && !isRunning(owner);
+  } catch {
+    try {
+      return Date.now() - statSync(lock).mtimeMs > 60_000;
+    } catch {
+      return false; // released meanwhile
+    }
+  }
+}
+
+/** A hash of every file `packPackage` reads (tracked or new, not ignored), and of the lockfile. */
+function packedContentHash(): string {
+  const listed = execFileSync("git", ["ls-files", "-z", "-co", "--exclude-standard", "--", ...packedEntries, "package-lock.json"], {
+    cwd: repoRoot,
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
   });
+  const hash = createHash("sha256");
+  for (const file of listed.split("\0").filter(Boolean).sort()) {
+    if (!existsSync(join(repoRoot, file))) continue; // deleted, not yet staged
+    hash
+      .update(file)
+      .update("\0")
+      .update(readFileSync(join(repoRoot, file)))
+      .update("\0");
+  }
+  return hash.digest("hex").slice(0, 16);
+}
+
+/**
+ * npm, preferring the local cache: what this repository's install cached is used
+ * as it is, and only what is missing (on a fresh machine, the packuments `npm ci`
+ * never fetches) comes from the registry. Strict `offline` fails there with ENOTCACHED.
+ */
+export function npm(args: readonly string[], cwd: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Ran> {
+  return runCommand("npm", [...args], { cwd, env: npmEnv(extraEnv), timeoutMs: 300_000 });
 }
 
 /** Writes a package.json for a temporary project. */

@@ -1,6 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { BrowserActionSchema } from "../../gen/openenv/envs/browser/v1/browser_pb.js";
-import { SeededRandom } from "../../src/envs/shared/random.js";
+import { SeededRandom } from "../../src/envs/common/random.js";
 
 /** An action as `EnvClient.step` takes it. */
 export type ActionInit = MessageInitShape<typeof BrowserActionSchema>;

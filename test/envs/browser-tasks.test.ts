@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { BrowserResetOptionsSchema } from "../../gen/openenv/envs/browser/v1/browser_pb.js";
 import { browserTasks, findTask, type PageState, type TaskInstance } from "../../src/envs/browser/tasks/index.js";
-import { SeededRandom } from "../../src/envs/shared/random.js";
+import { SeededRandom } from "../../src/envs/common/random.js";
 import { fieldRules } from "../../src/protocol/validate.js";
 
 /** The tasks' pages and checks, without a browser: seeding, variation, and what counts as done. */

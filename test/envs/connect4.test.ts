@@ -3,9 +3,9 @@ import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Connect4ObservationSchema, GameStatus } from "../../gen/openenv/envs/connect4/v1/connect4_pb.js";
 import { EnvClient, type EnvStepResult } from "../../src/client/env-client.js";
+import { SeededRandom } from "../../src/envs/common/random.js";
 import { Connect4Environment, connect4Spec } from "../../src/envs/connect4/environment.js";
 import { AGENT, Board, OPPONENT } from "../../src/envs/connect4/game.js";
-import { SeededRandom } from "../../src/envs/shared/random.js";
 import { type EnvironmentServer, serve } from "../../src/server/serve.js";
 import { expectConnectError } from "./helpers.js";
 

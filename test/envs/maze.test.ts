@@ -3,8 +3,8 @@ import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Direction, MazeObservationSchema } from "../../gen/openenv/envs/maze/v1/maze_pb.js";
 import { EnvClient } from "../../src/client/env-client.js";
+import { SeededRandom } from "../../src/envs/common/random.js";
 import { MazeEnvironment, mazeSpec } from "../../src/envs/maze/environment.js";
-import { SeededRandom } from "../../src/envs/shared/random.js";
 import { type EnvironmentServer, serve } from "../../src/server/serve.js";
 import { expectConnectError } from "./helpers.js";
 

@@ -1,4 +1,4 @@
-"""Makes the generated protobuf modules (``clients/python/gen``) importable.
+"""Makes the generated protobuf modules importable (``openenv_connect/_gen`` once installed, ``clients/python/gen`` in a checkout).
 
 protoc's Python generator names modules after the proto package
 (``openenv.v1.environment_service_pb2``) and imports them by that absolute
@@ -15,7 +15,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-GENERATED_ROOT = Path(__file__).resolve().parent.parent / "gen"
+_HERE = Path(__file__).resolve().parent
+# Installed (pip install ./clients/python): inside the package; in a checkout: clients/python/gen.
+GENERATED_ROOT = _HERE / "_gen" if (_HERE / "_gen").is_dir() else _HERE.parent / "gen"
 
 
 def _install() -> None:

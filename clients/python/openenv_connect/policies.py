@@ -33,6 +33,11 @@ _INTS = {
     FieldDescriptor.TYPE_UINT64: (0, 2**64 - 1),
     FieldDescriptor.TYPE_FIXED64: (0, 2**64 - 1),
 }
+# protovalidate's rule messages of numbers (the ones with gte/lte).
+_NUMERIC_RULES = {
+    "int32", "int64", "uint32", "uint64", "sint32", "sint64",
+    "fixed32", "fixed64", "sfixed32", "sfixed64", "float", "double",
+}
 _SMALL_RANGE = 100  # unbounded numbers are drawn from [-100, 100] (clipped to the type)
 
 
@@ -65,7 +70,9 @@ def _rules(fd: FieldDescriptor) -> Optional[_Rules]:
         kind = pv.WhichOneof("type")
         if kind is not None:
             sub = getattr(pv, kind)
-            for name, attr in _PROTOVALIDATE.get(kind, {"gte": "gte", "lte": "lte"}).items():
+            # Numeric rule messages have gte/lte; others (enum: defined_only, bool: const) bound nothing here.
+            numeric = {"gte": "gte", "lte": "lte"} if kind in _NUMERIC_RULES else {}
+            for name, attr in _PROTOVALIDATE.get(kind, numeric).items():
                 if attr == "allowed":
                     out.allowed = list(getattr(sub, name))
                 elif name in ("gte", "lte") and sub.WhichOneof("greater_than" if name == "gte" else "less_than") == name:

@@ -4,8 +4,8 @@
         with openenv_connect.EnvClient(url) as env:
             ...
 
-The command is ``node bin/openenv.js`` of the source checkout this SDK sits in,
-else ``openenv`` on PATH (``npm install -g openenv-connect``). The server listens
+The command is ``node bin/openenv.js`` of the source checkout this SDK sits in
+(or, for an installed SDK, of the checkout the working directory is in), else ``openenv`` on PATH (``npm install -g openenv-connect``). The server listens
 on a free loopback port and prints its URL, which is what this waits for.
 """
 
@@ -24,10 +24,22 @@ _CHECKOUT_CLI = Path(__file__).resolve().parents[3] / "bin" / "openenv.js"
 _URL = re.compile(r"serving \S+ on (http://\S+)")
 
 
+def _checkout_cli() -> Optional[Path]:
+    """``bin/openenv.js`` of the checkout this SDK sits in, else of the one the working directory is in."""
+    if _CHECKOUT_CLI.exists():
+        return _CHECKOUT_CLI
+    for d in [Path.cwd(), *Path.cwd().parents]:
+        candidate = d / "bin" / "openenv.js"
+        if candidate.exists() and (d / "clients" / "python").is_dir():
+            return candidate
+    return None
+
+
 def default_command() -> List[str]:
     """How to run the ``openenv`` CLI from here."""
-    if _CHECKOUT_CLI.exists() and shutil.which("node"):
-        return ["node", str(_CHECKOUT_CLI)]
+    cli = _checkout_cli()
+    if cli is not None and shutil.which("node"):
+        return ["node", str(cli)]
     found = shutil.which("openenv")
     if found:
         return [found]

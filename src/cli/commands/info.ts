@@ -3,6 +3,7 @@ import { type DescField, type DescMessage, ScalarType } from "@bufbuild/protobuf
 import { environmentFromPath, findEnvironment } from "../../auto/discovery.js";
 import { loadEnvironment } from "../../auto/load.js";
 import { formatIssue } from "../../auto/manifest.js";
+import { enumValueNames } from "../../protocol/enum-names.js";
 import { jsonSchemasOf } from "../../server/environment-service.js";
 import { type Command, ExitCode, table, UsageError } from "../common.js";
 import { looksLikePath } from "./serve.js";
@@ -101,11 +102,11 @@ function fieldType(f: DescField): string {
     case "scalar":
       return ScalarType[f.scalar].toLowerCase();
     case "enum":
-      return `enum ${f.enum.typeName}`;
+      return `enum ${f.enum.typeName}: ${enumValueNames(f.enum).join(", ")}`;
     case "message":
       return f.message.typeName;
     case "list":
-      return `repeated ${f.listKind === "scalar" ? ScalarType[f.scalar].toLowerCase() : f.listKind === "enum" ? f.enum.typeName : f.message.typeName}`;
+      return `repeated ${f.listKind === "scalar" ? ScalarType[f.scalar].toLowerCase() : f.listKind === "enum" ? `${f.enum.typeName}: ${enumValueNames(f.enum).join(", ")}` : f.message.typeName}`;
     case "map":
       return `map<${ScalarType[f.mapKey].toLowerCase()}, ${f.mapKind === "scalar" ? ScalarType[f.scalar].toLowerCase() : f.mapKind === "enum" ? f.enum.typeName : f.message.typeName}>`;
   }

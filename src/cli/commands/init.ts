@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { parseArgs } from "node:util";
+import { discoverEnvironments } from "../../auto/discovery.js";
 import { packageRoot, packageVersion } from "../../auto/modules.js";
-import { normalizeEnvName, pascalCase } from "../../auto/names.js";
+import { envNameForm, normalizeEnvName, pascalCase } from "../../auto/names.js";
 import { type Command, ExitCode, UsageError } from "../common.js";
 import { scaffoldFiles } from "../scaffold/files.js";
 
@@ -26,8 +27,12 @@ validate, serve and publish:
   test/environment.test.ts                a rollout against a real server (npm test)
   openenv.yaml, package.json, README.md, tsconfig*.json, buf*.yaml, Dockerfile
 
-NAME: letters, digits and '_' (a '-env'/'_env' suffix is dropped). The npm
-package is openenv-NAME, discoverable once installed. Nothing is downloaded.
+NAME: letters, digits and '_' ('-' reads as '_'). The npm package is
+openenv-NAME, found by name inside its own project and wherever it is
+installed; as in OpenEnv, a trailing '_env' is not part of the lookup key
+(my_env is found as 'my_env' or 'my'). A name that a bundled environment
+already has is allowed, with a warning: yours takes its place where it is
+found. Nothing is downloaded.
 
 Options:
   --dir DIR               where to create it (must not exist, or be empty)
@@ -47,7 +52,8 @@ Example:
     const name = positionals[0];
     if (name === undefined || positionals.length > 1) throw new UsageError("expected one environment NAME");
     const key = normalizeEnvName(name);
-    if (!/^[a-z][a-z0-9_]*$/.test(key) || key.includes("__") || key.endsWith("_")) {
+    const envName = envNameForm(name);
+    if (!/^[a-z][a-z0-9_]*$/.test(key) || key.includes("__") || key.endsWith("_") || !/^[a-z][a-z0-9_]*$/.test(envName)) {
       throw new UsageError(
         `'${name}' is not a valid environment name: use lower-case letters, digits and single '_', starting with a letter`,
       );
@@ -58,7 +64,14 @@ Example:
       return ExitCode.failure;
     }
     const spec = values["openenv-connect"] ?? defaultOpenenvConnectSpec();
+    if (discoverEnvironments({ installed: false }).environments.has(key)) {
+      io.err(
+        `warning: '${envName}' is also the name of a bundled environment ('${key}'); in this project, and wherever this ` +
+          "package is installed, yours takes its place ('openenv list' shows the bundled one as hidden)\n",
+      );
+    }
     const files = scaffoldFiles({
+      name: envName,
       key,
       pascal: pascalCase(key),
       openenvConnect: spec,
@@ -70,7 +83,8 @@ Example:
       writeFileSync(target, content);
     }
     const shown = relative(process.cwd(), dir) || ".";
-    io.out(`Created openenv-${key.replace(/_/g, "-")} (environment '${key}') in ${shown}\n`);
+    io.out(`Created openenv-${envName.replace(/_/g, "-")} (environment '${envName}') in ${shown}\n`);
+    if (envName !== key) io.out(`Found by name as '${envName}' or '${key}' (a trailing _env is not part of the key, as in OpenEnv)\n`);
     for (const path of Object.keys(files).sort()) io.out(`  ${path}\n`);
     if (values["openenv-connect"] === undefined && spec.startsWith("file:"))
       io.out(`openenv-connect dependency: ${spec} (this checkout)\n`);

@@ -59,6 +59,12 @@ Options:
                        session lives in one worker, calls for it are routed
                        there from any worker; a worker that dies is replaced
   --idle-timeout S     close sessions idle for S seconds (default 600; 0 never)
+  --replica-id ID      this server's name among replicas behind a load balancer
+                       (also read from OPENENV_REPLICA_ID): session ids start with
+                       ID.<boot>. so the balancer routes each call to its replica
+                       (docs/deploy.md)
+  --drain-timeout S    on SIGTERM, first report NOT_SERVING, refuse new sessions and
+                       wait up to S seconds for open ones to end (default 0)
   --mode MODE          OpenEnv mode: simulation (default; HTTP /reset /step /state)
                        or production (without them)
   --no-openenv         do not serve OpenEnv's HTTP/JSON + WebSocket protocol
@@ -99,6 +105,8 @@ Examples:
         "max-sessions": { type: "string", default: process.env.OPENENV_MAX_SESSIONS || undefined },
         workers: { type: "string" },
         "idle-timeout": { type: "string", default: process.env.OPENENV_IDLE_TIMEOUT_S || undefined },
+        "replica-id": { type: "string" },
+        "drain-timeout": { type: "string" },
         json: { type: "boolean" },
         mode: { type: "string", default: "simulation" },
         "no-openenv": { type: "boolean", default: false },
@@ -120,6 +128,11 @@ Examples:
     const maxSessions = intOption("max-sessions", values["max-sessions"], 1);
     const workers = values.workers === "auto" ? availableParallelism() : intOption("workers", values.workers, 1, 1024);
     const idle = secondsOption("idle-timeout", values["idle-timeout"]);
+    const drain = secondsOption("drain-timeout", values["drain-timeout"]);
+    const replicaId = values["replica-id"] ?? (process.env.OPENENV_REPLICA_ID || undefined);
+    if (replicaId !== undefined && !/^[A-Za-z0-9_-]{1,63}$/.test(replicaId)) {
+      throw new UsageError(`--replica-id must be 1-63 letters, digits, '-' or '_', got '${replicaId}'`);
+    }
     const mode = values.mode;
     if (mode !== "simulation" && mode !== "production") throw new UsageError(`invalid --mode '${mode ?? ""}': simulation or production`);
     if (values.token !== undefined) hideFromCommandLine(values.token);
@@ -153,6 +166,8 @@ Examples:
       host: values.host,
       maxSessions,
       idleTimeoutMs: idle === undefined ? undefined : idle * 1000,
+      replicaId,
+      drainTimeoutMs: drain === undefined ? undefined : drain * 1000,
     };
     const server =
       workers === undefined
@@ -165,7 +180,15 @@ Examples:
     const stopped = stopOnSignals(() => server.close(), io, { exitWithParent: values["exit-with-parent"] });
     const pool = "workers" in server ? server.workers() : undefined;
     if (values.json) {
-      const event = { event: "listening", env: info.envKey, url: server.url, port: server.port, host: server.host, pid: process.pid };
+      const event = {
+        event: "listening",
+        env: info.envKey,
+        url: server.url,
+        port: server.port,
+        host: server.host,
+        pid: process.pid,
+        ...(replicaId === undefined ? {} : { replica: replicaId }),
+      };
       io.out(`${JSON.stringify(pool === undefined ? event : { ...event, workers: pool })}\n`);
     } else {
       const extra = openenv === false ? "" : `; OpenEnv HTTP/JSON and WebSocket ${server.url.replace("http", "ws")}/ws, ${mode} mode`;

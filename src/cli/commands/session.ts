@@ -1,103 +1,23 @@
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { type DescMessage, fromBinary, fromJson, type JsonObject, type JsonValue, type Registry, toJson } from "@bufbuild/protobuf";
-import { type Any, anyPack, durationFromMs } from "@bufbuild/protobuf/wkt";
-import { type Client, createClient } from "@connectrpc/connect";
-import { EnvironmentService, type StepResult } from "../../../gen/openenv/v1/environment_service_pb.js";
-import { schemasFromDescribe } from "../../client/describe.js";
-import type { EnvClientSpec } from "../../client/env-client-options.js";
-import { StepChannel } from "../../client/step-channel.js";
-import { connectStepStream } from "../../client/step-streams.js";
-import { createTransport, type OwnedTransport, type RpcTransportKind } from "../../client/transports.js";
-import { keepSessionHeader } from "../../core/step-input.js";
-import { jsonRegistry } from "../../protocol/descriptors.js";
-import { type CliIO, type Command, ExitCode, intOption, jsonArgument, secondsOption, UsageError } from "../common.js";
+import type { JsonObject } from "@bufbuild/protobuf";
+import { type CliIO, type Command, ExitCode, intOption, jsonArgument, UsageError } from "../common.js";
+import { remoteHelp as commonHelp, remoteOptions as commonOptions, noSessionsMessage, openRemote } from "../remote.js";
 
-const protocols = ["connect", "connect-json", "grpc", "grpc-web"] as const;
-
-const commonOptions = {
-  url: { type: "string" },
-  protocol: { type: "string", default: "connect" },
-  timeout: { type: "string" },
-  session: { type: "string" },
-} as const;
-
-const commonHelp = `  --url URL          the server (required), e.g. http://127.0.0.1:8000
-  --protocol P       connect (default), connect-json, grpc or grpc-web
-  --timeout S        deadline of each call in seconds`;
-
-/** A connection to a server for one CLI command, with the environment's schemas learned from Describe. */
-interface Remote {
-  readonly rpc: Client<typeof EnvironmentService>;
-  readonly spec: EnvClientSpec;
-  readonly registry: Registry;
-  readonly transport: OwnedTransport;
-  readonly timeoutMs: number | undefined;
-}
-
-async function openRemote(values: { url?: string; protocol?: string; timeout?: string }): Promise<Remote> {
-  if (values.url === undefined) throw new UsageError("--url is required");
-  if (!/^https?:\/\//.test(values.url)) throw new UsageError(`--url must be an http:// or https:// URL, got '${values.url}'`);
-  const protocol = values.protocol ?? "connect";
-  if (!(protocols as readonly string[]).includes(protocol)) throw new UsageError(`--protocol must be one of ${protocols.join(", ")}`);
-  const timeout = secondsOption("timeout", values.timeout);
-  const timeoutMs = timeout === undefined ? undefined : timeout * 1000;
-  const transport = createTransport({ kind: protocol as RpcTransportKind, baseUrl: values.url.replace(/\/+$/, "") });
-  try {
-    const rpc = createClient(EnvironmentService, transport.transport);
-    const info = await rpc.describe({}, { timeoutMs: timeoutMs ?? 30_000 });
-    const spec = schemasFromDescribe(info);
-    return { rpc, spec, registry: jsonRegistry([spec.action, spec.observation, spec.state, spec.partial]), transport, timeoutMs };
-  } catch (err) {
-    transport.close();
-    throw err;
-  }
-}
-
-const jsonOut = { useProtoFieldName: true, alwaysEmitImplicit: true } as const;
-
-function messageJson(schema: DescMessage, any: Any | undefined, registry: Registry): JsonValue {
-  if (any === undefined) return null;
-  return toJson(schema, fromBinary(schema, any.value), { ...jsonOut, registry });
-}
-
-function resultJson(remote: Remote, sessionId: string, r: StepResult | undefined): JsonObject {
-  return {
-    session_id: sessionId,
-    observation: messageJson(remote.spec.observation, r?.observation, remote.registry),
-    reward: r?.reward ?? null,
-    done: r?.done ?? false,
-    terminated: r?.terminated ?? false,
-    truncated: r?.truncated ?? false,
-    metadata: r?.metadata ?? {},
-    reward_components: r?.rewardComponents ?? {},
-    step_count: r?.stepCount ?? 0,
-    episode_id: r?.episodeId ?? "",
-  };
-}
-
-function parseAction(remote: Remote, text: string, where: string): Any {
-  const json = jsonArgument(where, text);
-  if (json === null || typeof json !== "object" || Array.isArray(json)) {
-    throw new UsageError(`${where} must be a JSON object of ${remote.spec.action.typeName} fields, got ${text}`);
-  }
-  try {
-    return anyPack(remote.spec.action, fromJson(remote.spec.action, json as JsonValue, { registry: remote.registry }));
-  } catch (err) {
-    throw new UsageError(`${where} is not a valid ${remote.spec.action.typeName}: ${(err as Error).message}`);
-  }
-}
+const line = (json: JsonObject): string => `${JSON.stringify(json)}\n`;
 
 export const resetCommand: Command = {
   name: "reset",
   summary: "Start an episode on a server; prints the session id and first observation as JSON",
   help: `Usage: openenv reset --url URL [--seed N] [--episode-id ID] [--options JSON] [--session ID]
 
-Opens a session (or resets --session) with a unary Reset and prints one JSON
-line: session_id, observation (the environment's fields, as in OpenEnv's JSON),
-reward, done, terminated, truncated, metadata, step_count, episode_id.
+Opens a session (or resets --session) and prints one JSON line: session_id,
+observation (the environment's fields, as in OpenEnv's JSON), reward, done,
+terminated, truncated, metadata, step_count, episode_id.
 The session stays open for 'openenv step/state/close --session ID' until the
-server's idle timeout.
+server's idle timeout. An OpenEnv server without Describe (OpenEnv's Python
+servers) keeps no session between commands: its session_id is null, and
+'openenv step --reset' runs a whole episode in one command.
 
 Options:
 ${commonHelp}
@@ -121,21 +41,14 @@ Example:
     if (options !== undefined && (options === null || typeof options !== "object" || Array.isArray(options))) {
       throw new UsageError("--options must be a JSON object");
     }
-    const remote = await openRemote(values);
+    const remote = await openRemote(values, true);
     try {
-      const res = await remote.rpc.reset(
-        {
-          sessionId: values.session ?? "",
-          seed: seed === undefined ? undefined : BigInt(seed),
-          episodeId: values["episode-id"],
-          options: options as JsonObject | undefined,
-        },
-        { timeoutMs: remote.timeoutMs },
-      );
-      io.out(`${JSON.stringify(resultJson(remote, res.sessionId, res.result))}\n`);
+      io.out(line(await remote.reset({ seed, episodeId: values["episode-id"], options: options as JsonObject | undefined })));
+      if (!remote.keepsSessions) io.err(`note: ${noSessionsMessage(values.url ?? "")}\n`);
+      else if (remote.transport === "websocket") io.err("note: over OpenEnv's /ws the session ended with this command's connection\n");
       return ExitCode.ok;
     } finally {
-      remote.transport.close();
+      await remote.release();
     }
   },
 };
@@ -145,11 +58,13 @@ export const stepCommand: Command = {
   summary: "Apply actions (JSON) to a session; prints one JSON line per result",
   help: `Usage: openenv step --url URL (--session ID | --reset) [ACTION_JSON ...]
 
-Applies each action, in order, on the session's Step stream and prints one JSON
-line per result (same fields as 'openenv reset'). With no ACTION_JSON (or '-'),
-reads actions from stdin, one JSON object per line. Actions use the fields of
-the environment's Action message, as in OpenEnv: '{"message": "hi"}'.
-The session stays open afterwards unless --close.
+Applies each action, in order, and prints one JSON line per result (same
+fields as 'openenv reset'). With no ACTION_JSON (or '-'), reads actions from
+stdin, one JSON object per line. Actions use the fields of the environment's
+Action message, as in OpenEnv: '{"message": "hi"}'; enum values by name
+('{"direction": "DIRECTION_UP"}') or number. Actions given as arguments are
+checked before anything is sent. The session stays open afterwards unless
+--close, which also closes it when an action fails.
 
 Options:
 ${commonHelp}
@@ -168,50 +83,33 @@ Examples:
       options: { ...commonOptions, reset: { type: "boolean" }, close: { type: "boolean" } },
     });
     if (values.session === undefined && values.reset !== true) throw new UsageError("give --session ID (from 'openenv reset') or --reset");
-    const remote = await openRemote(values);
-    const channel = new StepChannel(connectStepStream(remote.rpc, { [keepSessionHeader]: "true" }));
-    let sessionId = values.session;
-    const timeout = remote.timeoutMs === undefined ? undefined : durationFromMs(remote.timeoutMs);
+    const close = values.close === true;
+    const remote = await openRemote(values, !close);
+    let ended = false;
     try {
-      if (values.reset === true) {
-        const reply = await channel.request({ sessionId: sessionId ?? "", command: { case: "reset", value: {} }, timeout });
-        sessionId = channel.sessionId;
-        if (reply.case === "result") io.out(`${JSON.stringify(resultJson(remote, sessionId ?? "", reply.value))}\n`);
-      }
-      let first = values.reset !== true;
-      const step = async (text: string, where: string): Promise<void> => {
-        const action = parseAction(remote, text, where);
-        const reply = await channel.request({
-          sessionId: first ? (sessionId ?? "") : "",
-          command: { case: "action", value: action },
-          timeout,
-        });
-        first = false;
-        sessionId = channel.sessionId ?? sessionId;
-        if (reply.case === "result") io.out(`${JSON.stringify(resultJson(remote, sessionId ?? "", reply.value))}\n`);
-      };
-      const inline = positionals.filter((p) => p !== "-");
+      // Arguments are checked before anything happens on the server.
+      const inline = positionals.filter((p) => p !== "-").map((text, i) => remote.parseAction(text, `action ${i + 1}`));
+      if (values.reset === true) io.out(line(await remote.reset({})));
+      let n = 0;
       if (inline.length > 0) {
-        for (const [i, text] of inline.entries()) await step(text, `action ${i + 1}`);
+        for (const action of inline) io.out(line(await remote.step(action)));
       } else {
-        let n = 0;
-        for await (const line of createInterface({ input: process.stdin })) {
-          if (line.trim() === "") continue;
+        for await (const text of createInterface({ input: process.stdin })) {
+          if (text.trim() === "") continue;
           n++;
-          await step(line, `stdin line ${n}`);
+          io.out(line(await remote.step(remote.parseAction(text, `stdin line ${n}`))));
         }
         if (n === 0 && values.reset !== true) throw new UsageError("no actions: give ACTION_JSON arguments or JSON lines on stdin");
       }
-      if (values.close === true && sessionId !== undefined) {
-        await remote.rpc.closeSession({ sessionId }, { timeoutMs: remote.timeoutMs });
+      if (close) {
+        ended = true;
+        await remote.end();
       }
-      await channel.close();
       return ExitCode.ok;
-    } catch (err) {
-      await channel.cancel().catch(() => {});
-      throw err;
     } finally {
-      remote.transport.close();
+      // --close ends the session whatever happened, so a bad action leaks nothing.
+      if (close && !ended) await remote.end().catch(() => false);
+      await remote.release();
     }
   },
 };
@@ -235,20 +133,12 @@ Example:
     const { values, positionals } = parseArgs({ args, allowPositionals: true, options: commonOptions });
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     if (values.session === undefined) throw new UsageError("--session is required");
-    const remote = await openRemote(values);
+    const remote = await openRemote(values, true);
     try {
-      const res = await remote.rpc.state({ sessionId: values.session }, { timeoutMs: remote.timeoutMs });
-      io.out(
-        `${JSON.stringify({
-          session_id: res.sessionId,
-          episode_id: res.episodeId,
-          step_count: res.stepCount,
-          state: messageJson(remote.spec.state, res.state, remote.registry),
-        })}\n`,
-      );
+      io.out(line(await remote.state()));
       return ExitCode.ok;
     } finally {
-      remote.transport.close();
+      await remote.release();
     }
   },
 };
@@ -269,13 +159,12 @@ ${commonHelp}
     const { values, positionals } = parseArgs({ args, allowPositionals: true, options: commonOptions });
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     if (values.session === undefined) throw new UsageError("--session is required");
-    const remote = await openRemote(values);
+    const remote = await openRemote(values, true);
     try {
-      const res = await remote.rpc.closeSession({ sessionId: values.session }, { timeoutMs: remote.timeoutMs });
-      io.out(`${JSON.stringify({ closed: res.closed })}\n`);
+      io.out(line({ closed: await remote.end() }));
       return ExitCode.ok;
     } finally {
-      remote.transport.close();
+      await remote.release();
     }
   },
 };

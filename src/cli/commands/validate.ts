@@ -3,12 +3,13 @@ import { formatReport, type ValidationReport } from "../../validation/check.js";
 import { validatePackage } from "../../validation/package.js";
 import { type ServerCheckGroup, validateServer } from "../../validation/server.js";
 import { type Command, ExitCode, secondsOption, UsageError } from "../common.js";
+import { authHeaders } from "../remote.js";
 
 export const validateCommand: Command = {
   name: "validate",
   summary: "Check an environment package, or a running server (--url)",
   help: `Usage: openenv validate [PATH]
-       openenv validate --url URL [--checks all|grpc|openenv]
+       openenv validate --url URL [--checks all|grpc|openenv] [--token TOKEN]
 
 Prints one PASS/FAIL/WARN line per check and exits 0 when none failed.
 
@@ -33,6 +34,8 @@ Options:
   --checks GROUP   all (default), grpc or openenv (with --url)
   --json           print the report as JSON
   --timeout S      deadline of each request with --url (default 5)
+  --token TOKEN    with --url: send 'Authorization: Bearer TOKEN' (default: the
+                   OPENENV_AUTH_TOKEN environment variable)
 
 Exit codes: 0 all passed, 1 a check failed, 2 usage, 4 the server was unreachable.
 
@@ -44,7 +47,13 @@ Examples:
     const { values, positionals } = parseArgs({
       args,
       allowPositionals: true,
-      options: { url: { type: "string" }, checks: { type: "string" }, json: { type: "boolean" }, timeout: { type: "string" } },
+      options: {
+        url: { type: "string" },
+        checks: { type: "string" },
+        json: { type: "boolean" },
+        timeout: { type: "string" },
+        token: { type: "string" },
+      },
     });
     if (positionals.length > 1) throw new UsageError("expected at most one PATH");
     let result: ValidationReport;
@@ -57,9 +66,11 @@ Examples:
       result = await validateServer(values.url, {
         checks: checks as ServerCheckGroup,
         timeoutMs: timeout === undefined ? undefined : timeout * 1000,
+        headers: authHeaders(values.token),
       });
     } else {
       if (values.checks !== undefined) throw new UsageError("--checks applies to --url only");
+      if (values.token !== undefined) throw new UsageError("--token applies to --url only");
       result = await validatePackage(positionals[0] ?? ".");
     }
     io.out(values.json ? `${JSON.stringify(result, null, 2)}\n` : formatReport(result));

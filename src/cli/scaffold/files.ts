@@ -5,6 +5,8 @@ import { type ContractNames, generatedPath, protoPackage, protoPath, renderGener
 
 /** What `openenv init` needs to know. */
 export interface ScaffoldOptions extends ContractNames {
+  /** The name as the user gave it (`my_env`); `key` is its lookup key (`my`). */
+  readonly name: string;
   /** npm version spec of the openenv-connect dependency (`^0.1.0`, `file:...`). */
   readonly openenvConnect: string;
   readonly description: string;
@@ -17,7 +19,7 @@ export function scaffoldFiles(o: ScaffoldOptions): Record<string, string> {
     devDependencies: Record<string, string>;
   };
   const pin = (name: string): string => own.dependencies[name] ?? own.devDependencies[name] ?? "*";
-  const pkgName = `openenv-${o.key.replace(/_/g, "-")}`;
+  const pkgName = `openenv-${o.name.replace(/_/g, "-")}`;
   const cls = `${o.pascal}Environment`;
   const a = `${o.pascal}Action`;
   const ob = `${o.pascal}Observation`;
@@ -55,7 +57,7 @@ export function scaffoldFiles(o: ScaffoldOptions): Record<string, string> {
       2,
     )}\n`,
     "openenv.yaml": `spec_version: 1
-name: ${o.key}_env
+name: ${o.name.endsWith("_env") ? o.name : `${o.name}_env`}
 version: 0.1.0
 description: ${JSON.stringify(o.description)}
 type: space

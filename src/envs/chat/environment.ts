@@ -16,7 +16,7 @@ import { WeightedSum } from "../../server/rubrics/containers.js";
 import { evaluateRubric } from "../../server/rubrics/evaluate.js";
 import { LLMJudge, type LLMJudgeOptions } from "../../server/rubrics/llm-judge.js";
 import type { Rubric } from "../../server/rubrics/rubric.js";
-import { parseResetOptions } from "../shared/reset-options.js";
+import { parseResetOptions } from "../common/reset-options.js";
 
 type Obs = typeof ChatObservationSchema;
 

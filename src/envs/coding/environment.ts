@@ -18,7 +18,7 @@ import { rubric } from "../../server/rubrics/containers.js";
 import { evaluateRubric } from "../../server/rubrics/evaluate.js";
 import { type MaybePromise, Rubric, type RubricContext } from "../../server/rubrics/rubric.js";
 import { SandboxUnavailableError } from "../../server/sandbox/sandbox.js";
-import { parseResetOptions } from "../shared/reset-options.js";
+import { parseResetOptions } from "../common/reset-options.js";
 import { describeExit } from "./interpreter.js";
 import { PythonSandbox, type SandboxOptions, type SandboxRun } from "./sandbox.js";
 

@@ -15,8 +15,8 @@ import { rubric, WeightedSum } from "../../server/rubrics/containers.js";
 import { evaluateRubric } from "../../server/rubrics/evaluate.js";
 import type { Rubric } from "../../server/rubrics/rubric.js";
 import { ExponentialDiscountingTrajectoryRubric, TrajectoryRubric } from "../../server/rubrics/trajectory.js";
-import { SeededRandom } from "../shared/random.js";
-import { parseResetOptions } from "../shared/reset-options.js";
+import { SeededRandom } from "../common/random.js";
+import { parseResetOptions } from "../common/reset-options.js";
 import { AGENT, Board, OPPONENT } from "./game.js";
 import { heuristicOpponent, minimaxOpponent, type Opponent, randomOpponent } from "./opponents.js";
 

@@ -1,4 +1,4 @@
-import type { SeededRandom } from "../shared/random.js";
+import type { SeededRandom } from "../common/random.js";
 import { AGENT, type Board, COLS, EMPTY, OPPONENT, ROWS } from "./game.js";
 
 /** A built-in opponent policy: picks a column for the opponent. */

@@ -13,8 +13,8 @@ import { Environment } from "../../server/environment.js";
 import { rubric, WeightedSum } from "../../server/rubrics/containers.js";
 import { evaluateRubric, type RubricResult } from "../../server/rubrics/evaluate.js";
 import { isPromiseLike, type Rubric } from "../../server/rubrics/rubric.js";
-import { SeededRandom } from "../shared/random.js";
-import { parseResetOptions } from "../shared/reset-options.js";
+import { SeededRandom } from "../common/random.js";
+import { parseResetOptions } from "../common/reset-options.js";
 import { generateMaze, type MazeLayout, moves } from "./layout.js";
 
 type Obs = typeof MazeObservationSchema;

@@ -1,4 +1,4 @@
-import type { SeededRandom } from "../shared/random.js";
+import type { SeededRandom } from "../common/random.js";
 
 /** A generated maze: a grid of walls and open cells, with the start and goal. */
 export interface MazeLayout {

@@ -16,8 +16,8 @@ import { Environment } from "../../server/environment.js";
 import { rubric, WeightedSum } from "../../server/rubrics/containers.js";
 import { evaluateRubric, type RubricResult } from "../../server/rubrics/evaluate.js";
 import { isPromiseLike, type Rubric } from "../../server/rubrics/rubric.js";
-import { SeededRandom } from "../shared/random.js";
-import { parseResetOptions } from "../shared/reset-options.js";
+import { SeededRandom } from "../common/random.js";
+import { parseResetOptions } from "../common/reset-options.js";
 import { patternOf, scoreGuess } from "./feedback.js";
 import { WORDS } from "./words.js";
 

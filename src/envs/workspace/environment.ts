@@ -25,8 +25,8 @@ import { textContent, toolResult } from "../../server/tools/result.js";
 import { McpEnvironment, toolEnvironmentSpec } from "../../server/tools/tool-environment.js";
 import { describeExit } from "../coding/interpreter.js";
 import { PythonSandbox, type SandboxOptions } from "../coding/sandbox.js";
-import { SeededRandom } from "../shared/random.js";
-import { parseResetOptions } from "../shared/reset-options.js";
+import { SeededRandom } from "../common/random.js";
+import { parseResetOptions } from "../common/reset-options.js";
 import { type WorkspaceTask, workspaceTasks } from "./tasks.js";
 
 type Obs = typeof ToolObservationSchema;

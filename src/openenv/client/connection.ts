@@ -1,12 +1,13 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import WebSocket from "ws";
+import type { HeaderValues } from "../../client/backend.js";
 import { fromErrorFrame, fromHttpError } from "./errors.js";
 
 /** Options of the OpenEnv protocol connections. */
 export interface OpenEnvConnectionOptions {
   /** Headers sent with the WebSocket handshake and every HTTP request. */
-  readonly headers?: HeadersInit | undefined;
+  readonly headers?: HeaderValues | undefined;
   /** Largest frame accepted from the server. Default 100 MiB, as OpenEnv's client. */
   readonly maxMessageBytes?: number | undefined;
   /** Time allowed to open the WebSocket. Default 10 s, as OpenEnv's client. */
@@ -29,7 +30,7 @@ export function webSocketUrl(baseUrl: string, path = "/ws"): string {
 }
 
 /** Headers as a plain record (for `ws`). */
-export function headerRecord(headers: HeadersInit | undefined): Record<string, string> {
+export function headerRecord(headers: HeaderValues | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   new Headers(headers).forEach((v, k) => {
     out[k] = v;
@@ -52,7 +53,17 @@ export class OpenEnvSocket {
   private readonly waiters: Waiter[] = [];
   private failure: ConnectError | undefined;
 
-  private constructor(private readonly ws: WebSocket) {
+  /** A socket that never opened: every request rejects with `failure` (a resume whose upgrade failed). */
+  static failed(failure: ConnectError): OpenEnvSocket {
+    return new OpenEnvSocket(undefined, failure);
+  }
+
+  private constructor(
+    private readonly ws: WebSocket | undefined,
+    failure?: ConnectError,
+  ) {
+    this.failure = failure;
+    if (ws === undefined) return;
     ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
     ws.on("close", (code, reason) => {
       const text = reason.toString("utf8");
@@ -101,9 +112,10 @@ export class OpenEnvSocket {
   /** Sends a frame and resolves with the reply frame (`observation`, `state`, `mcp`); an `error` frame rejects. */
   request(frame: JsonObject): Promise<JsonObject> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
+    const ws = this.ws as WebSocket; // set whenever no failure is
     return new Promise((resolve, reject) => {
       this.waiters.push({ resolve, reject });
-      this.ws.send(JSON.stringify(frame), (err) => {
+      ws.send(JSON.stringify(frame), (err) => {
         if (err !== undefined && err !== null) this.fail(new ConnectError(`WebSocket send failed: ${err.message}`, Code.Unavailable));
       });
     });
@@ -111,23 +123,29 @@ export class OpenEnvSocket {
 
   /** Sends `{"type":"close"}` (the server ends the session) and closes the socket. */
   async close(): Promise<void> {
-    if (this.ws.readyState === WebSocket.OPEN) {
-      await new Promise<void>((resolve) => this.ws.send(JSON.stringify({ type: "close" }), () => resolve()));
+    const ws = this.ws;
+    if (ws?.readyState === WebSocket.OPEN) {
+      await new Promise<void>((resolve) => ws.send(JSON.stringify({ type: "close" }), () => resolve()));
     }
     this.fail(new ConnectError("the client is closed", Code.FailedPrecondition));
-    if (this.ws.readyState === WebSocket.CLOSED) return;
+    if (ws === undefined || ws.readyState === WebSocket.CLOSED) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
-        this.ws.terminate();
+        ws.terminate();
         resolve();
       }, 2_000);
       timer.unref();
-      this.ws.once("close", () => {
+      ws.once("close", () => {
         clearTimeout(timer);
         resolve();
       });
-      this.ws.close(1000);
+      ws.close(1000);
     });
+  }
+
+  /** Drops the connection without a close frame, as a network failure would (for tests and chaos drivers). */
+  drop(): void {
+    this.ws?.terminate();
   }
 
   private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
@@ -137,7 +155,7 @@ export class OpenEnvSocket {
       frame = JSON.parse(Array.isArray(data) ? Buffer.concat(data).toString("utf8") : data.toString());
     } catch {
       this.fail(new ConnectError("the server sent a frame that is not JSON", Code.Internal));
-      this.ws.terminate();
+      this.ws?.terminate();
       return;
     }
     const f = (typeof frame === "object" && frame !== null && !Array.isArray(frame) ? frame : {}) as JsonObject;

@@ -1,7 +1,7 @@
 import type { JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { codeFromHttpStatus, codeFromString } from "@connectrpc/connect/protocol-connect";
-import { capacityError, validationError } from "../../protocol/errors.js";
+import { capacityError, sessionLostError, validationError } from "../../protocol/errors.js";
 import { isJsonObject } from "../../protocol/json-object.js";
 import type { FieldViolation } from "../../protocol/validate.js";
 
@@ -56,6 +56,9 @@ export function fromErrorFrame(data: unknown): ConnectError {
       return new ConnectError(`the server rejected the client's frame: ${message}`, Code.Internal);
     case "FACTORY_ERROR":
       return new ConnectError(message, Code.Internal);
+    case "SESSION_LOST":
+    case "SESSION_NOT_FOUND":
+      return notFound(message, d.session_lost);
     default:
       return new ConnectError(message, Code.Unavailable);
   }
@@ -72,6 +75,13 @@ export function fromHttpError(status: number, body: unknown): ConnectError {
     return capacityError({ activeSessions: Number(b.active_sessions ?? 0), maxSessions: Number(b.max_sessions) });
   }
   const message = typeof b.detail === "string" ? b.detail : typeof body === "string" && body !== "" ? body : `HTTP ${status}`;
+  if (b.session_lost !== undefined) return notFound(message, b.session_lost);
   const code = typeof b.code === "string" ? codeFromString(b.code) : undefined;
   return new ConnectError(message, code ?? codeFromHttpStatus(status));
+}
+
+/** NOT_FOUND, with the `SessionLost` detail when the server said the session was lost with its replica. */
+function notFound(message: string, lost: unknown): ConnectError {
+  if (!isJsonObject(lost)) return new ConnectError(message, Code.NotFound);
+  return sessionLostError({ sessionId: String(lost.session_id ?? ""), holder: String(lost.holder ?? "") }, message);
 }

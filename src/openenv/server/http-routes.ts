@@ -4,7 +4,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import { HealthCheckResponse_ServingStatus } from "../../../gen/grpc/health/v1/health_pb.js";
 import type { Session } from "../../core/session.js";
-import { findCapacity } from "../../protocol/errors.js";
+import { findCapacity, findSessionLost } from "../../protocol/errors.js";
 import { jsonDepthError } from "../../protocol/json-depth.js";
 import type { ServerRequest, ServerResponse } from "../../server/serve.js";
 import { decodeOpenEnvJson } from "../json/decode.js";
@@ -97,7 +97,10 @@ export class OpenEnvHttpRoutes {
     const envelope = parseStepBody(body);
     if (!envelope.ok) return send(res, 422, JSON.stringify({ detail: pydanticErrors(envelope.errors, false) }));
     const decoded = decodeOpenEnvJson(this.ctx.spec.action, envelope.value.action, { registry: this.ctx.registry });
-    if (!decoded.ok) return send(res, 422, JSON.stringify({ detail: pydanticErrors(decoded.errors, true) }));
+    if (!decoded.ok) {
+      this.ctx.manager.rejected(invalidAction);
+      return send(res, 422, JSON.stringify({ detail: pydanticErrors(decoded.errors, true) }));
+    }
     const params = { timeoutMs: envelope.value.timeoutMs, requestId: envelope.value.requestId };
     const header = this.sessionHeader(req);
     if (header === undefined) {
@@ -175,7 +178,7 @@ export class OpenEnvHttpRoutes {
   private find(res: ServerResponse, id: string): Session | undefined {
     const session = this.ctx.manager.find(id);
     if (session === undefined || session.closed !== undefined) {
-      send(res, 404, errorBody(`session '${id}' not found (closed, idle for too long, or never opened)`, Code.NotFound));
+      sendError(res, this.ctx.manager.missing(id));
       return undefined;
     }
     return session;
@@ -217,6 +220,8 @@ export class OpenEnvHttpRoutes {
 }
 
 const DONE = Symbol("answered");
+/** What an action that fails validation counts as in the metrics (the 422 body has the details). */
+const invalidAction = new ConnectError("invalid action", Code.InvalidArgument);
 const TOO_LARGE = Symbol("too large");
 
 /** `?extensions=1`: add openenv-connect's fields to the result. */
@@ -298,5 +303,7 @@ function sendError(res: ServerResponse, err: ConnectError): void {
     );
     return;
   }
-  send(res, codeToHttpStatus(err.code), errorBody(err.rawMessage, err.code));
+  const lost = findSessionLost(err);
+  const extra: Record<string, JsonValue> = lost === undefined ? {} : { session_lost: { session_id: lost.sessionId, holder: lost.holder } };
+  send(res, codeToHttpStatus(err.code), errorBody(err.rawMessage, err.code, extra));
 }

@@ -3,7 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { ForwardedHeaders } from "../../core/placement.js";
 import type { Session } from "../../core/session.js";
 import type { SessionManager } from "../../core/session-manager.js";
-import { findCapacity } from "../../protocol/errors.js";
+import { findCapacity, findSessionLost } from "../../protocol/errors.js";
 import { isJsonObject } from "../../protocol/json-object.js";
 import type { ServerMode } from "../../server/tools/define.js";
 import { type OpenEnvFieldError, pydanticText } from "../pydantic-errors.js";
@@ -65,7 +65,7 @@ export async function handleJsonRpc(
     let session: Session | undefined = ctx.session;
     if (sessionId !== undefined && sessionId !== null && req.method !== "openenv/session/close") {
       const found = typeof sessionId === "string" ? manager.find(sessionId) : undefined;
-      if (found === undefined) return jsonRpcError(id, JsonRpcCode.InvalidParams, `Unknown session_id: ${String(sessionId)}`);
+      if (found === undefined) return unknownSession(manager, id, sessionId);
       session = found;
     }
     switch (req.method) {
@@ -87,7 +87,7 @@ export async function handleJsonRpc(
           return jsonRpcError(id, JsonRpcCode.InvalidParams, "Invalid params - 'session_id' is required");
         }
         const target = typeof sessionId === "string" ? manager.find(sessionId) : undefined;
-        if (target === undefined) return jsonRpcError(id, JsonRpcCode.InvalidParams, `Unknown session_id: ${String(sessionId)}`);
+        if (target === undefined) return unknownSession(manager, id, sessionId);
         if (target.attached || target === ctx.session) {
           return jsonRpcError(id, JsonRpcCode.InvalidRequest, "Cannot close active WebSocket-managed session via MCP method");
         }
@@ -116,6 +116,17 @@ export function openFailed(manager: SessionManager, id: JsonValue, e: unknown): 
     return jsonRpcError(id, JsonRpcCode.ServerError, err.rawMessage, { factory_name: manager.factory.spec.name });
   }
   return jsonRpcError(id, JsonRpcCode.ServerError, err.rawMessage);
+}
+
+/** OpenEnv's "Unknown session_id" (−32602), saying so when the session was lost with another replica. */
+function unknownSession(manager: SessionManager, id: JsonValue, sessionId: unknown): JsonObject {
+  const error = typeof sessionId === "string" ? manager.missing(sessionId) : undefined;
+  const lost = error === undefined ? undefined : findSessionLost(error);
+  if (error === undefined || lost === undefined)
+    return jsonRpcError(id, JsonRpcCode.InvalidParams, `Unknown session_id: ${String(sessionId)}`);
+  return jsonRpcError(id, JsonRpcCode.InvalidParams, `Unknown session_id: ${String(sessionId)} (${error.rawMessage})`, {
+    session_lost: { session_id: lost.sessionId, holder: lost.holder },
+  });
 }
 
 /** True for the session manager's "factory failed" error. */

@@ -102,6 +102,11 @@ export function parseStepBody(body: unknown): Parsed<StepEnvelope> {
 }
 
 /** Keys a WebSocket message model allows (`extra="forbid"`): one `extra_forbidden` error per other key. */
+/** The keys of OpenEnv's WebSocket message models. */
+export const ENVELOPE_KEYS: readonly string[] = ["type", "data"];
+/** With `?extensions=1`, a frame may also carry a `request_id`: a frame re-sent after a resume is answered, not applied twice. */
+export const EXTENDED_ENVELOPE_KEYS: readonly string[] = ["type", "data", "request_id"];
+
 export function extraKeys(message: Record<string, unknown>, allowed: readonly string[]): OpenEnvFieldError[] {
   return Object.keys(message)
     .filter((k) => !allowed.includes(k))
@@ -146,8 +151,8 @@ export function dataTypeError(input: unknown): OpenEnvFieldError {
 }
 
 /** Errors of a `{type, data}` frame whose `data` must be an object (Pydantic's order: missing/type first, then extra keys). */
-export function envelopeWithDataErrors(message: Record<string, unknown>): OpenEnvFieldError[] {
-  const errors = extraKeys(message, ["type", "data"]);
+export function envelopeWithDataErrors(message: Record<string, unknown>, allowed: readonly string[] = ENVELOPE_KEYS): OpenEnvFieldError[] {
+  const errors = extraKeys(message, allowed);
   if (!Object.hasOwn(message, "data")) {
     errors.unshift({ type: "missing", loc: ["data"], msg: "Field required", input: message as JsonObject });
   } else if (!isJsonObject(message.data)) {

@@ -4,7 +4,7 @@ import type { JsonObject } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
 import type { CloseReason, Session, SessionHolder, StepRecord } from "../../core/session.js";
-import { findCapacity } from "../../protocol/errors.js";
+import { findCapacity, findSessionLost } from "../../protocol/errors.js";
 import { jsonDepthError } from "../../protocol/json-depth.js";
 import { isJsonObject } from "../../protocol/json-object.js";
 import { decodeOpenEnvJson } from "../json/decode.js";
@@ -12,7 +12,14 @@ import { type OpenEnvFieldError, pydanticErrors, pythonStr, pythonTypeName } fro
 import { describeJsonError } from "../python-json.js";
 import { type OpenEnvContext, stepStarted } from "./context.js";
 import { isFactoryError, JsonRpcCode, jsonRpcError } from "./json-rpc.js";
-import { dataTypeError, envelopeWithDataErrors, extraKeys, parseResetKwargs } from "./request-models.js";
+import {
+  dataTypeError,
+  ENVELOPE_KEYS,
+  EXTENDED_ENVELOPE_KEYS,
+  envelopeWithDataErrors,
+  extraKeys,
+  parseResetKwargs,
+} from "./request-models.js";
 import { resultPayload, stateJson, statusOf } from "./result-json.js";
 
 /** WebSocket close code of a normal close (what OpenEnv sends after a fatal error frame). */
@@ -54,10 +61,15 @@ export class OpenEnvWebSockets {
       socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       return true;
     }
-    const ext = url.searchParams.get("extensions");
-    const extensions = ext !== null && ext !== "0" && ext !== "false";
+    const params = url.searchParams;
+    const options: WsOptions = {
+      extensions: flag(params.get("extensions")),
+      // Our extensions of /ws: resume a session by id after a dropped connection, and ask for that.
+      resume: kind === "ws" ? (params.get("session_id") ?? undefined) : undefined,
+      resumable: kind === "ws" && flag(params.get("resumable")),
+    };
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const conn = new WsConnection(this.ctx, ws, kind, extensions, () => this.connections.delete(conn));
+      const conn = new WsConnection(this.ctx, ws, kind, options, () => this.connections.delete(conn));
       this.connections.add(conn);
       conn.start();
     });
@@ -71,6 +83,23 @@ export class OpenEnvWebSockets {
   }
 }
 
+/** How a WebSocket was opened (its query parameters). */
+interface WsOptions {
+  /** `extensions=1`: openenv-connect's extra result fields, and `request_id` on frames. */
+  readonly extensions: boolean;
+  /** `session_id=<id>`: attach this existing session instead of opening one (a resume). */
+  readonly resume: string | undefined;
+  /** `resumable=1`: when the connection breaks (no close frame), keep the session for a resume. */
+  readonly resumable: boolean;
+}
+
+function flag(value: string | null): boolean {
+  return value !== null && value !== "0" && value !== "false";
+}
+
+/** Close code when the connection broke without a close frame. */
+const ABNORMAL = 1006;
+
 class WsConnection implements SessionHolder {
   private session: Session | undefined;
   private tail: Promise<void> = Promise.resolve();
@@ -82,17 +111,22 @@ class WsConnection implements SessionHolder {
     private readonly ctx: OpenEnvContext,
     private readonly ws: WebSocket,
     private readonly kind: "ws" | "mcp",
-    private readonly extensions: boolean,
+    private readonly options: WsOptions,
     private readonly onGone: () => void,
   ) {}
+
+  private get extensions(): boolean {
+    return this.options.extensions;
+  }
 
   start(): void {
     this.ready = this.openSession();
     this.ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
-    this.ws.on("close", () => {
+    this.ws.on("close", (code) => {
       this.ending = true;
       this.onGone();
-      void this.endSession({ code: Code.NotFound, message: "the client closed the WebSocket" });
+      if (code === ABNORMAL && this.options.resumable) this.dropSession();
+      else void this.endSession({ code: Code.NotFound, message: "the client closed the WebSocket" });
     });
     this.ws.on("error", () => this.ws.terminate());
   }
@@ -141,6 +175,8 @@ class WsConnection implements SessionHolder {
   }
 
   private async openSession(): Promise<boolean> {
+    const resume = this.options.resume;
+    if (resume !== undefined) return this.resumeSession(resume);
     try {
       const session = await this.ctx.manager.open();
       if (this.ending) {
@@ -154,6 +190,25 @@ class WsConnection implements SessionHolder {
       this.setupFailed(ConnectError.from(e, Code.Internal));
       return false;
     }
+  }
+
+  /** `?session_id=`: takes over a session this process holds (a resume after a dropped connection). */
+  private resumeSession(id: string): boolean {
+    const session = this.ctx.manager.find(id);
+    if (session === undefined || session.closed !== undefined) {
+      this.setupFailed(this.ctx.manager.missing(id));
+      return false;
+    }
+    this.session = session;
+    session.attach(this);
+    return true;
+  }
+
+  /** The connection broke: the session waits for a resume (the resume grace), after its running call. */
+  private dropSession(): void {
+    const session = this.session;
+    this.session = undefined;
+    session?.drop(this, this.tail);
   }
 
   /** The session ended underneath the socket (idle reaper, shutdown, another stream took it over). */
@@ -184,6 +239,11 @@ class WsConnection implements SessionHolder {
       });
     } else if (isFactoryError(err)) {
       this.sendError(err.rawMessage, "FACTORY_ERROR", { factory_name: this.ctx.spec.name });
+    } else if (err.code === Code.NotFound) {
+      // Only a resume (`?session_id=`) names a session: it is unknown here, or was lost with its replica.
+      const lost = findSessionLost(err);
+      if (lost === undefined) this.sendError(err.rawMessage, "SESSION_NOT_FOUND");
+      else this.sendError(err.rawMessage, "SESSION_LOST", { session_lost: { session_id: lost.sessionId, holder: lost.holder } });
     } else {
       this.sendError(err.rawMessage, "SESSION_ERROR");
     }
@@ -232,30 +292,65 @@ class WsConnection implements SessionHolder {
   }
 
   private reset(session: Session, message: Record<string, unknown>): Pending {
-    const errors = extraKeys(message, ["type", "data"]);
+    const errors = extraKeys(message, this.envelopeKeys());
     const data = message.data ?? {};
     if (!isJsonObject(data)) errors.unshift(dataTypeError(data));
     if (errors.length > 0) return this.validationError(errors);
     const kwargs = parseResetKwargs(data as Record<string, unknown>, ["data"]);
     if (!kwargs.ok) return this.validationError(kwargs.errors);
-    return this.answer(session, session.reset(kwargs.value));
+    const requestId = this.requestId(message);
+    const previous = this.recorded(session, requestId);
+    if (previous !== undefined) return this.replay(previous);
+    return this.answer(session, session.reset(kwargs.value), requestId);
   }
 
   private step(session: Session, message: Record<string, unknown>): Pending {
-    const errors = envelopeWithDataErrors(message);
+    const errors = envelopeWithDataErrors(message, this.envelopeKeys());
     if (errors.length > 0) return this.validationError(errors);
+    const requestId = this.requestId(message);
+    const previous = this.recorded(session, requestId);
+    if (previous !== undefined) return this.replay(previous);
     const decoded = decodeOpenEnvJson(this.ctx.spec.action, message.data, { registry: this.ctx.registry });
-    if (!decoded.ok) return this.validationError(decoded.errors);
-    return this.answer(session, session.started ? session.step(decoded.message) : stepStarted(session, decoded.message, {}));
+    if (!decoded.ok) {
+      this.ctx.manager.rejected(new ConnectError("invalid action", Code.InvalidArgument));
+      return this.validationError(decoded.errors);
+    }
+    const params = { requestId };
+    const outcome = session.started ? session.step(decoded.message, params) : stepStarted(session, decoded.message, params);
+    return this.answer(session, outcome, requestId);
+  }
+
+  private envelopeKeys(): readonly string[] {
+    return this.extensions ? EXTENDED_ENVELOPE_KEYS : ENVELOPE_KEYS;
+  }
+
+  /** A frame's `request_id` (with `?extensions=1`), for answering a re-sent frame from the session's record. */
+  private requestId(message: Record<string, unknown>): string | undefined {
+    const id = message.request_id;
+    return typeof id === "string" && id !== "" ? id : undefined;
+  }
+
+  /** The recorded answer to a frame re-sent after a resume (undefined when it was not seen): replayed, not applied again. */
+  private recorded(session: Session, requestId: string | undefined): string | Promise<string> | undefined {
+    return requestId === undefined ? undefined : (session.records.get(recordKey(requestId)) as string | Promise<string> | undefined);
+  }
+
+  private replay(frame: string | Promise<string>): Pending {
+    if (typeof frame === "string") return this.send(frame);
+    return frame.then((text) => this.send(text));
   }
 
   /** Sends a reset's or step's observation (or its error): now when it is known, else when it is. */
-  private answer(session: Session, outcome: StepRecord | Promise<StepRecord>): Pending {
-    if (!(outcome instanceof Promise)) return this.observation(session, outcome);
-    return outcome.then(
-      (record) => this.observation(session, record),
-      (err: unknown) => this.executionError(ConnectError.from(err, Code.Internal)),
-    );
+  private answer(session: Session, outcome: StepRecord | Promise<StepRecord>, requestId?: string): Pending {
+    const frame: string | Promise<string> =
+      outcome instanceof Promise
+        ? outcome.then(
+            (record) => this.observationFrame(session, record),
+            (err: unknown) => this.executionErrorFrame(ConnectError.from(err, Code.Internal)),
+          )
+        : this.observationFrame(session, outcome);
+    if (requestId !== undefined) session.records.remember(recordKey(requestId), frame);
+    return this.replay(frame);
   }
 
   private async state(session: Session, message: Record<string, unknown>): Promise<void> {
@@ -284,9 +379,9 @@ class WsConnection implements SessionHolder {
     this.send(`{"type":"mcp","data":${JSON.stringify(response)}}`);
   }
 
-  private observation(session: Session, record: StepRecord): void {
+  private observationFrame(session: Session, record: StepRecord): string {
     const extras = { extensions: this.extensions, sessionId: this.extensions ? session.id : undefined };
-    this.send(`{"type":"observation","data":${resultPayload(this.ctx.spec, record, this.ctx.registry, extras)}}`);
+    return `{"type":"observation","data":${resultPayload(this.ctx.spec, record, this.ctx.registry, extras)}}`;
   }
 
   private validationError(errors: OpenEnvFieldError[]): void {
@@ -294,7 +389,14 @@ class WsConnection implements SessionHolder {
   }
 
   private executionError(err: ConnectError): void {
-    this.sendError(err.rawMessage, "EXECUTION_ERROR", this.extensions ? { status: statusOf(err) } : {});
+    this.send(this.executionErrorFrame(err));
+  }
+
+  private executionErrorFrame(err: ConnectError): string {
+    return JSON.stringify({
+      type: "error",
+      data: { message: err.rawMessage, code: "EXECUTION_ERROR", ...(this.extensions ? { status: statusOf(err) } : {}) },
+    });
   }
 
   /** A loop-level failure: OpenEnv sends one SESSION_ERROR frame and closes normally. */
@@ -330,6 +432,11 @@ class WsConnection implements SessionHolder {
     session.release(this);
     await session.close(reason);
   }
+}
+
+/** Where a WebSocket frame's reply is recorded in the session (apart from Step streams' request ids). */
+function recordKey(requestId: string): string {
+  return `ws:${requestId}`;
 }
 
 function rawText(data: RawData): string {

@@ -45,8 +45,13 @@ export function sessionPrefix(id: number): string {
   return `w${id}-`;
 }
 
-/** The worker a session id names, if it has a worker prefix. */
-export function ownerOf(sessionId: string): number | undefined {
-  const m = /^w(\d{1,9})-/.exec(sessionId);
+/**
+ * The worker a session id names, if it is an id of this server: after the
+ * replica prefix (`r2.k3f9x0.`, empty without `--replica-id`), a worker prefix.
+ * An id of another replica names none of our workers.
+ */
+export function ownerOf(sessionId: string, replicaPrefix = ""): number | undefined {
+  if (!sessionId.startsWith(replicaPrefix)) return undefined;
+  const m = /^w(\d{1,9})-/.exec(sessionId.slice(replicaPrefix.length));
   return m === null ? undefined : Number(m[1]);
 }

@@ -1,3 +1,4 @@
+import type { ReplicaIdentity } from "../../core/replica.js";
 import type { ServeOptions } from "../serve.js";
 
 /**
@@ -22,7 +23,8 @@ export type ClusterEnvironment =
  * boundary (no functions: interceptors, surfaces and custom auth checks stay
  * with single-process `serve()`), plus the cluster's own.
  */
-export interface ClusterServeOptions extends Omit<ServeOptions, "surfaces" | "interceptors" | "auth" | "placement" | "protocols"> {
+export interface ClusterServeOptions
+  extends Omit<ServeOptions, "surfaces" | "interceptors" | "auth" | "placement" | "protocols" | "observer" | "replica"> {
   /** Worker processes. Default: the machine's available parallelism. */
   readonly workers?: number;
   /** Static bearer tokens every worker requires (`Authorization: Bearer <token>`); health checks stay open. */
@@ -62,7 +64,10 @@ export type ClusterEvent =
     };
 
 /** Options each worker passes to `serve()`: the serializable part of {@link ClusterServeOptions}. */
-export type WorkerServeOptions = Omit<ClusterServeOptions, "workers" | "startupTimeoutMs" | "onEvent">;
+export type WorkerServeOptions = Omit<ClusterServeOptions, "workers" | "startupTimeoutMs" | "onEvent" | "replicaId"> & {
+  /** The server's replica identity: every worker issues ids with the same replica prefix. */
+  readonly replica?: ReplicaIdentity;
+};
 
 /** What the primary hands a worker it forks (as JSON in its environment). */
 export interface WorkerConfig {

@@ -3,11 +3,12 @@
 import type * as http2 from "node:http2";
 import * as net from "node:net";
 import type { JsonObject } from "@bufbuild/protobuf";
-import { type Client, Code, ConnectError, createClient, type HandlerContext } from "@connectrpc/connect";
+import { type Client, ConnectError, createClient, type HandlerContext } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { EnvironmentService } from "../../../gen/openenv/v1/environment_service_pb.js";
 import type { ForwardedHeaders, RemoteSessions } from "../../core/placement.js";
 import { JsonRpcCode, jsonRpcError } from "../../openenv/server/json-rpc.js";
+import { sessionLostError } from "../../protocol/errors.js";
 import { forwardedHeaders } from "./forwarded-headers.js";
 import { type LostWorker, ownerOf, type PeerInfo } from "./messages.js";
 import { GrpcStepRelay, relayError } from "./step-relay.js";
@@ -88,9 +89,10 @@ export class Peer {
   }
 }
 
-/** Calls for the sessions of a worker that is gone: NOT_FOUND, saying why. */
-function lostOwner(reason: string): RemoteSessions {
-  const error = (id: string): ConnectError => new ConnectError(`session '${id}' was lost: ${reason}`, Code.NotFound);
+/** Calls for the sessions of a worker that is gone: NOT_FOUND with `SessionLost`, saying why. */
+function lostOwner(worker: number, reason: string): RemoteSessions {
+  const error = (id: string): ConnectError =>
+    sessionLostError({ sessionId: id, holder: `worker ${worker}` }, `session '${id}' was lost: ${reason}`);
   return {
     reset: (req) => Promise.reject(error(req.sessionId)),
     state: (req) => Promise.reject(error(req.sessionId)),
@@ -118,6 +120,8 @@ export class PeerDirectory {
   constructor(
     readonly self: number,
     private readonly maxMessageBytes: number,
+    /** The replica prefix of this server's session ids (empty without a replica id). */
+    private readonly replicaPrefix = "",
   ) {}
 
   /** Applies the primary's announcement. */
@@ -139,13 +143,13 @@ export class PeerDirectory {
       }
     }
     for (const w of lost) {
-      if (!this.lost.has(w.id)) this.lost.set(w.id, { reason: w.reason, remote: lostOwner(w.reason) });
+      if (!this.lost.has(w.id)) this.lost.set(w.id, { reason: w.reason, remote: lostOwner(w.id, w.reason) });
     }
   }
 
   /** Where the session with this id lives; undefined when this worker owns it (or no worker does). */
   route(sessionId: string): Route {
-    const owner = ownerOf(sessionId);
+    const owner = ownerOf(sessionId, this.replicaPrefix);
     if (owner === undefined || owner === this.self) return undefined;
     const peer = this.peers.get(owner);
     if (peer !== undefined) return { peer };
@@ -155,7 +159,7 @@ export class PeerDirectory {
 
   /** The forwarder of the session's owner, for the RPC service and Step streams. */
   remote(sessionId: string): RemoteSessions | undefined {
-    const owner = ownerOf(sessionId);
+    const owner = ownerOf(sessionId, this.replicaPrefix);
     if (owner === undefined || owner === this.self) return undefined;
     return this.peers.get(owner)?.remote ?? this.lost.get(owner)?.remote;
   }

@@ -8,6 +8,7 @@ import { createRequire } from "node:module";
 import { availableParallelism, tmpdir } from "node:os";
 import { dirname, extname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { replicaIdentity } from "../../core/replica.js";
 import { defaultSessionLimits } from "../../core/session-manager.js";
 import { isClusterMessage, type LostWorker, type PrimaryMessage, type WorkerMessage } from "./messages.js";
 import {
@@ -69,7 +70,9 @@ const ASK_TIMEOUT_MS = 2_000;
  */
 export async function serveCluster(environment: ClusterEnvironment, options: ClusterServeOptions = {}): Promise<ClusterServer> {
   if (!cluster.isPrimary) throw new Error("serveCluster runs in the primary process, not in a cluster worker");
-  const { workers: requested, startupTimeoutMs, onEvent, ...serveOptions } = options;
+  const { workers: requested, startupTimeoutMs, onEvent, replicaId, ...serveOptions } = options;
+  // One identity for the whole server: every worker's ids carry the same replica prefix and boot.
+  const replica = replicaId === undefined ? undefined : replicaIdentity(replicaId);
   const count = requested ?? availableParallelism();
   if (!Number.isInteger(count) || count < 1) throw new RangeError(`workers must be an integer of at least 1, not ${count}`);
   if (typeof (options.auth as { check?: unknown } | undefined)?.check === "function") {
@@ -81,7 +84,7 @@ export async function serveCluster(environment: ClusterEnvironment, options: Clu
   const socketDir = mkdtempSync(join(tmpdir(), "openenv-cluster-")); // mode 0700: only this user reaches the sockets
   const config: WorkerConfig = {
     environment: absolute(environment),
-    options: { ...serveOptions, port: options.port ?? 8000, host },
+    options: { ...serveOptions, port: options.port ?? 8000, host, ...(replica === undefined ? {} : { replica }) },
     socketDir,
     // Spare slots spare a message per session (stateless HTTP opens one per request); the
     // primary takes them back before it refuses anyone, so they never lower the limit.
@@ -274,7 +277,7 @@ export async function serveCluster(environment: ClusterEnvironment, options: Clu
     workers: () => ready().map((m) => ({ id: m.id, pid: m.pid })),
     close() {
       // Each worker drains within shutdownTimeoutMs; a worker still alive well after that is killed.
-      closed ??= stopAll((options.shutdownTimeoutMs ?? 10_000) + 10_000);
+      closed ??= stopAll((options.drainTimeoutMs ?? 0) + (options.shutdownTimeoutMs ?? 10_000) + 10_000);
       return closed;
     },
     [Symbol.asyncDispose]() {

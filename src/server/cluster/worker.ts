@@ -7,6 +7,7 @@ import * as net from "node:net";
 import { basename, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { SessionPlacement } from "../../core/placement.js";
+import { replicaPrefix } from "../../core/replica.js";
 import type { EnvironmentSource } from "../environment.js";
 import { defaultMaxMessageBytes } from "../router.js";
 import { serve } from "../serve.js";
@@ -62,7 +63,12 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
     process.exit(70);
   });
 
-  const peers = new PeerDirectory(self, config.options.maxMessageBytes ?? defaultMaxMessageBytes);
+  const replica = config.options.replica;
+  const peers = new PeerDirectory(
+    self,
+    config.options.maxMessageBytes ?? defaultMaxMessageBytes,
+    replica === undefined ? "" : replicaPrefix(replica),
+  );
   let slots: WorkerSlots | undefined;
   let stop: (why: string) => void = () => process.exit(0);
   const link = new PrimaryLink((msg) => {

@@ -1,4 +1,4 @@
-import type { SeededRandom } from "../../shared/random.js";
+import type { SeededRandom } from "../../common/random.js";
 import { between, capitalize, esc, field, formTask, jitter, listing, NAMES, offset, sample, WORDS } from "./html.js";
 import type { TaskDefinition } from "./types.js";
 

@@ -1,4 +1,4 @@
-import type { SeededRandom } from "../../shared/random.js";
+import type { SeededRandom } from "../../common/random.js";
 import type { PageState, Submission, TaskInstance, TaskPage, Verdict } from "./types.js";
 
 /** Escapes text for HTML content and attribute values. */

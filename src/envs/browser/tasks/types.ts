@@ -1,4 +1,4 @@
-import type { SeededRandom } from "../../shared/random.js";
+import type { SeededRandom } from "../../common/random.js";
 
 /** A request the page made to the task's own site. */
 export interface TaskRequest {
