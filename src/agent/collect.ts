@@ -1,6 +1,7 @@
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import type { DescMessage, JsonObject } from "@bufbuild/protobuf";
+import type { HeaderValues } from "../client/backend.js";
 import { EnvClient, type EnvTransportKind } from "../client/env-client.js";
 import { type AgentEpisode, type AgentEpisodeOptions, runAgentEpisode } from "./agent-loop.js";
 
@@ -66,7 +67,7 @@ export interface CollectOptions
   /** How the clients reach the environment. Default `auto`. */
   readonly transport?: EnvTransportKind;
   /** Headers for the environment (e.g. authorization). */
-  readonly headers?: HeadersInit;
+  readonly headers?: HeaderValues;
   /** Extra settings recorded in metadata.json. */
   readonly metadata?: JsonObject;
   /** Called after every episode. */
