@@ -121,8 +121,9 @@ describe.skipIf(!browserTestsRun)("/web tools panel in Chromium", { timeout: 120
     await callTool(page);
     expect(await page.textContent("#tool-result .tool-text")).toBe("done");
     expect(await page.textContent("#history tbody tr:first-child")).toContain("call_tool");
+    // The row draws its body on the details' toggle event, which fires after the click returns.
     await page.click("#history tbody tr:first-child details summary");
-    expect(await page.textContent("#history tbody tr:first-child")).toContain("part 3 (3/3)");
+    await expect.poll(() => page.textContent("#history tbody tr:first-child")).toContain("part 3 (3/3)");
 
     await page.selectOption("#tool-select", "finish");
     await callTool(page);
