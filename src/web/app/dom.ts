@@ -30,3 +30,8 @@ export function svg(tag: string, attrs: Record<string, string | number> = {}, ..
 export function pretty(value: unknown): string {
   return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v), 2) ?? "null";
 }
+
+/** A page section titled by its h2 (the title labels it for screen readers). */
+export function section(id: string, title: string, ...children: (Node | null)[]): HTMLElement {
+  return h("section", { id, "aria-labelledby": `${id}-title` }, h("h2", { id: `${id}-title` }, title), ...children);
+}

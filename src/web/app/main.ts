@@ -1,10 +1,15 @@
+// The page: lays out the sections and runs reset, step and state against the connection the bootstrap found.
+import { ActionEditor } from "./action-editor.js";
+import { connect, serverUrl } from "./bootstrap.js";
 import { rewardChart } from "./chart.js";
-import { ConnectBackend } from "./connect-backend.js";
-import { AuthRequired, CallError, type Credentials, type EnvConnection, type PartialView, type StepView } from "./connection.js";
-import { h, pretty } from "./dom.js";
+import { AuthRequired, CallError, type EnvConnection, type PartialView, type StepView } from "./connection.js";
+import { h, pretty, section } from "./dom.js";
 import { type GeneratedForm, generateForm, type JsonRecord } from "./form.js";
-import { OpenEnvBackend } from "./openenv-backend.js";
+import { HistoryTable } from "./history-table.js";
+import { renderObservation, stepBadges } from "./observation-view.js";
 import { type Renderer, registerRenderer, rendererFor } from "./renderers.js";
+import { TokenPanel } from "./token-panel.js";
+import { credentials } from "./token-store.js";
 import { ToolsPanel } from "./tools-panel.js";
 
 /** The page's API for environment authors' scripts (`/web/renderers.js`). */
@@ -15,89 +20,14 @@ declare global {
 }
 window.openenvWeb = { registerRenderer };
 
-const TOKEN_KEY = "openenv-web-token";
-const HISTORY_LIMIT = 500;
-
-/** The token lives in this tab's sessionStorage (or memory), never in the URL. */
-const credentials: Credentials & { set(token: string | undefined): void } = (() => {
-  let memory: string | undefined;
-  return {
-    token() {
-      try {
-        return sessionStorage.getItem(TOKEN_KEY) ?? memory;
-      } catch {
-        return memory;
-      }
-    },
-    set(token) {
-      memory = token;
-      try {
-        if (token === undefined) sessionStorage.removeItem(TOKEN_KEY);
-        else sessionStorage.setItem(TOKEN_KEY, token);
-      } catch {
-        // storage disabled: memory only
-      }
-    },
-  };
-})();
-
-interface HistoryEntry {
-  readonly n: number;
-  readonly kind: "reset" | "step";
-  readonly action: JsonRecord | undefined;
-  readonly view: StepView;
-  readonly output: string;
-  readonly ms: number;
-}
-
-/** The server the page talks to: its own origin, or `?server=` (never a token). */
-function serverUrl(): string {
-  const param = new URLSearchParams(location.search).get("server");
-  return (param ?? location.origin).replace(/\/+$/, "");
-}
-
-async function connect(baseUrl: string): Promise<EnvConnection> {
-  // Both at once: the Step probe does not need Describe's answer.
-  const [rpc, stepStream] = await Promise.all([
-    ConnectBackend.open(baseUrl, credentials),
-    ConnectBackend.stepStreamAvailable(baseUrl, credentials),
-  ]);
-  if (rpc !== undefined) {
-    if (stepStream) return rpc;
-    // The server does not serve Step to browsers: its descriptors still drive the forms, /ws carries the session.
-    const ws = await OpenEnvBackend.open(baseUrl, credentials, rpc.description);
-    if (ws !== undefined) return ws;
-  }
-  const openenv = await OpenEnvBackend.open(baseUrl, credentials);
-  if (openenv === undefined)
-    throw new CallError(`${baseUrl} speaks neither Connect (Describe) nor OpenEnv's protocol (/schema)`, "unavailable");
-  return openenv;
-}
-
-function section(id: string, title: string, ...children: (Node | null)[]): HTMLElement {
-  return h("section", { id, "aria-labelledby": `${id}-title` }, h("h2", { id: `${id}-title` }, title), ...children);
-}
-
 class App {
   private conn: EnvConnection | undefined;
-  private actionForm: GeneratedForm | undefined;
   private resetForm: GeneratedForm | undefined;
-  private history: HistoryEntry[] = [];
   private rewards: (number | null)[] = [];
-  private counter = 0;
   private busy = false;
 
   private readonly status = h("p", { id: "status", role: "status", "aria-live": "polite" }, "Connecting…");
   private readonly errorBox = h("div", { id: "error", role: "alert", hidden: true });
-  private readonly actionJson = h("textarea", {
-    id: "action-json",
-    class: "mono",
-    rows: 10,
-    spellcheck: false,
-    "aria-describedby": "action-json-error",
-  });
-  private readonly actionJsonError = h("p", { id: "action-json-error", class: "field-error", hidden: true });
-  private readonly formSlot = h("div", { id: "action-form" });
   private readonly seed = h("input", { id: "seed", type: "number", min: 0, step: 1, inputmode: "numeric", placeholder: "random" });
   private readonly episodeId = h("input", {
     id: "episode-id",
@@ -117,8 +47,7 @@ class App {
   private readonly live = h("pre", { id: "live", class: "live", hidden: true, "aria-live": "polite", "aria-label": "Live output" });
   private readonly chart = h("div", { id: "chart" });
   private readonly stateView = h("pre", { id: "state", class: "mono json" }, "Press State to read the session's state.");
-  private readonly historyBody = h("tbody", {});
-  private readonly historyCount = h("span", { id: "history-count" }, "0 entries");
+  private readonly history = new HistoryTable((view, into) => this.renderObservation(view, into));
   private readonly buttons = {
     reset: h("button", { type: "button", id: "reset", class: "primary", onclick: () => void this.reset() }, "Reset"),
     step: h("button", { type: "submit", id: "step", class: "primary", disabled: true }, "Step"),
@@ -130,60 +59,12 @@ class App {
   private readonly title = h("h1", { id: "env-name" }, "OpenEnv");
   private readonly subtitle = h("p", { id: "env-description", class: "muted" });
   private readonly transport = h("span", { id: "transport", class: "badge" });
-  private readonly tokenPanel = h("form", { id: "token-form", hidden: true, novalidate: true });
+  private readonly tokenPanel = new TokenPanel(() => void this.start());
+  private readonly action = new ActionEditor(this.buttons.step, () => void this.step());
 
   constructor(private readonly baseUrl: string) {}
 
   mount(root: HTMLElement): void {
-    const forget = h(
-      "button",
-      { type: "button", class: "link", id: "forget-token", hidden: credentials.token() === undefined, onclick: () => this.forgetToken() },
-      "Forget token",
-    );
-    const tokenInput = h("input", { id: "token", type: "password", autocomplete: "off", required: true, spellcheck: false });
-    this.tokenPanel.append(
-      h(
-        "p",
-        {},
-        "This server wants a token. It is kept for this tab only (session storage) and sent as an Authorization header, never in the URL.",
-      ),
-      h("label", { for: "token" }, "Token"),
-      tokenInput,
-      h("button", { type: "submit", class: "primary" }, "Use token"),
-    );
-    this.tokenPanel.addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      if (tokenInput.value === "") return;
-      credentials.set(tokenInput.value);
-      tokenInput.value = "";
-      this.tokenPanel.hidden = true;
-      forget.hidden = false;
-      void this.start();
-    });
-
-    const actionForm = h("form", { id: "action", novalidate: true, "aria-labelledby": "action-title" });
-    actionForm.addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      void this.step();
-    });
-    actionForm.addEventListener("keydown", (ev) => {
-      // Ctrl/Cmd+Enter steps from anywhere in the action, text areas included.
-      if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) {
-        ev.preventDefault();
-        void this.step();
-      }
-    });
-    this.actionJson.addEventListener("input", () => this.jsonEdited());
-    actionForm.append(
-      h(
-        "div",
-        { class: "split" },
-        h("div", { class: "pane" }, h("h3", {}, "Form"), this.formSlot),
-        h("div", { class: "pane" }, h("h3", {}, h("label", { for: "action-json" }, "JSON")), this.actionJson, this.actionJsonError),
-      ),
-      h("div", { class: "actions" }, this.buttons.step, h("span", { class: "muted kbd-hint" }, "Ctrl+Enter")),
-    );
-
     const episode = section(
       "episode",
       "Episode",
@@ -204,44 +85,14 @@ class App {
       h("div", { class: "actions" }, this.buttons.reset, this.buttons.state),
     );
 
-    const history = section(
-      "history",
-      "History",
-      h("p", { class: "muted" }, this.historyCount),
-      h(
-        "div",
-        { class: "table-wrap" },
-        h(
-          "table",
-          {},
-          h(
-            "thead",
-            {},
-            h(
-              "tr",
-              {},
-              h("th", { scope: "col" }, "#"),
-              h("th", { scope: "col" }, "Action"),
-              h("th", { scope: "col" }, "Reward"),
-              h("th", { scope: "col" }, "End"),
-              h("th", { scope: "col" }, "Observation"),
-              h("th", { scope: "col" }, "Metadata"),
-              h("th", { scope: "col" }, "Components"),
-            ),
-          ),
-          this.historyBody,
-        ),
-      ),
-    );
-
     root.replaceChildren(
       h(
         "header",
         {},
         h("div", { class: "brand" }, this.title, this.subtitle),
-        h("div", { class: "conn" }, this.transport, forget, this.status),
+        h("div", { class: "conn" }, this.transport, this.tokenPanel.forget, this.status),
       ),
-      this.tokenPanel,
+      this.tokenPanel.element,
       this.errorBox,
       h(
         "main",
@@ -252,7 +103,12 @@ class App {
           episode,
           // A tool environment's tools panel comes first: it is how such an environment is played.
           this.toolsSlot,
-          h("section", { id: "action-section", "aria-labelledby": "action-title" }, h("h2", { id: "action-title" }, "Action"), actionForm),
+          h(
+            "section",
+            { id: "action-section", "aria-labelledby": "action-title" },
+            h("h2", { id: "action-title" }, "Action"),
+            this.action.element,
+          ),
         ),
         h(
           "div",
@@ -262,7 +118,7 @@ class App {
           section("state-section", "State", this.stateView),
         ),
       ),
-      history,
+      this.history.element,
     );
     this.chart.append(rewardChart([]));
     addEventListener("pagehide", () => this.conn?.close());
@@ -276,8 +132,7 @@ class App {
     } catch (err) {
       if (err instanceof AuthRequired) {
         this.status.textContent = "Token required";
-        this.tokenPanel.hidden = false;
-        (this.tokenPanel.querySelector("input") as HTMLInputElement).focus();
+        this.tokenPanel.show(true);
         if (credentials.token() !== undefined) this.showError(new CallError("the token was refused", "unauthenticated"));
         return;
       }
@@ -291,9 +146,7 @@ class App {
     this.subtitle.textContent = [d.description, d.version !== "" ? `v${d.version}` : ""].filter((s) => s !== "").join(" · ");
     this.transport.textContent = this.conn.transport;
     this.status.textContent = "Connected";
-    this.actionForm = generateForm(d.actionFields, "action", (v) => this.formEdited(v));
-    this.formSlot.replaceChildren(this.actionForm.element);
-    this.actionJson.value = pretty(this.actionForm.value());
+    this.action.load(d.actionFields);
     if (d.resetFields !== undefined && d.resetFields.length > 0) {
       this.resetForm = generateForm(d.resetFields, "reset", (v) => {
         this.resetJson.value = Object.keys(v).length > 0 ? pretty(v) : "";
@@ -324,31 +177,6 @@ class App {
     performance.mark("openenv-web-ready");
   }
 
-  private forgetToken(): void {
-    credentials.set(undefined);
-    location.reload();
-  }
-
-  private formEdited(value: JsonRecord): void {
-    this.actionJson.value = pretty(value);
-    this.actionJsonError.hidden = true;
-    this.actionJson.removeAttribute("aria-invalid");
-  }
-
-  private jsonEdited(): void {
-    try {
-      const v: unknown = JSON.parse(this.actionJson.value);
-      if (typeof v !== "object" || v === null || Array.isArray(v)) throw new SyntaxError("the action must be a JSON object");
-      this.actionForm?.setValue(v as JsonRecord);
-      this.actionJsonError.hidden = true;
-      this.actionJson.removeAttribute("aria-invalid");
-    } catch (err) {
-      this.actionJsonError.hidden = false;
-      this.actionJsonError.textContent = err instanceof Error ? err.message : String(err);
-      this.actionJson.setAttribute("aria-invalid", "true");
-    }
-  }
-
   private showError(err: unknown): void {
     const e = err instanceof CallError ? err : new CallError(err instanceof Error ? err.message : String(err), "unknown");
     this.errorBox.hidden = false;
@@ -358,7 +186,7 @@ class App {
   private clearError(): void {
     this.errorBox.hidden = true;
     this.errorBox.replaceChildren();
-    this.actionForm?.clearErrors();
+    this.action.form?.clearErrors();
   }
 
   private async run<T>(what: () => Promise<T>): Promise<T | undefined> {
@@ -373,15 +201,16 @@ class App {
       return await what();
     } catch (err) {
       if (err instanceof AuthRequired) {
-        this.tokenPanel.hidden = false;
+        this.tokenPanel.show(false);
         this.status.textContent = "Token required";
       }
-      if (err instanceof CallError && err.fields.length > 0 && this.actionForm !== undefined) {
-        const rest = this.actionForm.showErrors(err.fields);
+      const form = this.action.form;
+      if (err instanceof CallError && err.fields.length > 0 && form !== undefined) {
+        const rest = form.showErrors(err.fields);
         this.showError(
           rest.length > 0 ? new CallError(err.message, err.code) : new CallError("the action has invalid fields (see the form)", err.code),
         );
-        (this.actionForm.element.querySelector("[aria-invalid=true]") as HTMLElement | null)?.focus();
+        (form.element.querySelector("[aria-invalid=true]") as HTMLElement | null)?.focus();
       } else {
         this.showError(err);
       }
@@ -422,12 +251,10 @@ class App {
    * panel) replaces it first. Returns what the step produced, undefined when it failed.
    */
   async step(action?: JsonRecord, onProgress?: (p: PartialView) => void): Promise<StepView | undefined> {
-    if (this.conn === undefined || this.actionForm === undefined || this.buttons.step.disabled) return undefined;
-    if (action !== undefined) {
-      this.actionForm.setValue(action);
-      this.formEdited(action);
-    }
-    const value = this.actionForm.value();
+    const form = this.action.form;
+    if (this.conn === undefined || form === undefined || this.buttons.step.disabled) return undefined;
+    if (action !== undefined) this.action.setValue(action);
+    const value = form.value();
     const started = performance.now();
     let output = "";
     this.live.replaceChildren();
@@ -461,98 +288,18 @@ class App {
   }
 
   private renderObservation(view: StepView, into: HTMLElement): void {
-    const typeName = this.conn?.description.observationType ?? "";
-    const render = rendererFor(typeName);
-    let drawn: Node | string | undefined;
-    try {
-      drawn = render?.(view.observation, { typeName, done: view.done, act: (a) => void this.step(a) });
-    } catch (err) {
-      drawn = h("p", { class: "field-error" }, `renderer failed: ${err instanceof Error ? err.message : String(err)}`);
-    }
-    const json = h(
-      "details",
-      { class: "raw" },
-      h("summary", {}, "Observation JSON"),
-      h("pre", { class: "mono json" }, pretty(view.observation)),
-    );
-    if (drawn === undefined) into.replaceChildren(h("pre", { class: "mono json" }, pretty(view.observation)));
-    else into.replaceChildren(h("div", { class: "rendered" }, drawn), json);
+    renderObservation(view, into, this.conn?.description.observationType ?? "", (a) => void this.step(a));
   }
 
   private record(kind: "reset" | "step", action: JsonRecord | undefined, view: StepView, output: string, ms: number): void {
     if (kind === "step") this.rewards.push(view.reward);
-    const entry: HistoryEntry = { n: ++this.counter, kind, action, view, output, ms };
-    this.history.push(entry);
-    if (this.history.length > HISTORY_LIMIT) this.history.shift();
-
     this.renderObservation(view, this.observation);
-    const badges = [
-      h("span", { class: "badge" }, kind === "reset" ? "reset" : `step ${view.stepCount ?? ""}`),
-      h("span", { class: "badge", id: "current-reward" }, `reward ${view.reward === null ? "—" : fmtReward(view.reward)}`),
-      view.terminated ? h("span", { class: "badge good" }, "terminated") : null,
-      view.truncated ? h("span", { class: "badge warn" }, "truncated") : null,
-      !view.done ? h("span", { class: "badge" }, "episode in progress") : null,
-      view.episodeId ? h("span", { class: "badge subtle", title: "episode id" }, view.episodeId) : null,
-      h("span", { class: "badge subtle" }, `${ms.toFixed(0)} ms`),
-    ];
-    this.stepInfo.replaceChildren(...badges.filter((b) => b !== null));
+    this.stepInfo.replaceChildren(...stepBadges(kind, view, ms));
     this.buttons.step.disabled = false;
     this.buttons.call.disabled = false;
     this.chart.replaceChildren(rewardChart(this.rewards));
-
-    const row = h(
-      "tr",
-      { class: `${kind}${view.done ? " done" : ""}` },
-      h("td", {}, String(entry.n)),
-      h("td", {}, kind === "reset" ? h("em", {}, "reset") : h("code", { class: "clip" }, JSON.stringify(action))),
-      h("td", { class: "num" }, view.reward === null ? "—" : fmtReward(view.reward)),
-      h("td", {}, view.terminated ? "terminated" : view.truncated ? "truncated" : ""),
-      h("td", {}, this.observationCell(view, output)),
-      h("td", {}, Object.keys(view.metadata).length > 0 ? h("code", { class: "clip" }, JSON.stringify(view.metadata)) : ""),
-      h(
-        "td",
-        {},
-        Object.entries(view.rewardComponents)
-          .map(([k, v]) => `${k}: ${fmtReward(v)}`)
-          .join(", "),
-      ),
-    );
-    this.historyBody.prepend(row);
-    while (this.historyBody.rows.length > HISTORY_LIMIT) this.historyBody.deleteRow(-1);
-    this.historyCount.textContent = `${this.history.length} ${this.history.length === 1 ? "entry" : "entries"}`;
+    this.history.add(kind, action, view, output);
   }
-
-  private observationCell(view: StepView, output: string): HTMLElement {
-    const details = h("details", {}, h("summary", {}, summarize(view.observation)));
-    // Drawn when opened: a long history of boards costs nothing until looked at.
-    details.addEventListener(
-      "toggle",
-      () => {
-        const body = h("div", {});
-        this.renderObservation(view, body);
-        if (output !== "") details.append(h("pre", { class: "live" }, output));
-        details.append(body);
-      },
-      { once: true },
-    );
-    return details;
-  }
-}
-
-function fmtReward(r: number): string {
-  return Number.isInteger(r) ? r.toFixed(1) : r.toFixed(3).replace(/0+$/, "");
-}
-
-/** A one-line summary of an observation: its first few short fields. */
-function summarize(o: JsonRecord): string {
-  const parts: string[] = [];
-  for (const [k, v] of Object.entries(o)) {
-    if (parts.length >= 3) break;
-    if (typeof v === "string" && v.length > 0 && v.length <= 40 && !v.includes("\n")) parts.push(`${k}: ${v}`);
-    else if (typeof v === "number") parts.push(`${k}: ${Number.isInteger(v) ? v : Number(v.toPrecision(4))}`);
-    else if (typeof v === "boolean") parts.push(`${k}: ${v}`);
-  }
-  return parts.length > 0 ? parts.join(", ") : "observation";
 }
 
 const root = document.getElementById("app");
