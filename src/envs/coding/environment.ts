@@ -19,7 +19,7 @@ import { evaluateRubric } from "../../server/rubrics/evaluate.js";
 import { type MaybePromise, Rubric, type RubricContext } from "../../server/rubrics/rubric.js";
 import { SandboxUnavailableError } from "../../server/sandbox/sandbox.js";
 import { parseResetOptions } from "../common/reset-options.js";
-import { describeExit } from "./interpreter.js";
+import { describeExit } from "./driver-launch.js";
 import { PythonSandbox, type SandboxOptions, type SandboxRun } from "./sandbox.js";
 
 type Obs = typeof CodeObservationSchema;

@@ -1,36 +1,11 @@
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import * as fs from "node:fs";
 import type { Readable, Writable } from "node:stream";
-import { fileURLToPath } from "node:url";
-import { encodeFrame, FrameError, FrameReader } from "../../server/sandbox/frames.js";
-import { OutputCapture } from "./output-capture.js";
-
-/** Resource limits the interpreter applies to itself (and what it starts) with setrlimit. */
-export interface InterpreterLimits {
-  /** RLIMIT_AS: address space of each process, bytes. */
-  readonly memoryBytes?: number;
-  /** RLIMIT_CPU: CPU seconds of each process over its lifetime. */
-  readonly cpuSeconds?: number;
-  /** RLIMIT_NPROC: processes (threads) of the interpreter's user; unset where a control group counts them. */
-  readonly maxProcesses?: number;
-  /** RLIMIT_FSIZE: largest file a process may write, bytes. */
-  readonly maxFileBytes?: number;
-  /** RLIMIT_NOFILE: open file descriptors per process. */
-  readonly maxOpenFiles?: number;
-}
-
-/** The driver's supervisor process, started by a launcher (in a sandbox, or as a plain process). */
-export interface DriverProcess {
-  /** stdio: 1 and 2 the output pipes, 3 commands, 4 events (5, unsandboxed, the watchdog's pipe). */
-  readonly child: ChildProcess;
-  /** Host pid to report (the sandbox's outer process, or the supervisor). */
-  readonly pid: number;
-  /** Kills everything the driver started, and the driver. */
-  kill(): Promise<void>;
-  /** Processes the memory limit's OOM killer took, where a control group counts them. */
-  oomKills(): number;
-}
+import { encodeFrame, FrameError } from "../../server/sandbox/frames.js";
+import { EventReader, isText, parseDone } from "./driver-events.js";
+import { type DriverProcess, describeExit, driverArgs, type InterpreterLimits, loadDriver } from "./driver-launch.js";
+import { type ExecReport, type ExecRequest, Execution, type Stream } from "./execution.js";
+import { Collector, OutputCapture } from "./output-capture.js";
 
 /** How to start an interpreter. */
 export interface InterpreterConfig {
@@ -49,199 +24,11 @@ export interface InterpreterConfig {
   readonly startupTimeoutMs: number;
 }
 
-/** A test snippet, as the driver takes it. */
-export interface DriverTest {
-  readonly name: string;
-  readonly code: string;
-}
-
-/** One test's result, as the driver reports it. */
-export interface DriverTestResult {
-  readonly name: string;
-  readonly passed: boolean;
-  readonly message: string;
-  readonly output: string;
-}
-
-/** How the interpreter (the kernel, inside the driver) died during an execution. */
-export interface KernelDeath {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-}
-
-/** The driver's report of a finished execution. */
-export interface DriverDone {
-  readonly seq: number;
-  readonly exit_code: number;
-  readonly error_name: string;
-  readonly error_message: string;
-  readonly result: string;
-  readonly interrupted: boolean;
-  readonly tests: DriverTestResult[];
-  /** The kernel was replaced before or during this execution (its variables are gone). */
-  readonly restarted: boolean;
-  /** The kernel was killed at the server's request (it did not stop when interrupted). */
-  readonly killed: boolean;
-  /** The kernel died by itself during the execution. */
-  readonly died: KernelDeath | null;
-}
-
-/** One execution request. */
-export interface ExecRequest {
-  readonly code: string;
-  readonly tests: readonly DriverTest[];
-  readonly timeoutMs: number;
-  /** After an interrupt at the timeout, how long the code has to stop before the kernel is killed. */
-  readonly interruptGraceMs: number;
-  /** Cap of each stream's captured output, bytes. */
-  readonly maxOutputBytes: number;
-  /** Aborting kills the whole interpreter at once. */
-  readonly signal?: AbortSignal;
-  /** Receives output as it arrives (only the part within the cap). */
-  readonly onOutput?: (stream: "stdout" | "stderr", text: string) => void;
-}
-
-/** What an execution produced. */
-export interface ExecReport {
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly stdoutTruncated: boolean;
-  readonly stderrTruncated: boolean;
-  /** The driver's report; undefined when the driver itself died first. */
-  readonly done: DriverDone | undefined;
-  /** The timeout fired (the code was interrupted, and killed if it did not stop). */
-  readonly timedOut: boolean;
-  /** How the driver exited, when it died during the execution. */
-  readonly exit: { readonly code: number | null; readonly signal: NodeJS.Signals | null } | undefined;
-  /** Processes the memory limit's OOM killer took during the execution. */
-  readonly oomKills: number;
-  readonly durationMs: number;
-}
-
-type Stream = "stdout" | "stderr";
-
-/** Largest event frame from the driver: a done event of 256 tests with 64 KiB of output each fits. */
-const maxEventBytes = 32 * 1024 * 1024;
 /** After the kill request, how long the driver has to report before the whole sandbox is killed. */
 const killGraceMs = 3_000;
 
-/** Collects one stream's output of one execution, up to a cap. */
-class Collector {
-  text = "";
-  bytes = 0;
-  truncated = false;
-
-  constructor(private readonly cap: number) {}
-
-  /** Adds text; returns the part that fit under the cap. */
-  add(text: string): string {
-    if (this.truncated) return "";
-    const size = Buffer.byteLength(text);
-    if (this.bytes + size <= this.cap) {
-      this.bytes += size;
-      this.text += text;
-      return text;
-    }
-    const fit = Buffer.from(text)
-      .subarray(0, this.cap - this.bytes)
-      .toString("utf8")
-      .replace(/\uFFFD$/, "");
-    this.text += fit;
-    this.bytes = this.cap;
-    this.truncated = true;
-    return fit;
-  }
-}
-
-interface Running {
-  readonly seq: number;
-  readonly request: ExecRequest;
-  readonly out: Record<Stream, Collector>;
-  readonly markers: Record<Stream, boolean>;
-  readonly started: number;
-  readonly oomBefore: number;
-  done: DriverDone | undefined;
-  timedOut: boolean;
-  readonly timers: NodeJS.Timeout[];
-  readonly resolve: (report: ExecReport) => void;
-  readonly onAbort: () => void;
-}
-
 /** Output written between executions (e.g. by a background thread), given to the next one. */
 const backgroundCap = 64 * 1024;
-
-let driverSource: string | undefined;
-
-/**
- * The `-c` program: reads the driver's source as the first frame on fd 3 and
- * runs it as the supervisor, so the process table shows a short command line.
- */
-const bootstrap = [
-  "import os, struct",
-  "def _read(n):",
-  "    b = b''",
-  "    while len(b) < n:",
-  "        c = os.read(3, n - len(b))",
-  "        if not c: os._exit(2)",
-  "        b += c",
-  "    return b",
-  "_src = _read(struct.unpack('>I', _read(4))[0])",
-  "exec(compile(_src, 'openenv-coding-driver', 'exec'), {'__name__': 'openenv_coding_driver', 'ROLE': 'supervisor', 'SOURCE': _src})",
-].join("\n");
-
-/** The argv of the supervisor, after the interpreter's path. */
-export const driverArgs = ["-u", "-c", bootstrap, "openenv-coding-supervisor"];
-
-/** The driver script's source: next to this module, or under src/ when running from a build. */
-function loadDriver(): string {
-  if (driverSource !== undefined) return driverSource;
-  const candidates = [new URL("./driver.py", import.meta.url), new URL("../../../../src/envs/coding/driver.py", import.meta.url)];
-  for (const url of candidates) {
-    try {
-      driverSource = fs.readFileSync(fileURLToPath(url), "utf8");
-      return driverSource;
-    } catch {
-      // try the next location
-    }
-  }
-  throw new Error("cannot find the coding environment's driver.py");
-}
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-const isText = (v: unknown, max: number): v is string => typeof v === "string" && v.length <= max;
-
-/** A done event, checked field by field (the driver lives in the sandbox: its words are hostile input). */
-export function parseDone(e: Record<string, unknown>): DriverDone | undefined {
-  if (!Number.isSafeInteger(e.seq) || !Number.isSafeInteger(e.exit_code)) return undefined;
-  if (!isText(e.error_name, 1_000) || !isText(e.error_message, 100_000) || !isText(e.result, 100_000)) return undefined;
-  for (const flag of [e.interrupted, e.restarted, e.killed]) if (typeof flag !== "boolean") return undefined;
-  if (!Array.isArray(e.tests) || e.tests.length > 256) return undefined;
-  const tests: DriverTestResult[] = [];
-  for (const t of e.tests) {
-    if (!isRecord(t) || !isText(t.name, 1_000) || typeof t.passed !== "boolean") return undefined;
-    if (!isText(t.message, 100_000) || !isText(t.output, 100_000)) return undefined;
-    tests.push({ name: t.name, passed: t.passed, message: t.message, output: t.output });
-  }
-  let died: KernelDeath | null = null;
-  if (e.died !== null) {
-    if (!isRecord(e.died)) return undefined;
-    const { code, signal } = e.died;
-    if (!(code === null || Number.isSafeInteger(code)) || !(signal === null || isText(signal, 20))) return undefined;
-    died = { code: code as number | null, signal: signal as NodeJS.Signals | null };
-  }
-  return {
-    seq: e.seq as number,
-    exit_code: e.exit_code as number,
-    error_name: e.error_name,
-    error_message: e.error_message,
-    result: e.result,
-    interrupted: e.interrupted as boolean,
-    tests,
-    restarted: e.restarted as boolean,
-    killed: e.killed as boolean,
-    died,
-  };
-}
 
 /**
  * The driver of one session: a supervisor process (in the session's sandbox)
@@ -259,9 +46,9 @@ export class Interpreter {
   private readonly token = randomBytes(16).toString("hex");
   private readonly captures: Record<Stream, OutputCapture> = { stdout: new OutputCapture(), stderr: new OutputCapture() };
   private readonly background: Record<Stream, Collector> = { stdout: new Collector(backgroundCap), stderr: new Collector(backgroundCap) };
-  private readonly frames = new FrameReader(maxEventBytes);
+  private readonly events = new EventReader();
   private seq = 0;
-  private running: Running | undefined;
+  private running: Execution | undefined;
   private readonly waiters = new Map<string, (event: Record<string, unknown>) => void>();
   private readonly closed: Promise<void>;
   private readonly exited: Promise<void>;
@@ -377,23 +164,11 @@ export class Interpreter {
     this.captures.stderr.expect(marker);
     return new Promise<ExecReport>((resolve) => {
       const onAbort = (): void => void this.kill();
-      const running: Running = {
-        seq,
-        request,
-        out: { stdout: new Collector(request.maxOutputBytes), stderr: new Collector(request.maxOutputBytes) },
-        markers: { stdout: false, stderr: false },
-        started: performance.now(),
-        oomBefore: this.driver.oomKills(),
-        done: undefined,
-        timedOut: false,
-        timers: [],
-        resolve,
-        onAbort,
-      };
+      const running = new Execution(seq, request, this.driver.oomKills(), resolve, onAbort);
       this.running = running;
       for (const stream of ["stdout", "stderr"] as const) {
         const early = this.background[stream];
-        if (early.text !== "") this.deliver(running, stream, early.text);
+        if (early.text !== "") running.deliver(stream, early.text);
         this.background[stream] = new Collector(backgroundCap);
       }
       if (request.signal?.aborted) {
@@ -401,16 +176,13 @@ export class Interpreter {
       } else {
         request.signal?.addEventListener("abort", onAbort, { once: true });
       }
-      const later = (ms: number, fn: () => void): void => {
-        running.timers.push(setTimeout(fn, ms));
-      };
       // Interrupt at the timeout; kill the kernel when it does not stop; kill everything when the driver does not answer.
-      later(request.timeoutMs, () => {
+      running.later(request.timeoutMs, () => {
         running.timedOut = true;
         this.send({ op: "interrupt" });
-        later(request.interruptGraceMs, () => {
+        running.later(request.interruptGraceMs, () => {
           this.send({ op: "kill" });
-          later(killGraceMs, () => void this.kill());
+          running.later(killGraceMs, () => void this.kill());
         });
       });
       this.send({ op: "exec", seq, code: request.code, tests: request.tests });
@@ -459,31 +231,22 @@ export class Interpreter {
 
   private onFrames(chunk: Buffer): void {
     if (this.corrupted !== undefined) return;
-    let bodies: Buffer[];
-    try {
-      bodies = this.frames.push(chunk);
-    } catch (err) {
-      this.corrupt(err instanceof FrameError ? `the driver sent ${err.message}` : String(err));
-      return;
-    }
-    for (const body of bodies) {
-      let event: unknown;
+    const events = this.events.push(chunk);
+    for (;;) {
+      let next: IteratorResult<Record<string, unknown> & { ev: string }>;
       try {
-        event = JSON.parse(body.toString("utf8"));
-      } catch {
-        this.corrupt("the driver sent a frame that is not JSON");
+        next = events.next();
+      } catch (err) {
+        this.corrupt(err instanceof FrameError ? `the driver sent ${err.message}` : err instanceof Error ? err.message : String(err));
         return;
       }
-      if (!isRecord(event) || typeof event.ev !== "string") {
-        this.corrupt("the driver sent a frame that is not an event");
-        return;
-      }
-      this.onEvent(event);
+      if (next.done === true) return;
+      this.onEvent(next.value);
       if (this.corrupted !== undefined) return;
     }
   }
 
-  private onEvent(event: Record<string, unknown>): void {
+  private onEvent(event: Record<string, unknown> & { ev: string }): void {
     if (event.ev === "done") {
       const done = parseDone(event);
       if (done === undefined) {
@@ -494,11 +257,11 @@ export class Interpreter {
       if (running === undefined || done.seq !== running.seq || running.done !== undefined) return;
       running.done = done;
       // Output before the marker is at most one pipe buffer behind the event; do not wait forever if a marker was lost.
-      running.timers.push(setTimeout(() => this.finish(running), 1_000));
+      running.later(1_000, () => this.finish(running));
       this.maybeFinish(running);
       return;
     }
-    this.waiters.get(event.ev as string)?.(event);
+    this.waiters.get(event.ev)?.(event);
   }
 
   private onOutput(stream: Stream, events: ReturnType<OutputCapture["push"]>): void {
@@ -510,38 +273,21 @@ export class Interpreter {
           this.maybeFinish(running);
         }
       } else if (running !== undefined && !running.markers[stream]) {
-        this.deliver(running, stream, e.text);
+        running.deliver(stream, e.text);
       } else {
         this.background[stream].add(e.text);
       }
     }
   }
 
-  private deliver(running: Running, stream: Stream, text: string): void {
-    const fit = running.out[stream].add(text);
-    if (fit !== "") running.request.onOutput?.(stream, fit);
+  private maybeFinish(running: Execution): void {
+    if (running.complete) this.finish(running);
   }
 
-  private maybeFinish(running: Running): void {
-    if (running.done !== undefined && running.markers.stdout && running.markers.stderr) this.finish(running);
-  }
-
-  private finish(running: Running): void {
+  private finish(running: Execution): void {
     if (this.running !== running) return;
     this.running = undefined;
-    for (const t of running.timers) clearTimeout(t);
-    running.request.signal?.removeEventListener("abort", running.onAbort);
-    running.resolve({
-      stdout: running.out.stdout.text,
-      stderr: running.out.stderr.text,
-      stdoutTruncated: running.out.stdout.truncated,
-      stderrTruncated: running.out.stderr.truncated,
-      done: running.done,
-      timedOut: running.timedOut,
-      exit: this.exitInfo,
-      oomKills: this.driver.oomKills() - running.oomBefore,
-      durationMs: performance.now() - running.started,
-    });
+    running.settle(this.exitInfo, this.driver.oomKills());
   }
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
@@ -556,10 +302,4 @@ export class Interpreter {
       this.finish(running);
     });
   }
-}
-
-/** "exit code 3", "signal SIGKILL". */
-export function describeExit(info: { code: number | null; signal: NodeJS.Signals | null } | undefined): string {
-  if (info === undefined) return "still running";
-  return info.signal !== null ? `signal ${info.signal}` : `exit code ${info.code}`;
 }

@@ -76,3 +76,31 @@ function partialSuffix(buf: Buffer, marker: Buffer): number {
   }
   return 0;
 }
+
+/** Collects one stream's output of one execution, up to a cap. */
+export class Collector {
+  text = "";
+  bytes = 0;
+  truncated = false;
+
+  constructor(private readonly cap: number) {}
+
+  /** Adds text; returns the part that fit under the cap. */
+  add(text: string): string {
+    if (this.truncated) return "";
+    const size = Buffer.byteLength(text);
+    if (this.bytes + size <= this.cap) {
+      this.bytes += size;
+      this.text += text;
+      return text;
+    }
+    const fit = Buffer.from(text)
+      .subarray(0, this.cap - this.bytes)
+      .toString("utf8")
+      .replace(/\uFFFD$/, "");
+    this.text += fit;
+    this.bytes = this.cap;
+    this.truncated = true;
+    return fit;
+  }
+}

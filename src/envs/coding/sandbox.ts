@@ -6,8 +6,10 @@ import { bwrapStatus } from "../../server/sandbox/bwrap.js";
 import { cgroupSupport } from "../../server/sandbox/cgroup.js";
 import { allocateUid, defaultUidRange, releaseUid, type SandboxIdentity, tasksOfUid } from "../../server/sandbox/identity.js";
 import { SANDBOX_WORKDIR, Sandbox, SandboxUnavailableError, unsandboxedAllowed } from "../../server/sandbox/sandbox.js";
+import type { DriverProcess, InterpreterLimits } from "./driver-launch.js";
+import type { ExecReport, ExecRequest } from "./execution.js";
 import { killAllOfUid, resolvePython } from "./identity.js";
-import { type DriverProcess, type ExecReport, type ExecRequest, Interpreter, type InterpreterLimits } from "./interpreter.js";
+import { Interpreter } from "./interpreter.js";
 
 /** Limits and settings of the coding sandbox; every field has a default. */
 export interface SandboxOptions {

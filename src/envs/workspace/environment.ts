@@ -23,7 +23,7 @@ import type { Rubric } from "../../server/rubrics/rubric.js";
 import { defineTool, type ToolContext, ToolError } from "../../server/tools/define.js";
 import { textContent, toolResult } from "../../server/tools/result.js";
 import { McpEnvironment, toolEnvironmentSpec } from "../../server/tools/tool-environment.js";
-import { describeExit } from "../coding/interpreter.js";
+import { describeExit } from "../coding/driver-launch.js";
 import { PythonSandbox, type SandboxOptions } from "../coding/sandbox.js";
 import { SeededRandom } from "../common/random.js";
 import { parseResetOptions } from "../common/reset-options.js";
