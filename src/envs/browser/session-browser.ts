@@ -1,10 +1,12 @@
-import type { BrowserContext, CDPSession, Locator, Page, Request, Route } from "playwright-core";
-import { type BrowserAction, ImageFormat, MouseButton, type ScreenshotOptions } from "../../../gen/openenv/envs/browser/v1/browser_pb.js";
+import type { BrowserContext, CDPSession, Page } from "playwright-core";
+import type { BrowserAction, ScreenshotOptions } from "../../../gen/openenv/envs/browser/v1/browser_pb.js";
 import type { SharedBrowser } from "./chromium.js";
-import type { Submission, TaskInstance, TaskRequest } from "./tasks/index.js";
-
-/** The task pages' origin. `.invalid` never resolves (RFC 2606): the pages exist only inside the session's request handler. */
-export const taskOrigin = "http://tasks.openenv.invalid";
+import { DeadlineExceeded, remaining, within } from "./deadline.js";
+import { type ActionTarget, perform, Refused } from "./page-actions.js";
+import { readSnapshot } from "./page-snapshot.js";
+import { captureViewport, type Screenshot } from "./screenshot.js";
+import { routeRequest, type TaskSite, taskOrigin } from "./task-site.js";
+import type { Submission, TaskInstance } from "./tasks/index.js";
 
 /** Per-session limits; see {@link BrowserOptions} for their meaning and defaults. */
 export interface SessionLimits {
@@ -21,7 +23,7 @@ export interface PageView {
   readonly title: string;
   readonly axtree: string;
   readonly axtreeTruncated: boolean;
-  readonly screenshot?: { readonly data: Uint8Array; readonly mimeType: string; readonly width: number; readonly height: number };
+  readonly screenshot?: Screenshot;
   readonly pages: readonly string[];
   readonly activeIndex: number;
 }
@@ -35,19 +37,6 @@ export class PageBrokenError extends Error {
 export class BrowserGoneError extends Error {
   override readonly name = "BrowserGoneError";
 }
-
-/** An action the page refused; its message goes to `last_action_error`. */
-class Refused extends Error {}
-
-/** A step's time ran out. */
-class DeadlineExceeded extends Error {}
-
-const buttons = {
-  [MouseButton.UNSPECIFIED]: "left",
-  [MouseButton.LEFT]: "left",
-  [MouseButton.MIDDLE]: "middle",
-  [MouseButton.RIGHT]: "right",
-} as const;
 
 /**
  * One session's view of the shared Chromium: an isolated browser context
@@ -75,6 +64,13 @@ export class SessionBrowser {
   private readonly crashed = new WeakSet<Page>();
   private closedByUs = false;
   private gone = false;
+  /** What the request handler sees of the session. */
+  private readonly site: TaskSite = {
+    task: () => this.task,
+    allowed: (href) => this.allowed(href),
+    submitted: (submission) => this.submissions.push(submission),
+    visited: (path) => this.visits.push(path),
+  };
 
   private constructor(
     private readonly context: BrowserContext,
@@ -111,7 +107,7 @@ export class SessionBrowser {
       };
       const [page] = await Promise.all([
         context.newPage(),
-        context.route("**/*", (route, request) => routed().handle(route, request)),
+        context.route("**/*", (route, request) => routeRequest(routed().site, route, request)),
         context.routeWebSocket(
           () => true,
           (ws) => (routed().allowed(ws.url()) ? ws.connectToServer() : ws.close({ code: 1008, reason: "blocked by the environment" })),
@@ -136,7 +132,7 @@ export class SessionBrowser {
     const [first, ...rest] = this.pages;
     if (first === undefined) throw new BrowserGoneError("the session has no page left");
     const size = first.viewportSize();
-    await this.within(
+    await within(
       deadline,
       Promise.all([
         ...rest.map((p) => p.close()),
@@ -148,8 +144,8 @@ export class SessionBrowser {
     this.task = task;
     this.submissions = [];
     this.visits = [];
-    await this.within(deadline, first.goto(`${taskOrigin}${task.entry}`, { waitUntil: "load", timeout: remaining(deadline) }));
-    await this.within(
+    await within(deadline, first.goto(`${taskOrigin}${task.entry}`, { waitUntil: "load", timeout: remaining(deadline) }));
+    await within(
       deadline,
       this.session(first).then((cdp) => cdp.send("Page.resetNavigationHistory")),
     );
@@ -187,9 +183,9 @@ export class SessionBrowser {
     const page = this.active;
     this.pageLimitHit = false;
     try {
-      await this.within(deadline, this.perform(page, action, deadline));
+      await within(deadline, perform(this.target(page), action, deadline));
       if (this.active === page && !page.isClosed()) {
-        await this.within(deadline, page.waitForLoadState("load", { timeout: remaining(deadline) }));
+        await within(deadline, page.waitForLoadState("load", { timeout: remaining(deadline) }));
       }
       return this.pageLimitHit ? `the page tried to open a new page, but the session already has ${this.limits.maxPages} (the limit)` : "";
     } catch (err) {
@@ -201,24 +197,8 @@ export class SessionBrowser {
   async observe(screenshot: ScreenshotOptions | undefined, deadline: number): Promise<PageView> {
     const page = this.active;
     try {
-      let axtree = "";
-      let title = "";
-      for (let attempt = 0; ; attempt++) {
-        try {
-          [axtree, title] = await this.within(
-            deadline,
-            Promise.all([page.ariaSnapshot({ mode: "ai", timeout: remaining(deadline) }), page.title()]),
-          );
-          const prefix = /\[ref=(f\d+)?e\d+\]/.exec(axtree)?.[1] ?? "";
-          this.refPrefix.set(page, prefix);
-          if (prefix !== "") axtree = axtree.replaceAll(`[ref=${prefix}e`, "[ref=e");
-          break;
-        } catch (err) {
-          // A navigation replaced the document while it was read: read the new one.
-          if (attempt >= 3 || !/context was destroyed|navigat/i.test((err as Error).message)) throw err;
-          await this.within(deadline, page.waitForLoadState("load", { timeout: remaining(deadline) })).catch(() => {});
-        }
-      }
+      const { axtree, title, prefix } = await readSnapshot(page, deadline);
+      this.refPrefix.set(page, prefix);
       const truncated = axtree.length > this.limits.maxAxtreeChars;
       const pages = this.pages;
       return {
@@ -226,7 +206,13 @@ export class SessionBrowser {
         title,
         axtree: truncated ? `${axtree.slice(0, this.limits.maxAxtreeChars)}\n- (truncated)` : axtree,
         axtreeTruncated: truncated,
-        screenshot: screenshot === undefined ? undefined : await this.within(deadline, this.capture(page, screenshot)),
+        screenshot:
+          screenshot === undefined
+            ? undefined
+            : await within(
+                deadline,
+                this.session(page).then((cdp) => captureViewport(cdp, screenshot)),
+              ),
         pages: pages.map((p) => p.url()),
         activeIndex: Math.max(0, pages.indexOf(page)),
       };
@@ -246,9 +232,9 @@ export class SessionBrowser {
       let total = 0;
       for (const page of [...this.pages]) {
         try {
-          const cdp = await this.within(deadline, this.session(page));
-          if (collect) await this.within(deadline, cdp.send("HeapProfiler.collectGarbage"));
-          total += (await this.within(deadline, cdp.send("Runtime.getHeapUsage"))).usedSize;
+          const cdp = await within(deadline, this.session(page));
+          if (collect) await within(deadline, cdp.send("HeapProfiler.collectGarbage"));
+          total += (await within(deadline, cdp.send("Runtime.getHeapUsage"))).usedSize;
         } catch (err) {
           if (!page.isClosed()) throw err; // a page that closed meanwhile holds nothing
         }
@@ -299,101 +285,14 @@ export class SessionBrowser {
   private async responsive(page: Page): Promise<boolean> {
     if (page.isClosed()) return true;
     try {
-      const cdp = await this.within(Date.now() + 1_000, this.session(page));
-      await this.within(Date.now() + 1_000, cdp.send("Page.stopLoading"));
-      await this.within(Date.now() + 1_000, cdp.send("Runtime.evaluate", { expression: "1" }));
+      const cdp = await within(Date.now() + 1_000, this.session(page));
+      await within(Date.now() + 1_000, cdp.send("Page.stopLoading"));
+      await within(Date.now() + 1_000, cdp.send("Runtime.evaluate", { expression: "1" }));
       return true;
     } catch {
       if (!this.alive) throw new BrowserGoneError("Chromium went away");
       return false;
     }
-  }
-
-  private async perform(page: Page, action: BrowserAction, deadline: number): Promise<void> {
-    const a = action.action;
-    const timeout = remaining(deadline);
-    switch (a.case) {
-      case "goto": {
-        const url = this.resolve(page, a.value.url);
-        await page.goto(url, { timeout: Math.min(timeout, this.limits.navigationTimeoutMs), waitUntil: "load" });
-        return;
-      }
-      case "click": {
-        const el = await this.element(page, a.value.elementId, true);
-        await el.click({ timeout, button: buttons[a.value.button] ?? "left", clickCount: a.value.clickCount ?? 1 });
-        return;
-      }
-      case "fill":
-        await (await this.element(page, a.value.elementId, true)).fill(a.value.value, { timeout });
-        return;
-      case "select":
-        await (await this.element(page, a.value.elementId, true)).selectOption(a.value.options, { timeout });
-        return;
-      case "press":
-        if (a.value.elementId === "") await page.keyboard.press(a.value.key);
-        else await (await this.element(page, a.value.elementId, false)).press(a.value.key, { timeout });
-        return;
-      case "scroll": {
-        const delta = [a.value.deltaX, a.value.deltaY] as const;
-        if (a.value.elementId === "") {
-          await page.evaluate(([x, y]) => window.scrollBy({ left: x, top: y, behavior: "instant" }), delta);
-        } else {
-          const el = await this.element(page, a.value.elementId, false);
-          await el.evaluate((e, [x, y]) => e.scrollBy({ left: x, top: y, behavior: "instant" }), delta, { timeout });
-        }
-        // Scroll events are dispatched before the next animation frame's callbacks: let the page react.
-        await page.evaluate(() => new Promise<void>((resolve) => requestAnimationFrame(() => resolve())));
-        return;
-      }
-      case "goBack": {
-        const cdp = await this.session(page);
-        const history = await cdp.send("Page.getNavigationHistory");
-        const previous = history.entries[history.currentIndex - 1];
-        if (previous === undefined || previous.url === "about:blank") throw new Refused("go_back: there is no previous page");
-        await page.goBack({ timeout: Math.min(timeout, this.limits.navigationTimeoutMs), waitUntil: "load" });
-        return;
-      }
-      case "noop":
-        if (a.value.waitMs > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(a.value.waitMs, timeout)));
-        return;
-      default:
-        return;
-    }
-  }
-
-  /** The element with an id of the latest snapshot, checked to be there (and, for pointer actions, visible and enabled). */
-  private async element(page: Page, id: string, interactive: boolean): Promise<Locator> {
-    const el = page.getByRef(id.startsWith("e") ? `${this.refPrefix.get(page) ?? ""}${id}` : id);
-    if ((await el.count()) === 0) {
-      throw new Refused(`no element with id "${id}" on the current page (ids come from the latest axtree_txt)`);
-    }
-    if (interactive) {
-      const { visible, disabled } = await el.evaluate((e) => ({
-        visible: e.checkVisibility(),
-        disabled: e.matches(":disabled") || e.closest("[aria-disabled=true]") !== null,
-      }));
-      if (!visible) throw new Refused(`element "${id}" is not visible`);
-      if (disabled) throw new Refused(`element "${id}" is disabled`);
-    }
-    return el;
-  }
-
-  /** An absolute URL that goto may open, or a refusal. */
-  private resolve(page: Page, raw: string): string {
-    let url: URL;
-    try {
-      url = new URL(raw, page.url() === "about:blank" ? `${taskOrigin}/` : page.url());
-    } catch {
-      throw new Refused(`goto: "${raw}" is not a URL`);
-    }
-    if (url.origin === taskOrigin) {
-      if (url.pathname === this.task.entry) return url.href;
-      throw new Refused(
-        `goto: only the task's start page (${taskOrigin}${this.task.entry}) can be opened directly; reach other pages through the page`,
-      );
-    }
-    if (this.allowed(url.href)) return url.href;
-    throw new Refused(`goto: ${url.origin} is not allowed; this task's pages are under ${taskOrigin}${this.task.entry}`);
   }
 
   /** Whether a URL is on an origin the server allows besides the task site. */
@@ -406,28 +305,15 @@ export class SessionBrowser {
     }
   }
 
-  /** Every request of the context: task pages from memory, allowed origins through, the rest blocked. */
-  private async handle(route: Route, request: Request): Promise<void> {
-    const url = new URL(request.url());
-    if (url.origin !== taskOrigin) {
-      if (this.allowed(url.href)) return route.continue().catch(() => {});
-      return route.abort("blockedbyclient").catch(() => {});
-    }
-    const method = request.method();
-    const body = method === "POST" ? (request.postData() ?? "") : "";
-    const req: TaskRequest = { method, path: url.pathname, query: url.searchParams, form: new URLSearchParams(body) };
-    const page = this.task.serve(req);
-    if (page !== undefined && request.isNavigationRequest()) {
-      if (method === "POST") this.submissions.push({ path: req.path, fields: formFields(req.form) });
-      else this.visits.push(req.path);
-    }
-    await route
-      .fulfill({
-        status: page === undefined ? 404 : (page.status ?? 200),
-        contentType: "text/html; charset=utf-8",
-        body: page?.html ?? "<!doctype html><title>Not found</title><p>Not found.</p>",
-      })
-      .catch(() => {});
+  private target(page: Page): ActionTarget {
+    return {
+      page,
+      taskEntry: this.task.entry,
+      navigationTimeoutMs: this.limits.navigationTimeoutMs,
+      refPrefix: () => this.refPrefix.get(page) ?? "",
+      allowed: (href) => this.allowed(href),
+      cdp: () => this.session(page),
+    };
   }
 
   private onPage(page: Page): void {
@@ -461,60 +347,9 @@ export class SessionBrowser {
     }
     return s;
   }
-
-  /** A screenshot of the viewport via CDP, which can scale the image down in the browser. */
-  private async capture(page: Page, options: ScreenshotOptions): Promise<NonNullable<PageView["screenshot"]>> {
-    const cdp = await this.session(page);
-    const { cssVisualViewport: v } = await cdp.send("Page.getLayoutMetrics");
-    const width = Math.min(options.width ?? v.clientWidth, v.clientWidth);
-    const scale = width / v.clientWidth;
-    const jpeg = options.format === ImageFormat.JPEG;
-    const shot = await cdp.send("Page.captureScreenshot", {
-      format: jpeg ? "jpeg" : "png",
-      ...(jpeg ? { quality: options.jpegQuality ?? 80 } : {}),
-      clip: { x: v.pageX, y: v.pageY, width: v.clientWidth, height: v.clientHeight, scale },
-    });
-    return {
-      data: Buffer.from(shot.data, "base64"),
-      mimeType: jpeg ? "image/jpeg" : "image/png",
-      width: Math.round(v.clientWidth * scale),
-      height: Math.round(v.clientHeight * scale),
-    };
-  }
-
-  /** Races a promise against the deadline (Playwright's own timeouts do not cover everything, e.g. CDP calls). */
-  private within<T>(deadline: number, promise: Promise<T>): Promise<T> {
-    promise.catch(() => {});
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new DeadlineExceeded("deadline exceeded")), remaining(deadline));
-      promise.then(
-        (v) => {
-          clearTimeout(timer);
-          resolve(v);
-        },
-        (e: unknown) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      );
-    });
-  }
-}
-
-function remaining(deadline: number): number {
-  return Math.max(1, deadline - Date.now());
 }
 
 function firstLine(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   return message.split("\n")[0].replace(/^[a-zA-Z]+\.[a-zA-Z]+: /, "");
-}
-
-function formFields(form: URLSearchParams): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const [k, v] of form) {
-    out[k] ??= [];
-    out[k].push(v);
-  }
-  return out;
 }
