@@ -2,17 +2,10 @@ import { randomBytes } from "node:crypto";
 import { type DescMessage, fromJson, type JsonObject, type JsonValue, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
-  ListDirArgsSchema,
-  ListDirResultSchema,
-  ReadFileArgsSchema,
-  ReadFileResultSchema,
-  RunPythonArgsSchema,
-  RunPythonResultSchema,
-  SubmitArgsSchema,
-  SubmitResultSchema,
+  type RunPythonResultSchema,
+  type SubmitResultSchema,
   WorkspaceResetOptionsSchema,
-  WorkspaceStateSchema,
-  WriteFileArgsSchema,
+  type WorkspaceStateSchema,
   WriteFileResultSchema,
 } from "../../../gen/openenv/envs/workspace/v1/workspace_pb.js";
 import type { ToolObservationSchema } from "../../../gen/openenv/v1/tools_pb.js";
@@ -20,16 +13,24 @@ import type { EnvironmentFactory, ResetOptions, StepOutcome } from "../../server
 import { rubric, WeightedSum } from "../../server/rubrics/containers.js";
 import { evaluateRubric } from "../../server/rubrics/evaluate.js";
 import type { Rubric } from "../../server/rubrics/rubric.js";
-import { defineTool, type ToolContext, ToolError } from "../../server/tools/define.js";
+import { type ToolContext, ToolError } from "../../server/tools/define.js";
 import { textContent, toolResult } from "../../server/tools/result.js";
-import { McpEnvironment, toolEnvironmentSpec } from "../../server/tools/tool-environment.js";
+import { McpEnvironment } from "../../server/tools/tool-environment.js";
 import { describeExit } from "../coding/driver-launch.js";
 import { PythonSandbox, type SandboxOptions } from "../coding/sandbox.js";
 import { SeededRandom } from "../common/random.js";
 import { parseResetOptions } from "../common/reset-options.js";
+import { FILE_OPS, GRADE_SETUP, POSTLUDE, PRELUDE, READ_LIMIT } from "./sandbox-scripts.js";
 import { type WorkspaceTask, workspaceTasks } from "./tasks.js";
+import { workspaceSpec } from "./tools.js";
+
+// The tools and spec live in tools.ts; this module still exports them, as it did before the split.
+export { workspaceSpec, workspaceTools } from "./tools.js";
 
 type Obs = typeof ToolObservationSchema;
+
+/** Output of run_python kept per stream. */
+const RUN_OUTPUT_LIMIT = 256 * 1024;
 
 /** What the rubric scores when the episode ends: the hidden tests' verdict and the steps it took. */
 export interface WorkspaceGrading {
@@ -65,77 +66,6 @@ export interface WorkspaceOptions {
   /** The reward rubric. Default {@link workspaceRubric}. */
   readonly rubric?: Rubric<WorkspaceGrading, WorkspaceGrading>;
 }
-
-/** Bytes of a file read_file returns. */
-const READ_LIMIT = 1024 * 1024;
-/** Output of run_python kept per stream. */
-const RUN_OUTPUT_LIMIT = 256 * 1024;
-
-const readFile = defineTool({
-  name: "read_file",
-  description: "Read a text file of the workspace (up to 1 MiB). Paths are relative to the workspace root.",
-  input: ReadFileArgsSchema,
-  output: ReadFileResultSchema,
-  run: (env: WorkspaceEnvironment, args, ctx) => env.fileOp("read", ReadFileResultSchema, { path: args.path, limit: READ_LIMIT }, ctx),
-});
-
-const writeFile = defineTool({
-  name: "write_file",
-  description: "Create or overwrite a text file of the workspace with the given content; missing directories are created.",
-  input: WriteFileArgsSchema,
-  output: WriteFileResultSchema,
-  run: async (env: WorkspaceEnvironment, args, ctx) => {
-    const r = await env.fileOp("write", WriteFileResultSchema, { path: args.path, content: args.content }, ctx);
-    if (r.$typeName !== "openenv.v1.CallToolResult") env.filesWritten++;
-    return r;
-  },
-});
-
-const listDir = defineTool({
-  name: "list_dir",
-  description: 'List a directory of the workspace ("." for its root): names, types and sizes.',
-  input: ListDirArgsSchema,
-  output: ListDirResultSchema,
-  run: (env: WorkspaceEnvironment, args, ctx) => env.fileOp("list", ListDirResultSchema, { path: args.path || "." }, ctx),
-});
-
-const runPython = defineTool({
-  name: "run_python",
-  description:
-    "Run Python code in the workspace's persistent interpreter (working directory: the workspace root; variables persist " +
-    "between calls). Returns stdout, stderr, the exit code and the repr of a trailing expression. Output streams as progress.",
-  input: RunPythonArgsSchema,
-  output: RunPythonResultSchema,
-  timeoutS: 630,
-  run: (env: WorkspaceEnvironment, args, ctx) => env.runPython(args.code, args.timeoutS ?? 10, ctx),
-});
-
-const submit = defineTool({
-  name: "submit",
-  description: "Submit the workspace as your solution: the task's hidden tests grade it and the episode ends.",
-  input: SubmitArgsSchema,
-  output: SubmitResultSchema,
-  timeoutS: 120,
-  run: async (env: WorkspaceEnvironment, _args, ctx) => {
-    const verdict = await env.grade(ctx.signal, env.stepCount + 1);
-    ctx.reward(verdict.score, verdict.components);
-    ctx.end("terminated");
-    return verdict.result;
-  },
-});
-
-/** The workspace's tools, for typed calls: `env.callTool(workspaceTools.readFile, { path })`. */
-export const workspaceTools = { readFile, writeFile, listDir, runPython, submit } as const;
-
-/** The workspace environment's spec. */
-export const workspaceSpec = toolEnvironmentSpec({
-  name: "workspace",
-  description: "A file-and-shell workspace in the coding sandbox: read, write and list files, run Python, submit for grading.",
-  version: "1.0.0",
-  state: WorkspaceStateSchema,
-  tools: [readFile, writeFile, listDir, runPython, submit],
-  rewardComponents: ["tests", "efficiency"],
-});
 
 interface Verdict {
   readonly score: number;
@@ -380,49 +310,3 @@ export class WorkspaceEnvironment extends McpEnvironment<typeof WorkspaceStateSc
     return JSON.parse(report.stdout.slice(start + token.length, end)) as Record<string, JsonValue>;
   }
 }
-
-// Python run inside the sandbox. ARGS and TOKEN come from the namespace; answers go to stdout between tokens.
-const PRELUDE = `import os, sys, json
-root = ARGS["root"] if os.path.isdir(ARGS["root"]) else os.environ.get("HOME", ".")
-root = os.path.realpath(root)
-def resolve(p):
-    full = os.path.realpath(os.path.join(root, p))
-    if full != root and not full.startswith(root + os.sep):
-        raise PermissionError(f"{p!r} is outside the workspace")
-    return full
-def reply(obj):
-    sys.stdout.write(TOKEN + json.dumps(obj) + TOKEN)
-    sys.stdout.flush()
-try:
-`;
-const POSTLUDE = `
-except Exception as e:
-    reply({"error": type(e).__name__, "message": str(e)})
-`;
-const FILE_OPS = {
-  read: `    full = resolve(ARGS["path"])
-    size = os.path.getsize(full)
-    with open(full, "rb") as f:
-        data = f.read(ARGS["limit"] + 1)
-    reply({"path": ARGS["path"], "content": data[:ARGS["limit"]].decode("utf-8", "replace"), "size": size, "truncated": len(data) > ARGS["limit"]})`,
-  write: `    full = resolve(ARGS["path"])
-    if os.path.isdir(full):
-        raise IsADirectoryError(f"{ARGS['path']!r} is a directory")
-    os.makedirs(os.path.dirname(full), exist_ok=True)
-    data = ARGS["content"].encode("utf-8", "surrogatepass")
-    with open(full, "wb") as f:
-        f.write(data)
-    reply({"path": ARGS["path"], "bytes_written": len(data)})`,
-  list: `    full = resolve(ARGS["path"])
-    entries = []
-    for e in sorted(os.scandir(full), key=lambda e: e.name):
-        kind = "link" if e.is_symlink() else "dir" if e.is_dir() else "file" if e.is_file() else "other"
-        entries.append({"name": e.name, "type": kind, "size": e.stat(follow_symlinks=False).st_size if kind == "file" else 0})
-    reply({"path": ARGS["path"], "entries": entries})`,
-} as const;
-const GRADE_SETUP = `import os, sys
-os.chdir(ROOT if os.path.isdir(ROOT) else os.environ.get("HOME", "."))
-sys.path.insert(0, os.getcwd())
-for m in MODULES:
-    sys.modules.pop(m, None)
-`;
