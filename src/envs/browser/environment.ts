@@ -10,14 +10,15 @@ import {
 } from "../../../gen/openenv/envs/browser/v1/browser_pb.js";
 import type { EnvironmentFactory, EnvironmentSpec, ResetOptions, StepContext, StepOutcome } from "../../server/environment.js";
 import { Environment } from "../../server/environment.js";
-import { rubric } from "../../server/rubrics/containers.js";
 import { evaluateRubric } from "../../server/rubrics/evaluate.js";
-import { type MaybePromise, Rubric, type RubricContext } from "../../server/rubrics/rubric.js";
+import type { Rubric } from "../../server/rubrics/rubric.js";
 import { SeededRandom } from "../common/random.js";
 import { parseResetOptions } from "../common/reset-options.js";
-import { type ChromiumOptions, SharedBrowser } from "./chromium.js";
+import { SharedBrowser } from "./chromium.js";
+import { type BrowserOptions, parseOrigins } from "./options.js";
+import { type BrowserStepState, BrowserTaskRubric } from "./rubric.js";
 import { BrowserGoneError, PageBrokenError, type PageView, SessionBrowser, type SessionLimits } from "./session-browser.js";
-import { browserTasks, findTask, type PageState, type TaskDefinition, type TaskInstance, type Verdict } from "./tasks/index.js";
+import { browserTasks, findTask, type PageState, type TaskDefinition, type TaskInstance } from "./tasks/index.js";
 
 type Action = typeof BrowserActionSchema;
 type Obs = typeof BrowserObservationSchema;
@@ -33,61 +34,6 @@ export const browserSpec: EnvironmentSpec<Action, Obs, State> = {
   state: BrowserStateSchema,
   rewardComponents: ["success"],
 };
-
-/** What the rubric scores after a step: the page's state as the browser reported it, and the task's check of it. */
-export interface BrowserStepState {
-  /** Name of the task. */
-  readonly task: string;
-  /** The page's state: what it posted to the task site, what it loaded, where it is, the messages sent. */
-  readonly page: PageState;
-  /** The task's judgement of `page`. */
-  readonly verdict: Verdict;
-  /** The step's `last_action_error`. */
-  readonly lastActionError: string;
-}
-
-/**
- * The browser environment's default reward: 1 when the episode ends with
- * the page in the state the goal asked for (the task's check of what the page
- * posted, loaded or shows), else 0. Component `success` is that check on
- * every step.
- */
-export class BrowserTaskRubric extends Rubric<BrowserAction, BrowserStepState> {
-  readonly success = this.register(
-    "success",
-    rubric<BrowserAction, BrowserStepState>((_a, s) => (s.verdict.success ? 1 : 0)),
-  );
-
-  protected forward(action: BrowserAction, state: BrowserStepState, context: RubricContext): MaybePromise<number> {
-    const success = this.success.score(action, state, context) as number;
-    return context.done ? success : 0;
-  }
-}
-
-/** Options of {@link BrowserEnvironment}: Chromium's settings plus per-session limits; every field has a default. */
-export interface BrowserOptions extends ChromiumOptions {
-  /** The Chromium to use; default one per factory ({@link BrowserEnvironment.with}) or per process (the class). */
-  readonly browser?: SharedBrowser;
-  /** Pages (tabs) a session may have open; a page opened past it is closed at once. Default 4. */
-  readonly maxPages?: number;
-  /** JavaScript heap of a session's pages, MiB, checked after every action; past it the episode ends. Default 256. */
-  readonly jsHeapLimitMb?: number;
-  /** Time a navigation may take, ms. Default 10000. */
-  readonly navigationTimeoutMs?: number;
-  /** Deadline of each action, and separately of reading the page after it, ms (capped by the step's deadline). Default 10000. */
-  readonly actionTimeoutMs?: number;
-  /** Longest accessibility tree sent, characters; longer ones are cut. Default 100000. */
-  readonly maxAxtreeChars?: number;
-  /**
-   * Origins (`https://example.com`) that goto may open and the pages may load
-   * from, besides the task site. Default `OPENENV_BROWSER_ALLOWED_ORIGINS`
-   * (origins separated by spaces or commas; a manifest's `variables` can set it),
-   * else none: every other request is blocked.
-   */
-  readonly allowedOrigins?: readonly string[];
-  /** The reward rubric; default {@link BrowserTaskRubric}. */
-  readonly rubric?: Rubric<BrowserAction, BrowserStepState>;
-}
 
 /** A factory with its own Chromium, closed with the server. */
 export interface BrowserFactory extends EnvironmentFactory<Action, Obs, State> {
@@ -392,19 +338,4 @@ function mib(bytes: number): string {
 
 function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
-}
-
-/** Origins from a list of URLs or origins; a malformed entry is a configuration error naming it. */
-function parseOrigins(entries: readonly string[]): string[] {
-  return entries
-    .filter((e) => e.trim() !== "")
-    .map((e) => {
-      try {
-        const origin = new URL(e.trim()).origin;
-        if (origin === "null") throw new Error("no origin");
-        return origin;
-      } catch {
-        throw new TypeError(`allowedOrigins: "${e}" is not an origin such as https://example.com`);
-      }
-    });
 }

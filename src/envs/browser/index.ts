@@ -7,11 +7,6 @@
  * @module
  */
 export * from "../../../gen/openenv/envs/browser/v1/browser_pb.js";
-export {
-  BrowserEnvironment,
-  type BrowserFactory,
-  type BrowserOptions,
-  type BrowserStepState,
-  BrowserTaskRubric,
-  browserSpec,
-} from "./environment.js";
+export { BrowserEnvironment, type BrowserFactory, browserSpec } from "./environment.js";
+export type { BrowserOptions } from "./options.js";
+export { type BrowserStepState, BrowserTaskRubric } from "./rubric.js";
