@@ -20,7 +20,8 @@ import {
 } from "../../gen/openenv/v1/tools_pb.js";
 import { decodeOpenEnvJson } from "../openenv/json/decode.js";
 import { encodeOpenEnvJson } from "../openenv/json/encode.js";
-import { toolErrorName, valueJson } from "../openenv/json/tools.js";
+import { valueJson } from "../openenv/json/mcp-result-json.js";
+import { toolErrorName } from "../openenv/json/tools.js";
 import type { ToolErrorKind } from "../server/tools/define.js";
 import type { EnvStepResult } from "./backend.js";
 

@@ -1,5 +1,5 @@
 import { type DescField, type DescMessage, type JsonObject, type JsonValue, ScalarType } from "@bufbuild/protobuf";
-import { toolJsonSchema } from "../openenv/json/tools.js";
+import { toolJsonSchema } from "../openenv/json/tool-json-schema.js";
 import { fieldRules } from "./validate.js";
 
 /** How a schema is shaped for OpenEnv's `/schema`. */

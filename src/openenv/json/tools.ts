@@ -1,31 +1,16 @@
-import {
-  create,
-  type DescMessage,
-  fromJson,
-  type JsonObject,
-  type JsonValue,
-  type MessageInitShape,
-  type MessageShape,
-  type Registry,
-  toJson,
-} from "@bufbuild/protobuf";
-import { AnySchema, ValueSchema } from "@bufbuild/protobuf/wkt";
+import { create, type DescMessage, type JsonObject, type JsonValue, type MessageShape, type Registry, toJson } from "@bufbuild/protobuf";
+import { AnySchema } from "@bufbuild/protobuf/wkt";
 import {
   CallToolActionSchema,
-  type CallToolResult,
-  type CallToolResultSchema,
-  type Tool,
   type ToolAction,
   ToolActionSchema,
-  type ToolContent,
-  ToolContentSchema,
   ToolErrorType,
   type ToolObservation,
   ToolObservationSchema,
 } from "../../../gen/openenv/v1/tools_pb.js";
-import { openEnvObservationExtras } from "../../protocol/json-schema.js";
 import type { OpenEnvFieldError } from "../pydantic-errors.js";
 import { decodeOpenEnvJson, type OpenEnvDecodeResult } from "./decode.js";
+import { fastMcpResultJson, parseResultJson } from "./mcp-result-json.js";
 
 /**
  * OpenEnv's JSON form of the tool messages (`openenv.v1.ToolAction` and
@@ -74,16 +59,6 @@ export function toolErrorType(name: unknown): ToolErrorType {
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-
-/** A `google.protobuf.Value` as plain JSON (null when unset). */
-export function valueJson(v: CallToolResult["data"]): JsonValue {
-  return v === undefined ? null : (toJson(ValueSchema, v) as JsonValue);
-}
-
-/** Plain JSON as a `google.protobuf.Value`. */
-export function jsonValue(v: JsonValue): NonNullable<CallToolResult["data"]> {
-  return fromJson(ValueSchema, v);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Actions
@@ -209,188 +184,4 @@ export function decodeToolObservationJson(json: unknown): OpenEnvDecodeResult<To
 
 function objectOr(v: unknown): JsonObject {
   return isObject(v) ? (v as JsonObject) : {};
-}
-
-/** A result as FastMCP's `CallToolResult` dumps it (what OpenEnv puts on its wire). */
-export function fastMcpResultJson(result: CallToolResult): JsonObject {
-  return {
-    content: result.content.map(fastMcpContentJson),
-    structured_content: result.structuredContent ?? null,
-    meta: null,
-    data: valueJson(result.data),
-    is_error: result.isError,
-  };
-}
-
-/** One content block with the field names and nulls of the MCP SDK's Python models. */
-function fastMcpContentJson(c: ToolContent): JsonObject {
-  const extra = { annotations: null, meta: null };
-  switch (c.type) {
-    case "image":
-    case "audio":
-      return { type: c.type, data: base64(c.data), mimeType: c.mimeType, ...extra };
-    case "resource_link":
-      return {
-        name: c.name,
-        title: null,
-        uri: c.uri,
-        description: null,
-        mimeType: c.mimeType || null,
-        size: null,
-        icons: null,
-        ...extra,
-        type: c.type,
-      };
-    case "resource":
-      return { type: c.type, resource: embeddedResource(c, null), ...extra };
-    default:
-      return { type: "text", text: c.text, ...extra };
-  }
-}
-
-function embeddedResource(c: ToolContent, meta: null | undefined): JsonObject {
-  const base: JsonObject = { uri: c.uri, mimeType: c.mimeType || null };
-  if (meta === null) base.meta = null;
-  if (c.data.length > 0 && c.text === "") base.blob = base64(c.data);
-  else base.text = c.text;
-  return base;
-}
-
-/** One content block in the MCP specification's shape (what the MCP SDK sends). */
-export function mcpContentJson(c: ToolContent): JsonObject {
-  switch (c.type) {
-    case "image":
-    case "audio":
-      return { type: c.type, data: base64(c.data), mimeType: c.mimeType };
-    case "resource_link": {
-      const out: JsonObject = { type: c.type, uri: c.uri, name: c.name };
-      if (c.mimeType !== "") out.mimeType = c.mimeType;
-      return out;
-    }
-    case "resource": {
-      const resource = embeddedResource(c, undefined);
-      if (resource.mimeType === null) delete resource.mimeType;
-      return { type: c.type, resource };
-    }
-    default:
-      return { type: "text", text: c.text };
-  }
-}
-
-/** Parses a content block of either shape (FastMCP's dump or the MCP specification's). */
-export function parseContentJson(c: Record<string, unknown>): MessageInitShape<typeof ToolContentSchema> {
-  const type = typeof c.type === "string" ? c.type : "text";
-  const mimeType = typeof c.mimeType === "string" ? c.mimeType : typeof c.mime_type === "string" ? c.mime_type : "";
-  if (type === "image" || type === "audio") return { type, data: fromBase64(c.data), mimeType };
-  if (type === "resource_link") return { type, uri: String(c.uri ?? ""), name: String(c.name ?? ""), mimeType };
-  if (type === "resource" && isObject(c.resource)) {
-    const r = c.resource;
-    return {
-      type,
-      uri: String(r.uri ?? ""),
-      mimeType: typeof r.mimeType === "string" ? r.mimeType : "",
-      text: typeof r.text === "string" ? r.text : "",
-      data: fromBase64(r.blob),
-    };
-  }
-  return { type: "text", text: typeof c.text === "string" ? c.text : "" };
-}
-
-/** Parses a result of either shape: FastMCP's (`structured_content`, `is_error`, `data`) or MCP's (`structuredContent`, `isError`). */
-export function parseResultJson(r: Record<string, unknown>): MessageInitShape<typeof CallToolResultSchema> {
-  const structured = r.structured_content ?? r.structuredContent;
-  const data = Object.hasOwn(r, "data") ? (r.data as JsonValue) : undefined;
-  return {
-    content: Array.isArray(r.content) ? r.content.filter(isObject).map((c) => create(ToolContentSchema, parseContentJson(c))) : [],
-    structuredContent: isObject(structured) ? (structured as JsonObject) : undefined,
-    data: data === undefined || data === null ? undefined : jsonValue(data),
-    isError: r.is_error === true || r.isError === true,
-  };
-}
-
-/** The MCP specification's tool listing entry, with the nulls of the MCP SDK's Python `Tool.model_dump()`. */
-export function mcpToolJson(tool: Tool, withNulls: boolean): JsonObject {
-  const out: JsonObject = { name: tool.name };
-  if (withNulls || tool.title !== "") out.title = tool.title === "" ? null : tool.title;
-  out.description = tool.description;
-  out.inputSchema = tool.inputSchema ?? { type: "object" };
-  if (withNulls || tool.outputSchema !== undefined) out.outputSchema = tool.outputSchema ?? null;
-  if (withNulls) Object.assign(out, { icons: null, annotations: null, meta: null, execution: null });
-  return out;
-}
-
-function base64(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString("base64");
-}
-
-function fromBase64(v: unknown): Uint8Array {
-  return typeof v === "string" ? new Uint8Array(Buffer.from(v, "base64")) : new Uint8Array();
-}
-
-// ---------------------------------------------------------------------------------------------
-// JSON Schemas for /schema: OpenEnv's MCP environments report CallToolAction and CallToolObservation.
-
-/** OpenEnv's `/schema` action entry of an MCP environment (its `CallToolAction`). */
-export const toolActionJsonSchema: JsonObject = {
-  additionalProperties: false,
-  description:
-    "Call a specific tool via MCP.\n\nThis action triggers MCP's tools/call operation with the\nspecified tool name and arguments.",
-  properties: {
-    metadata: { additionalProperties: true, description: "Additional metadata for the action", title: "Metadata", type: "object" },
-    type: { const: "call_tool", default: "call_tool", description: "Action type discriminator", title: "Type", type: "string" },
-    tool_name: { description: "Name of the tool to call", title: "Tool Name", type: "string" },
-    arguments: { additionalProperties: true, description: "Arguments to pass to the tool", title: "Arguments", type: "object" },
-  },
-  required: ["tool_name"],
-  title: "CallToolAction",
-  type: "object",
-};
-
-/** OpenEnv's `/schema` observation entry of an MCP environment (its `CallToolObservation`). */
-function toolObservationJsonSchema(): JsonObject {
-  return {
-    $defs: {
-      ToolError: {
-        additionalProperties: false,
-        description:
-          "Structured error for tool execution failures.\n\nThis is used for transport/framework errors, NOT for errors returned\nby the tool itself (those go in the result field).",
-        properties: {
-          error_type: { $ref: "#/$defs/ToolErrorType", description: "Category of the error" },
-          message: { description: "Human-readable error message", title: "Message", type: "string" },
-        },
-        required: ["error_type", "message"],
-        title: "ToolError",
-        type: "object",
-      },
-      ToolErrorType: {
-        description: "Types of errors that can occur during tool execution.",
-        enum: ["execution_error", "invalid_args", "transport_error", "tool_not_found", "timeout"],
-        title: "ToolErrorType",
-        type: "string",
-      },
-    },
-    additionalProperties: false,
-    description:
-      "Response from tool execution.\n\nContains the tool's result or an error if the call failed.\nTool-specific errors (from the tool itself) are included in the result.\nTransport/framework errors use the error field.",
-    properties: {
-      ...structuredClone(openEnvObservationExtras),
-      tool_name: { description: "Name of the tool that was called", title: "Tool Name", type: "string" },
-      result: { default: null, description: "Tool-specific result (may include tool errors)", title: "Result" },
-      error: {
-        anyOf: [{ $ref: "#/$defs/ToolError" }, { type: "null" }],
-        default: null,
-        description: "Transport/framework error if call failed",
-      },
-    },
-    required: ["tool_name"],
-    title: "CallToolObservation",
-    type: "object",
-  };
-}
-
-/** The `/schema` entry of a tool message, or undefined for other messages. */
-export function toolJsonSchema(schema: DescMessage): JsonObject | undefined {
-  if (schema.typeName === ToolActionSchema.typeName) return structuredClone(toolActionJsonSchema);
-  if (schema.typeName === ToolObservationSchema.typeName) return toolObservationJsonSchema();
-  return undefined;
 }

@@ -7,7 +7,7 @@ import type { EnvironmentSpec } from "../../server/environment.js";
 import type { ServerMode } from "../../server/tools/define.js";
 import { callToolInSession } from "../../server/tools/session-calls.js";
 import { describeTools, toolsOf } from "../../server/tools/tool-environment.js";
-import { fastMcpResultJson, mcpToolJson } from "../json/tools.js";
+import { fastMcpResultJson, mcpToolJson } from "../json/mcp-result-json.js";
 import { JsonRpcCode, jsonRpcError, openFailed } from "./json-rpc.js";
 
 /**

@@ -14,7 +14,8 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { ToolErrorType, type ToolProgress } from "../../../gen/openenv/v1/tools_pb.js";
 import type { Session } from "../../core/session.js";
-import { mcpContentJson, mcpToolJson, toolErrorName } from "../../openenv/json/tools.js";
+import { mcpContentJson, mcpToolJson } from "../../openenv/json/mcp-result-json.js";
+import { toolErrorName } from "../../openenv/json/tools.js";
 import { findCapacity } from "../../protocol/errors.js";
 import type { EnvironmentRouter } from "../router.js";
 import type { HttpSurface, ServerRequest, ServerResponse } from "../serve.js";

@@ -9,7 +9,7 @@ import {
 } from "../../../gen/openenv/v1/tools_pb.js";
 import { toMessage } from "../../core/episode.js";
 import { encodeOpenEnvJson } from "../../openenv/json/encode.js";
-import { jsonValue } from "../../openenv/json/tools.js";
+import { jsonValue } from "../../openenv/json/mcp-result-json.js";
 import { type ToolDefinition, ToolError } from "./define.js";
 
 /** A text content block. */
