@@ -2,9 +2,8 @@ import type { DescMessage } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { EnvClient, type EnvClientOptions, type EnvClientSpec, type EnvTransportKind } from "../client/env-client.js";
 import type { EnvironmentSource } from "../server/environment.js";
-import { type ActionClass, actionClass } from "./action-class.js";
 import { discoverEnvironments, type EnvInfo, environmentFromPath, findEnvironment } from "./discovery.js";
-import { hubBaseUrl, installFromHub, type PromptIO } from "./hub.js";
+import { hubBaseUrl, hubTransport, installFromHub, type PromptIO } from "./hub.js";
 import { loadEnvironment } from "./load.js";
 import { hubSpaceUrl, parseEnvReference } from "./names.js";
 import { startDocker } from "./providers/docker.js";
@@ -12,6 +11,9 @@ import { probeHealth } from "./providers/health.js";
 import { startInMemory, startInProcess } from "./providers/in-process.js";
 import { startProcess } from "./providers/process.js";
 import type { ProviderName, RunningEnvironment } from "./providers/types.js";
+
+// AutoAction lives in auto-action.ts; this module still exports it, as it did before the split.
+export { type ActionInfo, AutoAction, type FromEnvActionOptions } from "./auto-action.js";
 
 /** Options of {@link AutoEnv.fromEnv}. */
 export interface FromEnvOptions<
@@ -53,12 +55,6 @@ export interface FromEnvOptions<
   /** Client options: protocol, interceptors, headers, step deadline. */
   readonly client?: Omit<EnvClientOptions<A, O, S>, "baseUrl" | "router" | "spec">;
 }
-
-/**
- * Hugging Face Spaces run OpenEnv's Python server, which speaks only HTTP/JSON +
- * WebSocket: `auto` tries the Connect stream first and falls back to `/ws`, then HTTP.
- */
-const hubTransport: EnvTransportKind = "auto";
 
 /** An {@link EnvClient} that also owns the server a provider started for it: `close()` stops both. */
 export class AutoEnvClient<
@@ -183,110 +179,6 @@ export class AutoEnv {
   /** The environment's class (imported now), e.g. to serve it yourself or run it in process. */
   static async getEnvClass(name: string, options: { readonly projectDir?: string } = {}): Promise<EnvironmentSource> {
     return (await loadEnvironment(AutoEnv.getEnvInfo(name, options))).source;
-  }
-}
-
-/** Options of {@link AutoAction.fromEnv}. */
-export interface FromEnvActionOptions
-  extends Pick<FromEnvOptions, "projectDir" | "trustRemoteCode" | "skipInstall" | "hubUrl" | "spaceUrl" | "prompt" | "onProgress"> {}
-
-/** What {@link AutoAction.getActionInfo} reports. */
-export interface ActionInfo {
-  readonly envKey: string;
-  readonly envName: string;
-  readonly package: string;
-  readonly actionClass: string;
-  readonly observationClass: string;
-  readonly stateClass: string;
-  readonly actionType: string;
-  /** The module exporting the environment, as the manifest writes it. */
-  readonly module: string;
-}
-
-/**
- * OpenEnv's AutoAction: an environment's Action type by name.
- *
- * @example
- * ```ts
- * const EchoAction = await AutoAction.fromEnv("echo");
- * const action = new EchoAction({ message: "Hello" });
- * ```
- */
-export class AutoAction {
-  private constructor() {
-    throw new TypeError("AutoAction is not instantiated; use AutoAction.fromEnv(name)");
-  }
-
-  /**
-   * The Action type of a named environment, a Hub id (installed after a prompt), a
-   * path or a URL (learned from the server's Describe). `D` types it, e.g.
-   * `AutoAction.fromEnv<typeof EchoActionSchema>("echo")`; it is not checked at run time.
-   */
-  static async fromEnv<D extends DescMessage = DescMessage>(nameOrId: string, options: FromEnvActionOptions = {}): Promise<ActionClass<D>> {
-    const ref = parseEnvReference(nameOrId);
-    let info: EnvInfo;
-    switch (ref.kind) {
-      case "url":
-        return (await actionFromServer(ref.url)) as unknown as ActionClass<D>;
-      case "path":
-        info = environmentFromPath(ref.path);
-        break;
-      case "hub":
-        if (options.skipInstall === true) {
-          return (await actionFromServer(options.spaceUrl ?? hubSpaceUrl(ref.repoId), hubTransport)) as unknown as ActionClass<D>;
-        }
-        info = await installFromHub(ref.repoId, { ...options, hubUrl: hubBaseUrl(options.hubUrl) });
-        break;
-      case "name":
-        info = findEnvironment(ref.raw, { projectDir: options.projectDir, api: "AutoAction.fromEnv" });
-        break;
-    }
-    return actionClass((await loadEnvironment(info)).spec.action) as unknown as ActionClass<D>;
-  }
-
-  /** Alias of {@link AutoAction.fromEnv}. */
-  static fromHub<D extends DescMessage = DescMessage>(nameOrId: string, options: FromEnvActionOptions = {}): Promise<ActionClass<D>> {
-    return AutoAction.fromEnv<D>(nameOrId, options);
-  }
-
-  /** Every environment's Action class name. Prints OpenEnv's table unless `print: false`. */
-  static listActions(
-    options: { readonly print?: boolean; readonly projectDir?: string } = {},
-  ): Array<{ envKey: string; actionClass: string }> {
-    const list = [...discoverEnvironments({ projectDir: options.projectDir }).environments.values()].map((e) => ({
-      envKey: e.envKey,
-      actionClass: e.actionClass,
-    }));
-    if (options.print !== false) {
-      const lines = ["Available Action Classes:", "-".repeat(70), ...list.map((a) => `${a.envKey.padEnd(15)}: ${a.actionClass}`)];
-      process.stdout.write(`${lines.join("\n")}\n`);
-    }
-    return list;
-  }
-
-  /** What discovery knows about an environment's Action (OpenEnv's `get_action_info`). */
-  static getActionInfo(name: string, options: { readonly projectDir?: string } = {}): ActionInfo {
-    const e = findEnvironment(name, { projectDir: options.projectDir, api: "AutoAction.getActionInfo" });
-    return {
-      envKey: e.envKey,
-      envName: e.name,
-      package: e.package,
-      actionClass: e.actionClass,
-      observationClass: e.observationClass,
-      stateClass: e.stateClass,
-      actionType: e.actionType,
-      module: e.module,
-    };
-  }
-}
-
-async function actionFromServer(url: string, transport?: EnvTransportKind): Promise<ActionClass> {
-  const client = new EnvClient({ baseUrl: url, transport });
-  try {
-    await client.connect();
-    return actionClass(client.schemas.action);
-  } finally {
-    await client.close();
   }
 }
 

@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
+import type { EnvTransportKind } from "../client/env-client.js";
 import { clearDiscoveryCache, discoverEnvironments, type EnvInfo } from "./discovery.js";
 import { hubGitUrl, hubSourceUrl } from "./names.js";
 
@@ -175,3 +176,9 @@ async function npmInstall(projectDir: string, spec: string, options: HubInstallO
   }).finally(() => clearInterval(ticker));
   if (code !== 0) throw new InstallError(`npm install ${spec} failed (exit ${code}):\n${tail.trim()}`);
 }
+
+/**
+ * Hugging Face Spaces run OpenEnv's Python server, which speaks only HTTP/JSON +
+ * WebSocket: `auto` tries the Connect stream first and falls back to `/ws`, then HTTP.
+ */
+export const hubTransport: EnvTransportKind = "auto";

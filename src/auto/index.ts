@@ -8,7 +8,8 @@
  * @module
  */
 export type { ActionClass } from "./action-class.js";
-export { type ActionInfo, AutoAction, AutoEnv, AutoEnvClient, type FromEnvActionOptions, type FromEnvOptions } from "./auto-env.js";
+export { type ActionInfo, AutoAction, type FromEnvActionOptions } from "./auto-action.js";
+export { AutoEnv, AutoEnvClient, type FromEnvOptions } from "./auto-env.js";
 export { type BuildOptions, type BuiltImage, buildImage, defaultBaseImage, ImageBuildError } from "./build.js";
 export {
   clearDiscoveryCache,
