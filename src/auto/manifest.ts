@@ -1,3 +1,6 @@
+// The manifest format: its fields, the one pass over the YAML that checks them where their line is known, and
+// the issues it reports. One file because adding a field touches all three together, and parseManifest's checks
+// share its position and warning bookkeeping.
 import { readFileSync } from "node:fs";
 import { isMap, isScalar, LineCounter, type Node, parseDocument } from "yaml";
 import { closeMatches } from "./names.js";
