@@ -2,6 +2,7 @@ import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { isJsonObject } from "../protocol/json-object.js";
 import type { Constraints } from "./field-rules.js";
 import { NameScope, pascalCase, snakeCase, upperSnakeCase } from "./names.js";
+import { isRe2Compatible } from "./regexp-subset.js";
 
 /**
  * JSON Schema (as Pydantic v2 writes it for OpenEnv's `/schema`) → a model of
@@ -713,14 +714,22 @@ class ModelBuilder {
     const constraints: Constraints = {};
     if (typeof schema.minProperties === "number") constraints.minLen = schema.minProperties;
     if (typeof schema.maxProperties === "number") constraints.maxLen = schema.maxProperties;
+    // protovalidate has no rule for the size of a google.protobuf.Struct.
+    const sizes = ["minProperties", "maxProperties"].filter((k) => typeof schema[k] === "number");
+    const struct = (notes: string[]): Resolved => ({
+      shape: this.structShape(),
+      nullable: false,
+      constraints: {},
+      notes: [
+        ...notes,
+        ...(sizes.length > 0 ? [`Checked by the upstream only: ${sizes.map((k) => `${k} ${schema[k]}`).join(", ")}.`] : []),
+      ],
+    });
     const extra = schema.additionalProperties;
-    if (extra === undefined || extra === true || (isJsonObject(extra) && Object.keys(extra).length === 0)) {
-      return { shape: this.structShape(), nullable: false, constraints, notes: [] };
-    }
-    if (extra === false) return { shape: this.structShape(), nullable: false, constraints, notes: ["An object without properties."] };
+    if (extra === undefined || extra === true || (isJsonObject(extra) && Object.keys(extra).length === 0)) return struct([]);
+    if (extra === false) return struct(["An object without properties."]);
     const value = this.resolve(extra as JsonObject, { ...ctx, pointer: `${ctx.pointer}/additionalProperties`, hint: `${ctx.hint}_value` });
-    if (value.shape.kind === "union")
-      return { shape: this.structShape(), nullable: false, constraints, notes: ["A map of a union: carried as a Struct."] };
+    if (value.shape.kind === "union") return struct(["A map of a union: carried as a Struct."]);
     const valueShape = value.nullable ? this.valueShape() : value.shape;
     return {
       shape: { kind: "map", value: this.mapValue(valueShape) },
@@ -848,12 +857,12 @@ function stringResolved(schema: JsonObject): Resolved {
   if (typeof schema.minLength === "number") constraints.minLen = schema.minLength;
   if (typeof schema.maxLength === "number") constraints.maxLen = schema.maxLength;
   if (typeof schema.pattern === "string") {
-    try {
-      new RegExp(schema.pattern, "u");
-      constraints.pattern = schema.pattern;
-    } catch {
-      notes.push(`The pattern ${JSON.stringify(schema.pattern)} is not an ECMAScript regular expression: checked by the upstream only.`);
-    }
+    // protovalidate's pattern is RE2: only a pattern both engines read alike becomes a rule.
+    if (isRe2Compatible(schema.pattern)) constraints.pattern = schema.pattern;
+    else
+      notes.push(
+        `The pattern ${JSON.stringify(schema.pattern)} is outside the subset RE2 and ECMAScript read alike: checked by the upstream only.`,
+      );
   }
   const bytes = schema.contentEncoding === "base64";
   return { shape: { kind: "scalar", scalar: bytes ? "bytes" : "string" }, nullable: false, constraints, notes };
