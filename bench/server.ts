@@ -1,11 +1,12 @@
 // A benchmark server in its own process, so client and server costs are measured
-// apart. Modes: `echo`, `frames`, `coding` (the real server), `ws-floor`, `h2-floor` (bare
+// apart. Modes: `echo`, `mcp-echo`, `frames`, `coding` (the real server), `ws-floor`, `h2-floor` (bare
 // Node, no framework). Prints `port=N`, answers IPC {type:"stats"} with CPU and RSS.
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer } from "ws";
 import { CodingEnvironment } from "../src/envs/coding/environment.js";
 import { EchoEnvironment } from "../src/envs/echo/environment.js";
+import { McpEchoEnvironment } from "../src/envs/mcp_echo/environment.js";
 import { serve } from "../src/server/serve.js";
 import { FramesEnvironment } from "./frames-env.js";
 
@@ -31,7 +32,14 @@ if (mode === "ws-floor") {
   port = (server.address() as AddressInfo).port;
   stop = () => new Promise((r) => server.close(() => r()));
 } else {
-  const env = mode === "frames" ? FramesEnvironment : mode === "coding" ? CodingEnvironment : EchoEnvironment;
+  const env =
+    mode === "frames"
+      ? FramesEnvironment
+      : mode === "coding"
+        ? CodingEnvironment
+        : mode === "mcp-echo"
+          ? McpEchoEnvironment
+          : EchoEnvironment;
   // `--replica-id rN`: one of several replicas behind a balancer (bench/balancer.ts).
   const at = process.argv.indexOf("--replica-id");
   const replicaId = at > 0 ? process.argv[at + 1] : undefined;

@@ -1,4 +1,4 @@
-// `npm run screenshots`: plays a few steps of echo, maze, connect4 and coding on /web in
+// `npm run screenshots`: plays a few steps of echo, maze, connect4, coding and workspace on /web in
 // headless Chromium and writes docs/web-<env>.png (shown in the README).
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -63,6 +63,19 @@ const episodes: Record<string, (page: Page) => Promise<void>> = {
     await page.waitForFunction(() => (document.getElementById("live")?.textContent ?? "").includes("epoch 3"), undefined, {
       timeout: 30_000,
     });
+  },
+  async workspace(page) {
+    // A tool environment: the tools panel calls write_file, then run_python (seed 2 poses fizzbuzz).
+    await reset(page, "2");
+    await page.selectOption("#tool-select", "write_file");
+    await page.fill("#tool-arg-path", "fizzbuzz.py");
+    await page.fill("#tool-arg-content", "def fizzbuzz(n):\n    return 'Fizz' * (n % 3 == 0) + 'Buzz' * (n % 5 == 0) or str(n)\n");
+    await page.click("#call-tool");
+    await steps(page, 2);
+    await page.selectOption("#tool-select", "run_python");
+    await page.fill("#tool-arg-code", "from fizzbuzz import fizzbuzz\nprint([fizzbuzz(n) for n in range(1, 16)])\n");
+    await page.click("#call-tool");
+    await steps(page, 3);
   },
 };
 

@@ -15,6 +15,7 @@
 // Errors are ConnectErrors with gRPC codes on every transport; re-exported so
 // that catching them needs no import from a transitive dependency.
 export { Code, ConnectError } from "@connectrpc/connect";
+export * from "./agent/index.js";
 export * from "./auto/index.js";
 export * from "./client/index.js";
 export * from "./gateway/index.js";

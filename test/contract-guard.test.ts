@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -77,14 +77,14 @@ describe("buf breaking against the committed baseline", () => {
     );
     const v2 = join(dir, "proto/openenv/v2");
     await cp(join(dir, "proto/openenv/v1"), v2, { recursive: true });
-    for (const name of ["environment_service.proto", "options.proto"]) {
+    for (const name of (await readdir(v2)).filter((n) => n.endsWith(".proto"))) {
       const file = join(v2, name);
       await writeFile(
         file,
         (await readFile(file, "utf8"))
           .replace("package openenv.v1;", "package openenv.v2;")
-          .replace('import "openenv/v1/', 'import "openenv/v2/')
-          .replace("(openenv.v1.rules)", "(openenv.v2.rules)")
+          .replaceAll('import "openenv/v1/', 'import "openenv/v2/')
+          .replaceAll("(openenv.v1.rules)", "(openenv.v2.rules)")
           .replace("51730", "51731"),
       );
     }

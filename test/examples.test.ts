@@ -17,8 +17,13 @@ describe("examples/ run as documented", () => {
     expect(stdout).toMatch(/^coding +: /m);
     expect(stdout).toContain('"Hello, OpenEnv!\\n"');
     expect(stdout).toContain(
-      "Unknown environment 'cooding'.\nDid you mean: coding?\nAvailable environments: browser, chat, coding, connect4, echo, maze, wordle",
+      "Unknown environment 'cooding'.\nDid you mean: coding?\nAvailable environments: browser, chat, coding, connect4, echo, maze, mcp_echo, wordle, workspace",
     );
+  });
+
+  it("mcp-tools.ts declares a tool, calls it typed and with the MCP SDK's client", async () => {
+    const { stdout } = await run(process.execPath, [...tsx, "examples/mcp-tools.ts"], { timeout: 60_000 });
+    expect(stdout.trim().split("\n")).toEqual(["5 1", "[ 'add' ]", "{ result: 42 }"]);
   });
 
   it("demo.ts serves echo with the CLI and runs a rollout against it", async () => {

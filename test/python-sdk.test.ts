@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EchoEnvironment } from "../src/envs/echo/environment.js";
+import { McpEchoEnvironment } from "../src/envs/mcp_echo/environment.js";
 import { type EnvironmentServer, serve } from "../src/server/serve.js";
 import { waitFor } from "./fixtures/wait-for.js";
 
@@ -14,13 +15,15 @@ const debianPackages = "python3-grpcio python3-protobuf protobuf-compiler protob
 
 let server: EnvironmentServer;
 let capacityServer: EnvironmentServer;
+let mcpServer: EnvironmentServer;
 
 beforeAll(async () => {
   server = await serve(EchoEnvironment, { port: 0 });
   capacityServer = await serve(EchoEnvironment, { port: 0, maxSessions: 2 });
+  mcpServer = await serve(McpEchoEnvironment, { port: 0 });
 });
 afterAll(async () => {
-  await Promise.all([server?.close(), capacityServer?.close()]);
+  await Promise.all([server?.close(), capacityServer?.close(), mcpServer?.close()]);
 });
 
 async function requirePythonRuntime(): Promise<void> {
@@ -39,7 +42,13 @@ describe("Python SDK (clients/python) against the TypeScript server", () => {
   it("passes its unittest suite over gRPC (blocking and asyncio clients): reset, steps, state, error codes, episodes on one stream", async () => {
     await requirePythonRuntime();
     const result = await run(python, ["-m", "unittest", "discover", "-v", "-s", "clients/python/tests"], {
-      env: { ...process.env, OPENENV_URL: server.url, OPENENV_CAPACITY_URL: capacityServer.url, PYTHONDONTWRITEBYTECODE: "1" },
+      env: {
+        ...process.env,
+        OPENENV_URL: server.url,
+        OPENENV_CAPACITY_URL: capacityServer.url,
+        OPENENV_MCP_URL: mcpServer.url,
+        PYTHONDONTWRITEBYTECODE: "1",
+      },
       timeout: 240_000,
       maxBuffer: 16 << 20,
     }).catch((err: { stdout?: string; stderr?: string; message: string }) => {
@@ -55,6 +64,9 @@ describe("Python SDK (clients/python) against the TypeScript server", () => {
       "test_step_before_reset_is_failed_precondition",
       "test_unknown_session_is_not_found",
       "test_capacity_is_resource_exhausted",
+      // Tool environments (test_tools.py): Describe's tools, ToolAction steps with Struct and typed arguments
+      "test_describe_lists_the_tools_with_schemas_and_message_types",
+      "test_calls_tools_as_steps_with_json_and_typed_arguments",
       "test_rollout",
       "test_resumes_the_session_on_a_new_stream_after_a_drop",
       // AsyncEnvClient (grpc.aio)

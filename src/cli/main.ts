@@ -1,5 +1,6 @@
 import { packageVersion } from "../auto/modules.js";
 import { buildCommand } from "./commands/build.js";
+import { collectCommand } from "./commands/collect.js";
 import { gatewayCommand } from "./commands/gateway.js";
 import { infoCommand } from "./commands/info.js";
 import { initCommand } from "./commands/init.js";
@@ -25,6 +26,7 @@ const commands: readonly Command[] = [
   stepCommand,
   stateCommand,
   closeCommand,
+  collectCommand,
 ];
 
 const exitCodes = `Exit codes:

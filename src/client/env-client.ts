@@ -1,6 +1,15 @@
-import { create, type DescMessage, isMessage, type Message, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import {
+  create,
+  type DescMessage,
+  isMessage,
+  type JsonObject,
+  type Message,
+  type MessageInitShape,
+  type MessageShape,
+} from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import type { DescribeResponse, EnvironmentService } from "../../gen/openenv/v1/environment_service_pb.js";
+import type { Tool, ToolObservation } from "../../gen/openenv/v1/tools_pb.js";
 import { WebSocketBackend } from "../openenv/client/backends.js";
 import { enumNamesToNumbers, hasEnumFields } from "../protocol/enum-names.js";
 import type { EnvBackend, EnvStepResult, ResetParams, StepParams } from "./backend.js";
@@ -8,6 +17,15 @@ import type { EnvClientOptions, EnvClientSpec, EnvTransportKind } from "./env-cl
 import { BackendOpener } from "./open-backend.js";
 import { type RolloutOptions, type RolloutPolicy, type RolloutStep, rollout } from "./rollout.js";
 import { RpcBackend } from "./rpc-backend.js";
+import {
+  assertToolEnvironment,
+  callToolAction,
+  listToolsAction,
+  type ToolCallResult,
+  type ToolRef,
+  toolCallResult,
+  toolsFrom,
+} from "./tools.js";
 
 export type { EnvStepResult, HeaderValues, ResetParams, StepParams } from "./backend.js";
 export type { EnvClientOptions, EnvClientSpec, EnvTransportKind } from "./env-client-options.js";
@@ -39,6 +57,7 @@ export class EnvClient<
   private connecting: Promise<void> | undefined;
   private closed = false;
   private readonly kind: EnvTransportKind | "custom";
+  private toolCache: Tool[] | undefined;
 
   constructor(options: EnvClientOptions<A, O, S, P>) {
     const t = options.transport;
@@ -112,6 +131,45 @@ export class EnvClient<
   async step(action: MessageShape<A> | MessageInitShape<A>, params: StepParams<P> = {}): Promise<EnvStepResult<O>> {
     const backend = await this.ready();
     return (await backend.step(this.toAction(action), params as StepParams)) as EnvStepResult<O>;
+  }
+
+  /**
+   * The tools of a tool environment (one whose action is `openenv.v1.ToolAction`).
+   * A `list_tools` step, as OpenEnv's MCP client takes; before the first reset on
+   * an RPC transport, the list from Describe. Cached unless `useCache: false`.
+   */
+  async listTools(options: { readonly useCache?: boolean } = {}): Promise<Tool[]> {
+    await this.ready();
+    assertToolEnvironment(this.schemas.action);
+    if (options.useCache !== false && this.toolCache !== undefined) return this.toolCache;
+    const info = this.info;
+    if (this.sessionId === undefined && this.backend instanceof RpcBackend && info !== undefined) {
+      this.toolCache = info.tools;
+      return this.toolCache;
+    }
+    const r = await this.step(listToolsAction() as unknown as MessageShape<A>);
+    this.toolCache = toolsFrom(r.observation as ToolObservation);
+    return this.toolCache;
+  }
+
+  /**
+   * Calls a tool of a tool environment: one step (rewards and step counts
+   * apply). Pass a tool's name and a JSON object of arguments, or a tool
+   * declared with `defineTool` and its typed arguments, and get its typed
+   * output back. A failed call (unknown tool, invalid arguments, timeout, an
+   * exception in the tool) is not thrown: `error` says why.
+   */
+  async callTool<I extends DescMessage | undefined = undefined, Out extends DescMessage | undefined = undefined>(
+    tool: string | ToolRef<I, Out>,
+    args?: I extends DescMessage ? MessageShape<I> | MessageInitShape<I> : JsonObject,
+    params: StepParams<P> & { readonly toolTimeoutS?: number } = {},
+  ): Promise<ToolCallResult<Out>> {
+    await this.ready();
+    assertToolEnvironment(this.schemas.action);
+    const binary = this.backend instanceof RpcBackend;
+    const action = callToolAction(tool as string | ToolRef, args as JsonObject | undefined, { binary, timeoutS: params.toolTimeoutS });
+    const r = await this.step(action as unknown as MessageShape<A>, params);
+    return toolCallResult(r as EnvStepResult, tool as string | ToolRef<DescMessage | undefined, Out>);
   }
 
   /** The session's typed state. */

@@ -13,5 +13,6 @@ export { EnvClient, type EnvClientOptions, type EnvClientSpec, type EnvTransport
 export { GenericEnvClient, type GenericEnvClientOptions, type GenericStepResult } from "./generic-client.js";
 export { type RolloutOptions, type RolloutPolicy, type RolloutStep, rollout } from "./rollout.js";
 export type { ReconnectEvent, RetryPolicy } from "./rpc-backend.js";
+export type { ToolCallResult, ToolRef } from "./tools.js";
 export type { RpcTransportKind } from "./transports.js";
 export { type LostSession, VectorEnv, type VectorEnvOptions } from "./vector-env.js";

@@ -1,4 +1,5 @@
 import { type DescField, type DescMessage, type JsonObject, type JsonValue, ScalarType } from "@bufbuild/protobuf";
+import { toolJsonSchema } from "../openenv/json/tools.js";
 import { fieldRules } from "./validate.js";
 
 /** How a schema is shaped for OpenEnv's `/schema`. */
@@ -57,6 +58,8 @@ function scalarSchema(type: ScalarType): JsonObject {
 
 /** JSON Schema (draft 2020-12) of a message in its OpenEnv JSON form (proto field names). */
 export function messageJsonSchema(schema: DescMessage, options: JsonSchemaOptions = {}): JsonObject {
+  const tool = toolJsonSchema(schema);
+  if (tool !== undefined) return tool;
   const defs: Record<string, JsonObject> = {};
   const root = objectSchema(schema, defs, options);
   if (Object.keys(defs).length > 0) root.$defs = defs;

@@ -18,6 +18,8 @@ import { AsyncQueue } from "../protocol/async-queue.js";
 import { fileDescriptorSet } from "../protocol/descriptors.js";
 import { messageJsonSchema, openEnvObservationExtras } from "../protocol/json-schema.js";
 import type { EnvironmentSpec } from "./environment.js";
+import type { ServerMode } from "./tools/define.js";
+import { describeTools, specMessages, toolsOf } from "./tools/tool-environment.js";
 
 /** Options of the EnvironmentService implementation. */
 export interface EnvironmentServiceOptions {
@@ -25,6 +27,8 @@ export interface EnvironmentServiceOptions {
   readonly maxMessageBytes: number;
   /** Protocols the server speaks (reported by Describe). */
   readonly protocols: readonly string[];
+  /** The server's mode: Describe lists the tools available in it. Default simulation. */
+  readonly mode?: ServerMode;
 }
 
 /** JSON Schemas of an environment's messages, computed once per spec. */
@@ -43,7 +47,8 @@ export function describeEnvironment(
   options: EnvironmentServiceOptions,
 ): () => DescribeResponse {
   const schemas = jsonSchemasOf(spec);
-  const descriptors = fileDescriptorSet([spec.action, spec.observation, spec.state, ...(spec.partial ? [spec.partial] : [])]);
+  const descriptors = fileDescriptorSet(specMessages(spec));
+  const tools = toolsOf(spec);
   const limits = manager.limits;
   return () =>
     create(DescribeResponseSchema, {
@@ -75,6 +80,7 @@ export function describeEnvironment(
         partialObservations: spec.partial !== undefined,
         rewardComponents: [...(spec.rewardComponents ?? [])],
       },
+      tools: tools === undefined ? [] : describeTools(tools, options.mode ?? "simulation"),
     });
 }
 

@@ -32,6 +32,7 @@ export {
   type StepContext,
   type StepOutcome,
 } from "./environment.js";
+export type { McpSurfaceOptions } from "./mcp/streamable-http.js";
 export { createEnvironmentRouter, type EnvironmentRouter, type EnvironmentRouterOptions } from "./router.js";
 export {
   type DiscountingOptions,
@@ -71,4 +72,25 @@ export {
 } from "./sandbox/index.js";
 export type { EnvironmentServer, HttpSurface, ServeOptions, ServerRequest, ServerResponse } from "./serve.js";
 export { serve } from "./serve.js";
+export {
+  type CallToolResult,
+  DEFAULT_TOOL_TIMEOUT_S,
+  defineTool,
+  imageContent,
+  type JsonToolInit,
+  McpEnvironment,
+  type ProtoToolInit,
+  RESERVED_TOOL_NAMES,
+  type ServerMode,
+  type ToolContext,
+  type ToolDefinition,
+  type ToolEnvironmentSpec,
+  type ToolEnvironmentSpecInit,
+  ToolError,
+  type ToolErrorKind,
+  type ToolReturn,
+  textContent,
+  toolEnvironmentSpec,
+  toolResult,
+} from "./tools/index.js";
 export type { WebOptions } from "./web-surface.js";

@@ -11,10 +11,11 @@ import { StepStream } from "../core/step-stream.js";
 import { jsonRegistry } from "../protocol/descriptors.js";
 import { ForwardingStepStream, forwardingService } from "./cluster/forwarding.js";
 import type { EnvironmentSource, EnvironmentSpec } from "./environment.js";
-import { toFactory } from "./environment.js";
 import { environmentService } from "./environment-service.js";
 import { HealthStatus, healthService } from "./health.js";
 import { DescriptorIndex, reflectionV1, reflectionV1Alpha } from "./reflection.js";
+import type { ServerMode } from "./tools/define.js";
+import { inMode, specMessages } from "./tools/tool-environment.js";
 
 /** Options of {@link createEnvironmentRouter}; every field has a default. */
 export interface EnvironmentRouterOptions extends SessionManagerOptions {
@@ -24,6 +25,8 @@ export interface EnvironmentRouterOptions extends SessionManagerOptions {
   readonly protocols?: readonly string[];
   /** Set by {@link serveCluster} in each worker process: session ids, routing and the shared limit. */
   readonly placement?: SessionPlacement;
+  /** The server's mode: a tool environment offers the tools declared for it (see `inMode`). Default simulation. */
+  readonly mode?: ServerMode;
 }
 
 /** An environment's services, ready to mount on a server or an in-process transport. */
@@ -48,17 +51,15 @@ export const defaultMaxMessageBytes = 100 * 1024 * 1024;
 
 /** Builds the services of one environment type over a fresh session manager. */
 export function createEnvironmentRouter(source: EnvironmentSource, options: EnvironmentRouterOptions = {}): EnvironmentRouter {
-  const factory = toFactory(source as EnvironmentSource<DescMessage, DescMessage, DescMessage, DescMessage>);
+  const mode = options.mode ?? "simulation";
+  const factory = inMode(source as EnvironmentSource<DescMessage, DescMessage, DescMessage, DescMessage>, mode);
   const spec = factory.spec;
   const sessions = new SessionManager(factory, options, options.placement);
   const health = new HealthStatus([EnvironmentService.typeName]);
   const maxMessageBytes = options.maxMessageBytes ?? defaultMaxMessageBytes;
-  const index = new DescriptorIndex(
-    [EnvironmentService, Health, ServerReflectionV1, ServerReflectionV1Alpha],
-    [spec.action, spec.observation, spec.state, ...(spec.partial ? [spec.partial] : [])],
-  );
+  const index = new DescriptorIndex([EnvironmentService, Health, ServerReflectionV1, ServerReflectionV1Alpha], specMessages(spec));
   const placement = options.placement;
-  const serviceOptions = { maxMessageBytes, protocols: options.protocols ?? ["connect", "grpc", "grpc-web"] };
+  const serviceOptions = { maxMessageBytes, protocols: options.protocols ?? ["connect", "grpc", "grpc-web"], mode };
   const openStepStream: OpenStepStream = (out, streamOptions) => {
     const local = new StepStream(sessions, spec, out, streamOptions);
     return placement === undefined ? local : new ForwardingStepStream(local, placement, out, streamOptions.requestHeaders);
@@ -68,7 +69,7 @@ export function createEnvironmentRouter(source: EnvironmentSource, options: Envi
     spec,
     sessions,
     health,
-    registry: jsonRegistry([spec.action, spec.observation, spec.state, spec.partial]),
+    registry: jsonRegistry(specMessages(spec)),
     maxMessageBytes,
     placement,
     openStepStream,

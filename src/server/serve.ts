@@ -14,9 +14,11 @@ import { typeDecodeErrors } from "./decode-errors.js";
 import { type EnvironmentSource, toFactory } from "./environment.js";
 import { fastStepProtocol, STEP_PATH, serveFastStep } from "./fast-step.js";
 import { type DualHandler, listenOnePort, type OnePortServer } from "./listener.js";
+import type { McpSurfaceOptions } from "./mcp/streamable-http.js";
 import type { ServerMetrics } from "./metrics.js";
 import { createEnvironmentRouter, type EnvironmentRouter, type EnvironmentRouterOptions } from "./router.js";
 import { serveStepHttp1 } from "./step-http1.js";
+import { toolsOf } from "./tools/tool-environment.js";
 import { type WebOptions, webSurface } from "./web-surface.js";
 
 /** An HTTP request of either protocol version. */
@@ -74,6 +76,12 @@ export interface ServeOptions extends EnvironmentRouterOptions {
    * same port. Default true; `false` turns it off; an object configures it.
    */
   readonly openenv?: boolean | OpenEnvSurfaceOptions;
+  /**
+   * For a tool environment: real MCP over Streamable HTTP (MCP SDK) on `/mcp`,
+   * next to OpenEnv's JSON-RPC there. Default true; `false` turns it off; an
+   * object configures it.
+   */
+  readonly mcp?: boolean | McpSurfaceOptions;
   /** Serve cleartext HTTP/2 (bidi streaming). Default true; false serves HTTP/1.1 only. */
   readonly http2?: boolean;
   /**
@@ -137,6 +145,7 @@ export interface EnvironmentServer extends AsyncDisposable {
 export async function serve(source: EnvironmentSource, options: ServeOptions = {}): Promise<EnvironmentServer> {
   const openenv = options.openenv ?? true;
   const protocols = options.protocols ?? ["connect", "grpc", "grpc-web", ...(openenv !== false ? ["openenv-http", "openenv-ws"] : [])];
+  const mode = typeof openenv === "object" ? openenv.mode : undefined;
   const replica = options.replica ?? (options.replicaId === undefined ? undefined : replicaIdentity(options.replicaId));
   // Sessions are counted when scraped: the router (and its manager) is made with the metrics as its observer.
   const counts = { active: () => router.sessions.active, max: () => router.sessions.limits.maxSessions };
@@ -155,6 +164,7 @@ export async function serve(source: EnvironmentSource, options: ServeOptions = {
   const router: EnvironmentRouter = createEnvironmentRouter(source, {
     ...options,
     protocols,
+    mode: options.mode ?? mode,
     replica,
     observer: options.observer ?? metrics,
   });
@@ -164,6 +174,14 @@ export async function serve(source: EnvironmentSource, options: ServeOptions = {
   setMaxListeners(0, shutdown.signal);
   const surfaces = options.surfaces?.(router) ?? [];
   if (metrics !== undefined && metricsModule !== undefined) surfaces.push(metricsModule.metricsSurface(metrics));
+  // A tool environment speaks MCP over Streamable HTTP on /mcp, ahead of OpenEnv's JSON-RPC there.
+  // The module is loaded only then: the MCP SDK takes about a second to import.
+  if (options.mcp !== false && toolsOf(router.spec) !== undefined) {
+    const { mcpStreamableHttpSurface } = await import("./mcp/streamable-http.js");
+    surfaces.push(
+      mcpStreamableHttpSurface(router, { mode: options.mode ?? mode, ...(typeof options.mcp === "object" ? options.mcp : {}) }),
+    );
+  }
   if (openenv !== false) surfaces.push(openEnvSurface(router, openenv === true ? {} : openenv));
   const web = options.web ?? !(typeof openenv === "object" && openenv.mode === "production");
   if (web !== false) surfaces.push(webSurface(web === true ? {} : web));

@@ -31,7 +31,7 @@ let tarball: string;
 beforeAll(async () => {
   tarball = await packThisPackage();
 }, 180_000);
-afterAll(cleanupTemp);
+afterAll(cleanupTemp, 120_000);
 
 describe("openenv-connect installed from its tarball", () => {
   let project: string;

@@ -10,7 +10,15 @@ max_size 100 MiB, JSON text frames, `{"type":"reset","data":kwargs}`,
 `RuntimeError("Server error: {message} (code: {code})")` for error frames.
 The HTTP checks are those of `openenv validate --url` and of plain HTTP users.
 
-Usage: openenv_protocol.py BASE_URL MAX_SESSIONS
+With a third argument `mcp-echo`, it drives `openenv serve mcp-echo` instead,
+as OpenEnv's `EchoEnv` does: an `MCPToolClient` (src/openenv/core/mcp_client.py)
+in its default mode (`list_tools`/`call_tool` as `step` actions over /ws, so
+rewards and step counts apply) and in production mode (`use_production_mode`:
+JSON-RPC over POST /mcp with a session from `openenv/session/create`,
+monotonically increasing integer ids, `openenv/session/close` on close), plus
+`GenericEnvClient` (dict actions and observations over /ws).
+
+Usage: openenv_protocol.py BASE_URL MAX_SESSIONS [echo|mcp-echo]
 Prints one line per check and "ALL OK" at the end; exits 1 on the first failure.
 """
 
@@ -25,6 +33,7 @@ import websockets
 
 BASE = sys.argv[1].rstrip("/")
 MAX_SESSIONS = int(sys.argv[2])
+SUITE = sys.argv[3] if len(sys.argv) > 3 else "echo"
 
 
 def check(cond, what):
@@ -235,6 +244,216 @@ async def ws_checks():
         await h.close()
 
 
-http_checks()
-asyncio.run(ws_checks())
+class Tool:
+    """OpenEnv's mcp_types.Tool: name, description, input_schema."""
+
+    def __init__(self, name, description, input_schema):
+        self.name, self.description, self.input_schema = name, description, input_schema
+
+
+def _tool_from_payload(payload):
+    return Tool(payload.get("name", ""), payload.get("description", ""), payload.get("input_schema", payload.get("inputSchema", {})))
+
+
+class MCPToolClient(EnvClient):
+    """OpenEnv's MCPClientBase/MCPToolClient, reduced to its wire behaviour.
+
+    Default mode: ListToolsAction/CallToolAction as `step` actions over /ws.
+    `use_production_mode = True` (an attribute, not a constructor argument):
+    JSON-RPC over HTTP POST /mcp in a session made with openenv/session/create.
+    """
+
+    def __init__(self, base_url):
+        super().__init__(base_url)
+        self._base_url = base_url
+        self._tools_cache = None
+        self.use_production_mode = False
+        self._production_session_id = None
+        self._jsonrpc_request_id = 0
+
+    # --- production mode: JSON-RPC over HTTP POST /mcp
+    def _next_request_id(self):
+        self._jsonrpc_request_id += 1
+        return self._jsonrpc_request_id
+
+    def _production_mcp_request(self, method, params=None):
+        body = {"jsonrpc": "2.0", "method": method, "params": params or {}, "id": self._next_request_id()}
+        status, text, _ = http("POST", "/mcp", body)
+        if status >= 400:
+            raise RuntimeError(f"HTTP {status}")
+        return json.loads(text)
+
+    def _ensure_production_session(self):
+        if self._production_session_id is not None:
+            return self._production_session_id
+        data = self._production_mcp_request("openenv/session/create")
+        if "error" in data:
+            raise RuntimeError(f"Failed to create MCP session: {data.get('error', {}).get('message', 'unknown error')}")
+        session_id = data.get("result", {}).get("session_id")
+        if not session_id:
+            raise RuntimeError("Failed to create MCP session: missing session_id")
+        self._production_session_id = session_id
+        return session_id
+
+    # --- the client API
+    async def list_tools(self, use_cache=True):
+        if use_cache and self._tools_cache is not None:
+            return self._tools_cache
+        if self.use_production_mode:
+            try:
+                session_id = self._ensure_production_session()
+                data = self._production_mcp_request("tools/list", {"session_id": session_id})
+                if "error" in data:
+                    raise RuntimeError(f"list_tools failed: {data.get('error', {}).get('message', 'unknown error')}")
+                if "result" in data and "tools" in data["result"]:
+                    self._tools_cache = [_tool_from_payload(t) for t in data["result"]["tools"]]
+                    return self._tools_cache
+            except Exception:
+                pass  # OpenEnv's production list_tools swallows every error
+            return []
+        result = await self.step({"type": "list_tools"})
+        obs = result["observation"]
+        self._tools_cache = [_tool_from_payload(t) for t in obs.get("tools", [])] if "tools" in obs else []
+        return self._tools_cache
+
+    async def call_tool(self, name, **kwargs):
+        if self.use_production_mode:
+            session_id = self._ensure_production_session()
+            data = self._production_mcp_request("tools/call", {"name": name, "arguments": kwargs, "session_id": session_id})
+            if "error" in data:
+                raise RuntimeError(f"Tool '{name}' failed: {data.get('error', {}).get('message', 'unknown error')}")
+            result = data.get("result")
+            return result["data"] if isinstance(result, dict) and "data" in result else result
+        result = await self.step({"type": "call_tool", "tool_name": name, "arguments": kwargs})
+        obs = result["observation"]
+        if "tool_name" in obs and obs.get("error"):
+            raise RuntimeError(f"Tool '{name}' failed: {obs['error']['message']} (type: {obs['error']['error_type']})")
+        if "tool_name" in obs:
+            res = obs.get("result")
+            return res["data"] if isinstance(res, dict) and "data" in res else res
+        return obs
+
+    async def get_tool(self, name):
+        for tool in await self.list_tools():
+            if tool.name == name:
+                return tool
+        return None
+
+    async def has_tool(self, name):
+        return await self.get_tool(name) is not None
+
+    async def close(self):
+        if self._production_session_id is not None:
+            try:
+                self._production_mcp_request("openenv/session/close", {"session_id": self._production_session_id})
+            except Exception:
+                pass
+            self._production_session_id = None
+        if self._ws is not None:
+            await super().close()
+
+
+ECHO_DESCRIPTION = "Echo back the provided message.\n\nArgs:\n    message: The message to echo back\n\nReturns:\n    The same message that was provided"
+MESSAGE_SCHEMA = {"additionalProperties": False, "properties": {"message": {"type": "string"}}, "required": ["message"], "type": "object"}
+
+
+async def mcp_checks():
+    # EchoEnv (an MCPToolClient) in its default mode: tools as step actions over /ws.
+    env = await MCPToolClient(BASE).connect()
+    r = await env.reset()
+    check(r["observation"] == {} and r["reward"] == 0.0 and r["done"] is False, "EchoEnv reset: {} with reward 0.0")
+    check(r["metadata"] == {"status": "ready", "message": "Echo environment ready!"}, "reset metadata (echo_env's)")
+    tools = await env.list_tools()
+    check([t.name for t in tools] == ["echo_message", "echo_with_length"], "list_tools names")
+    check(tools[0].description == ECHO_DESCRIPTION and tools[0].input_schema == MESSAGE_SCHEMA, "list_tools: FastMCP's description and input_schema")
+    check(await env.has_tool("echo_with_length") and not await env.has_tool("nope"), "has_tool")
+    check(await env.call_tool("echo_message", message="Hello!") == "Hello!", "call_tool echo_message -> 'Hello!'")
+    check(await env.call_tool("echo_with_length", message="Test") == {"message": "Test", "length": 4}, "call_tool echo_with_length -> dict")
+    try:
+        await env.call_tool("nope")
+        check(False, "unknown tool raises")
+    except RuntimeError as e:
+        check(str(e) == "Tool 'nope' failed: Unknown tool: 'nope' (type: tool_not_found)", f"unknown tool -> {e}")
+    try:
+        await env.call_tool("echo_message")
+        check(False, "missing argument raises")
+    except RuntimeError as e:
+        check(str(e).startswith("Tool 'echo_message' failed: 1 validation error for call[echo_message]") and "(type: invalid_args)" in str(e), "missing argument -> invalid_args")
+    raw = await env.step({"type": "call_tool", "tool_name": "echo_message", "arguments": {"message": "hi"}})
+    check(
+        raw["observation"]
+        == {
+            "tool_name": "echo_message",
+            "result": {"content": [{"type": "text", "text": "hi", "annotations": None, "meta": None}], "structured_content": {"result": "hi"}, "meta": None, "data": "hi", "is_error": False},
+            "error": None,
+        }
+        and raw["reward"] is None
+        and raw["done"] is False,
+        "step(CallToolAction): FastMCP's result, reward None",
+    )
+    state = await env.state()
+    # list_tools + 2 calls + 2 failed calls + the raw step: every tool action is a step (has_tool used the cache).
+    check(state["step_count"] == 6, f"state step_count counts tool steps ({state['step_count']})")
+    await env.close()
+
+    # GenericEnvClient: plain dicts over /ws.
+    generic = await EnvClient(BASE).connect()
+    await generic.reset(episode_id="py-generic")
+    r = await generic.step({"type": "call_tool", "tool_name": "echo_with_length", "arguments": {"message": "héllo"}})
+    check(r["observation"]["result"]["data"] == {"message": "héllo", "length": 5}, "GenericEnvClient call_tool step (code points)")
+    r = await generic.step({"type": "list_tools"})
+    check([t["name"] for t in r["observation"]["tools"]] == ["echo_message", "echo_with_length"], "GenericEnvClient list_tools step")
+    r = await generic.step({"tool_name": "echo_message", "arguments": {"message": "no type"}})
+    check(r["observation"]["result"]["data"] == "no type", "GenericEnvClient: a call without 'type' is a call_tool")
+    mcp = await generic._send_and_receive({"type": "mcp", "data": {"jsonrpc": "2.0", "method": "tools/call", "params": {"name": "echo_message", "arguments": {"message": "x"}}, "id": "a"}})
+    check(mcp["data"]["id"] == "a" and mcp["data"]["result"]["data"] == "x", "mcp frame on /ws: tools/call")
+    check(await generic.state() == {"episode_id": "py-generic", "step_count": 4}, "the mcp frame's call is a step of the /ws session")
+    await generic.close()
+
+    # EchoEnv in production mode: JSON-RPC over POST /mcp, in a session of its own.
+    prod = MCPToolClient(BASE)
+    prod.use_production_mode = True
+    tools = await prod.list_tools()
+    check([t.name for t in tools] == ["echo_message", "echo_with_length"] and tools[0].input_schema == MESSAGE_SCHEMA, "production list_tools (inputSchema)")
+    session_id = prod._production_session_id
+    check(isinstance(session_id, str) and len(session_id) == 36, "openenv/session/create gave a session id")
+    check(await prod.call_tool("echo_message", message="Hello!") == "Hello!", "production call_tool echo_message")
+    check(await prod.call_tool("echo_with_length", message="Test") == {"message": "Test", "length": 4}, "production call_tool echo_with_length")
+    try:
+        await prod.call_tool("nope")
+        check(False, "production unknown tool raises")
+    except RuntimeError as e:
+        check(str(e) == "Tool 'nope' failed: Unknown tool: 'nope'", f"production unknown tool -> {e}")
+    check(prod._jsonrpc_request_id == 5, "monotonically increasing JSON-RPC ids")
+    await prod.close()
+    data = json.loads(http("POST", "/mcp", {"jsonrpc": "2.0", "method": "tools/list", "params": {"session_id": session_id}, "id": 1})[1])
+    check(data["error"]["code"] == -32602 and data["error"]["message"] == f"Unknown session_id: {session_id}", "close -> openenv/session/close freed the session")
+
+    # The stateless JSON-RPC call, as OpenEnv's HTTP sample records it.
+    status, text, _ = http("POST", "/mcp", {"jsonrpc": "2.0", "method": "tools/call", "params": {"name": "echo_message", "arguments": {"message": "hi"}}, "id": 1})
+    check(
+        status == 200
+        and text == '{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"hi","annotations":null,"meta":null}],"structured_content":{"result":"hi"},"meta":null,"data":"hi","is_error":false}}',
+        "stateless POST /mcp tools/call, byte for byte",
+    )
+
+    # Tool-call steps from Python over /ws (informational).
+    env = await MCPToolClient(BASE).connect()
+    await env.reset()
+    for _ in range(200):
+        await env.call_tool("echo_message", message="bench")
+    started = time.perf_counter()
+    n = 2000
+    for _ in range(n):
+        await env.call_tool("echo_message", message="bench")
+    rate = n / (time.perf_counter() - started)
+    print(f"info mcp tool-call steps/s from Python over /ws (sequential): {rate:.0f}", flush=True)
+    await env.close()
+
+
+if SUITE == "mcp-echo":
+    asyncio.run(mcp_checks())
+else:
+    http_checks()
+    asyncio.run(ws_checks())
 print("ALL OK", flush=True)

@@ -1,11 +1,10 @@
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildWeb } from "../../scripts/build-web.js";
-import { type Browser, chromiumAvailable, launchChromium } from "../../scripts/web-browser.js";
+import { describe, expect, it } from "vitest";
 import { bundledEnvironments } from "../../src/envs/bundled.js";
 import { EchoEnvironment } from "../../src/envs/echo/environment.js";
 import { type EnvironmentServer, serve } from "../../src/server/serve.js";
 import { startH1Proxy } from "../fixtures/h1-proxy.js";
+import { browserTestsRun, useWebSuite } from "../fixtures/web-suite.js";
 
 /**
  * The /web page in a real browser (Debian's Chromium, headless, driven by
@@ -15,20 +14,9 @@ import { startH1Proxy } from "../fixtures/h1-proxy.js";
  * (.ci/run); elsewhere a missing browser skips these tests.
  */
 
-const run = chromiumAvailable() || process.env.CI !== undefined;
-
-let browser: Browser;
-const servers: EnvironmentServer[] = [];
-
-beforeAll(async () => {
-  if (!run) return;
-  await buildWeb();
-  browser = await launchChromium();
-}, 120_000);
-afterAll(async () => {
-  await browser?.close();
-  await Promise.all(servers.map((s) => s.close()));
-});
+const run = browserTestsRun;
+const suite = useWebSuite();
+const servers = suite.servers;
 
 async function serveEnv(name: string, options: Parameters<typeof serve>[1] = {}): Promise<EnvironmentServer> {
   const load = bundledEnvironments[name];
@@ -43,7 +31,7 @@ async function openPage(
   url: string,
   consoleErrors: RegExp | undefined = undefined,
 ): Promise<{ page: Page; readyMs: number; fcpMs: number | undefined }> {
-  const page = await browser.context.newPage();
+  const page = await suite.browser().context.newPage();
   const problems: string[] = [];
   page.on("pageerror", (e) => problems.push(e.message));
   page.on("console", (m) => {
@@ -295,7 +283,7 @@ describe.skipIf(!run)("/web: transports, token, layout", { timeout: 120_000 }, (
 
   it("with --token: asks once per tab, keeps it out of the URL, sends it on every call", async () => {
     const server = await serveEnv("echo", { auth: { tokens: ["web-s3cret"] } });
-    const page = await browser.context.newPage();
+    const page = await suite.browser().context.newPage();
     await page.goto(`${server.url}/web/`);
     await page.waitForSelector("#token-form:not([hidden])");
     await page.fill("#token", "wrong");

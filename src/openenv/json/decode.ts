@@ -1,6 +1,7 @@
 import { type DescMessage, fromJson, type JsonValue, type MessageShape, type Registry } from "@bufbuild/protobuf";
 import { validateMessage } from "../../protocol/validate.js";
 import type { OpenEnvFieldError } from "../pydantic-errors.js";
+import { decodeToolJson, isToolMessage } from "./tools.js";
 import { errorText, Walker } from "./walker.js";
 
 /**
@@ -33,6 +34,7 @@ export function decodeOpenEnvJson<D extends DescMessage>(
   json: unknown,
   options: OpenEnvDecodeOptions = {},
 ): OpenEnvDecodeResult<MessageShape<D>> {
+  if (isToolMessage(schema)) return decodeToolJson(schema, json, options.registry) as OpenEnvDecodeResult<MessageShape<D>>;
   // Most input is valid: a quick walk that keeps no bookkeeping settles it; only input
   // with an error is walked again, recording what Pydantic-shaped errors need.
   const quick = new Walker(options, false);

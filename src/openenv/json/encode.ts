@@ -9,6 +9,7 @@ import {
 } from "@bufbuild/protobuf";
 import { isJsonObject } from "../../protocol/json-object.js";
 import { setOwn } from "../../protocol/own-keys.js";
+import { encodeToolJson, isToolMessage } from "./tools.js";
 import { is64 } from "./values.js";
 
 /**
@@ -24,6 +25,7 @@ export function encodeOpenEnvJson(
   /** Top-level fields to leave out (OpenEnv lifts an observation's reward, done and metadata out of it). */
   omit?: ReadonlySet<string>,
 ): JsonObject {
+  if (isToolMessage(schema)) return encodeToolJson(schema, message, registry);
   const json = toJson(schema, message, { useProtoFieldName: true, alwaysEmitImplicit: true, registry }) as JsonObject;
   return reshape(schema, json, omit);
 }

@@ -52,7 +52,7 @@ export function createContext(router: EnvironmentRouter, options: OpenEnvSurface
   }
   const schemas: JsonObject = { ...jsonSchemasOf(router.spec) };
   const manager = router.sessions;
-  const local: JsonRpcHandler<JsonRpcCall> = (body, call) => handleJsonRpc(manager, body, call);
+  const local: JsonRpcHandler<JsonRpcCall> = (body, call) => handleJsonRpc(manager, body, call, mode);
   const placement = router.placement;
   return {
     spec: router.spec,

@@ -5,13 +5,16 @@ import type { Session } from "../../core/session.js";
 import type { SessionManager } from "../../core/session-manager.js";
 import { findCapacity, findSessionLost } from "../../protocol/errors.js";
 import { isJsonObject } from "../../protocol/json-object.js";
+import type { ServerMode } from "../../server/tools/define.js";
 import { type OpenEnvFieldError, pydanticText } from "../pydantic-errors.js";
+import { toolsCall, toolsList } from "./json-rpc-tools.js";
 
 /**
  * OpenEnv's MCP JSON-RPC endpoint (`POST /mcp`, `WS /mcp`, and `type: "mcp"`
- * frames on `/ws`) for an environment that is not an MCP environment: the
- * session methods work, the tool methods answer −32603 "Environment does not
- * support MCP" as OpenEnv does for such environments.
+ * frames on `/ws`): the session methods (`openenv/session/create|close`) and,
+ * for a tool environment, `tools/list` and `tools/call` (json-rpc-tools.ts);
+ * other environments answer the tool methods with −32603 "Environment does
+ * not support MCP", as OpenEnv does.
  */
 
 /** JSON-RPC error codes OpenEnv uses. */
@@ -43,7 +46,12 @@ export function parseErrorResponse(detail?: string): JsonObject {
 }
 
 /** Handles one parsed JSON-RPC request for this process's sessions and returns its response. Never throws. */
-export async function handleJsonRpc(manager: SessionManager, body: unknown, ctx: JsonRpcCall): Promise<JsonObject> {
+export async function handleJsonRpc(
+  manager: SessionManager,
+  body: unknown,
+  ctx: JsonRpcCall,
+  mode: ServerMode = "simulation",
+): Promise<JsonObject> {
   const invalid = validateRequest(body);
   const rawId = isJsonObject(body) ? body.id : null;
   const id: JsonValue = typeof rawId === "string" || (typeof rawId === "number" && Number.isInteger(rawId)) ? rawId : null;
@@ -62,26 +70,16 @@ export async function handleJsonRpc(manager: SessionManager, body: unknown, ctx:
     }
     switch (req.method) {
       case "tools/list":
+        return toolsList(manager.factory.spec, id, mode);
       case "tools/call":
-        return jsonRpcError(id, JsonRpcCode.InternalError, "Environment does not support MCP");
+        return await toolsCall(manager, session, params, id);
       case "openenv/session/create": {
         if (session !== undefined) return { jsonrpc: "2.0", id, result: { session_id: session.id } };
         try {
           const created = await manager.open();
           return { jsonrpc: "2.0", id, result: { session_id: created.id } };
         } catch (e) {
-          const err = ConnectError.from(e, Code.Internal);
-          const capacity = findCapacity(err);
-          if (capacity !== undefined) {
-            return jsonRpcError(id, JsonRpcCode.ServerError, err.rawMessage, {
-              active_sessions: capacity.activeSessions,
-              max_sessions: capacity.maxSessions,
-            });
-          }
-          if (isFactoryError(err)) {
-            return jsonRpcError(id, JsonRpcCode.ServerError, err.rawMessage, { factory_name: manager.factory.spec.name });
-          }
-          return jsonRpcError(id, JsonRpcCode.ServerError, err.rawMessage);
+          return openFailed(manager, id, e);
         }
       }
       case "openenv/session/close": {
@@ -102,6 +100,22 @@ export async function handleJsonRpc(manager: SessionManager, body: unknown, ctx:
   } catch (e) {
     return jsonRpcError(id, JsonRpcCode.InternalError, e instanceof ConnectError ? e.rawMessage : String(e));
   }
+}
+
+/** A failed session open as OpenEnv reports it: −32000 with the capacity or factory details. */
+export function openFailed(manager: SessionManager, id: JsonValue, e: unknown): JsonObject {
+  const err = ConnectError.from(e, Code.Internal);
+  const capacity = findCapacity(err);
+  if (capacity !== undefined) {
+    return jsonRpcError(id, JsonRpcCode.ServerError, err.rawMessage, {
+      active_sessions: capacity.activeSessions,
+      max_sessions: capacity.maxSessions,
+    });
+  }
+  if (isFactoryError(err)) {
+    return jsonRpcError(id, JsonRpcCode.ServerError, err.rawMessage, { factory_name: manager.factory.spec.name });
+  }
+  return jsonRpcError(id, JsonRpcCode.ServerError, err.rawMessage);
 }
 
 /** OpenEnv's "Unknown session_id" (−32602), saying so when the session was lost with another replica. */

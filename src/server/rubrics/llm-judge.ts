@@ -1,3 +1,4 @@
+import { ChatClient, type ChatMessage } from "../../agent/chat.js";
 import { Rubric, type RubricContext } from "./rubric.js";
 
 /** Options of {@link LLMJudge}. */
@@ -155,15 +156,6 @@ export function toPromptJson(value: unknown): string {
   );
 }
 
-class JudgeError extends Error {
-  constructor(
-    message: string,
-    readonly retryable: boolean,
-  ) {
-    super(message);
-  }
-}
-
 /**
  * Grades a step by asking an LLM through an OpenAI-compatible
  * `/chat/completions` endpoint (OpenEnv's `LLMJudge`). Always asynchronous.
@@ -186,7 +178,7 @@ export class LLMJudge<A = unknown, O = unknown> extends Rubric<A, O> {
   lastError: string | undefined;
   readonly model: string;
   readonly baseUrl: string;
-  private readonly apiKey: string | undefined;
+  private readonly chat: ChatClient;
 
   constructor(private readonly options: LLMJudgeOptions<A, O>) {
     super();
@@ -196,7 +188,15 @@ export class LLMJudge<A = unknown, O = unknown> extends Rubric<A, O> {
       "",
     );
     this.model = options.model ?? env.OPENENV_JUDGE_MODEL ?? "gpt-4o-mini";
-    this.apiKey = options.apiKey ?? env.OPENENV_JUDGE_API_KEY ?? env.OPENAI_API_KEY;
+    this.chat = new ChatClient({
+      baseUrl: this.baseUrl,
+      model: this.model,
+      apiKey: options.apiKey ?? env.OPENENV_JUDGE_API_KEY ?? env.OPENAI_API_KEY,
+      retries: Math.max(0, options.retries ?? 1),
+      // The judge's own deadline (timeoutMs) bounds every attempt through the signal.
+      timeoutMs: 2 ** 31 - 1,
+      fetch: options.fetch,
+    });
     if (options.scale !== undefined && !(options.scale > 0)) throw new Error(`LLMJudge: scale must be positive, got ${options.scale}`);
   }
 
@@ -216,7 +216,7 @@ export class LLMJudge<A = unknown, O = unknown> extends Rubric<A, O> {
       const text = await this.complete(prompt, signal);
       this.lastResponse = text;
       const verdict = parseJudgeScore(text, this.options.scorePattern);
-      if (verdict === undefined) throw new JudgeError(`the judge's answer has no score: ${JSON.stringify(text.slice(0, 200))}`, false);
+      if (verdict === undefined) throw new Error(`the judge's answer has no score: ${JSON.stringify(text.slice(0, 200))}`);
       this.lastReason = verdict.reason;
       const scaled = verdict.fraction ? verdict.score : verdict.score / (this.options.scale ?? 1);
       return this.options.normalize === false ? scaled : Math.min(1, Math.max(0, scaled));
@@ -233,49 +233,20 @@ export class LLMJudge<A = unknown, O = unknown> extends Rubric<A, O> {
     }
   }
 
-  /** Sends the prompt and returns the answer text, retrying transient failures. */
+  /** Sends the prompt and returns the answer text (the chat client retries transient failures). */
   private async complete(prompt: string, signal: AbortSignal): Promise<string> {
-    const attempts = 1 + Math.max(0, this.options.retries ?? 1);
-    let lastError: unknown;
-    for (let i = 0; i < attempts; i++) {
-      try {
-        return await this.request(prompt, signal);
-      } catch (err) {
-        lastError = err;
-        if (signal.aborted || (err instanceof JudgeError && !err.retryable)) throw err;
-      }
-    }
-    throw lastError;
-  }
-
-  private async request(prompt: string, signal: AbortSignal): Promise<string> {
-    const messages = [
-      ...(this.options.systemPrompt === undefined ? [] : [{ role: "system", content: this.options.systemPrompt }]),
+    const messages: ChatMessage[] = [
+      ...(this.options.systemPrompt === undefined ? [] : [{ role: "system" as const, content: this.options.systemPrompt }]),
       { role: "user", content: prompt },
     ];
-    const body: Record<string, unknown> = { model: this.model, messages, temperature: this.options.temperature ?? 0 };
-    if (this.options.maxTokens !== undefined) body.max_tokens = this.options.maxTokens;
-    const headers: Record<string, string> = { "content-type": "application/json" };
-    if (this.apiKey !== undefined && this.apiKey !== "") headers.authorization = `Bearer ${this.apiKey}`;
-    const doFetch = this.options.fetch ?? fetch;
-    let res: Response;
-    try {
-      res = await doFetch(`${this.baseUrl}/chat/completions`, { method: "POST", headers, body: JSON.stringify(body), signal });
-    } catch (err) {
-      throw new JudgeError(`request to ${this.baseUrl}/chat/completions failed: ${err instanceof Error ? err.message : String(err)}`, true);
-    }
-    const text = await res.text();
-    if (!res.ok) {
-      throw new JudgeError(`the judge answered HTTP ${res.status}: ${text.slice(0, 200)}`, res.status === 429 || res.status >= 500);
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      throw new JudgeError(`the judge's response is not JSON: ${text.slice(0, 200)}`, false);
-    }
-    const content = (parsed as { choices?: { message?: { content?: unknown } }[] }).choices?.[0]?.message?.content;
-    if (typeof content !== "string") throw new JudgeError("the judge's response has no choices[0].message.content", false);
+    const answer = await this.chat.complete({
+      messages,
+      temperature: this.options.temperature ?? 0,
+      maxTokens: this.options.maxTokens,
+      signal,
+    });
+    const content = answer.message.content;
+    if (typeof content !== "string") throw new Error("the judge's response has no choices[0].message.content");
     return content;
   }
 

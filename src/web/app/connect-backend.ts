@@ -35,7 +35,10 @@ import {
 } from "./connection.js";
 import { fieldsFromMessage } from "./fields.js";
 import type { FieldError, JsonRecord } from "./form.js";
+import { type ToolSupport, toolViews } from "./tools.js";
 
+/** The action of every tool (MCP) environment. */
+const TOOL_ACTION = "openenv.v1.ToolAction";
 /** The page's Step call: half-duplex over HTTP/1.1 (fetch cannot stream a request body), in Connect's binary streaming protocol. */
 const stepHeaders = {
   "content-type": STEP_CONTENT_TYPES.connect,
@@ -78,6 +81,8 @@ export class ConnectBackend implements EnvConnection {
   readonly transport = "Connect (binary protobuf) · Step stream, half-duplex";
   private sessionId = "";
   private requestCounter = 0;
+  /** Tools from Describe; a call is a `call_tool` action (proto JSON). */
+  readonly tools: ToolSupport | undefined;
 
   private constructor(
     private readonly baseUrl: string,
@@ -86,7 +91,13 @@ export class ConnectBackend implements EnvConnection {
     private readonly registry: Registry,
     private readonly action: DescMessage,
     readonly description: EnvDescription,
-  ) {}
+  ) {
+    const tools = description.tools;
+    this.tools =
+      tools === undefined
+        ? undefined
+        : { list: async () => tools, callAction: (name, args) => ({ call_tool: { tool_name: name, arguments: args } }) };
+  }
 
   /**
    * Describes the environment; undefined when the server has no Describe (an
@@ -133,6 +144,7 @@ export class ConnectBackend implements EnvConnection {
       stateType: res.stateType,
       rewardComponents: res.capabilities?.rewardComponents ?? [],
       partialObservations: res.capabilities?.partialObservations ?? false,
+      tools: res.tools.length > 0 || res.actionType === TOOL_ACTION ? toolViews(res.tools) : undefined,
     };
     return new ConnectBackend(baseUrl, credentials, client, registry, action, description);
   }

@@ -1,5 +1,6 @@
 import type { FieldSpec } from "./fields.js";
 import type { FieldError, JsonRecord } from "./form.js";
+import type { ToolSupport, ToolView } from "./tools.js";
 
 /** What a reset or step produced, as the page shows it (JSON with proto field names). */
 export interface StepView {
@@ -36,6 +37,8 @@ export interface EnvDescription {
   readonly stateType: string;
   readonly rewardComponents: readonly string[];
   readonly partialObservations: boolean;
+  /** The tools of a tool (MCP) environment, when Describe lists them. */
+  readonly tools?: readonly ToolView[];
 }
 
 /** An open connection to an environment server, holding at most one session. */
@@ -43,6 +46,8 @@ export interface EnvConnection {
   readonly description: EnvDescription;
   /** How the page talks to the server, for display, e.g. "Connect (binary) + Step stream". */
   readonly transport: string;
+  /** A tool (MCP) environment's tools and how to call one; undefined for other environments. */
+  readonly tools: ToolSupport | undefined;
   reset(params: { seed?: string; episodeId?: string; options?: JsonRecord }): Promise<StepView>;
   step(action: JsonRecord, onPartial: (p: PartialView) => void): Promise<StepView>;
   state(): Promise<JsonRecord>;

@@ -5,6 +5,7 @@ import { h, pretty } from "./dom.js";
 import { type GeneratedForm, generateForm, type JsonRecord } from "./form.js";
 import { OpenEnvBackend } from "./openenv-backend.js";
 import { type Renderer, registerRenderer, rendererFor } from "./renderers.js";
+import { ToolsPanel } from "./tools-panel.js";
 
 /** The page's API for environment authors' scripts (`/web/renderers.js`). */
 declare global {
@@ -122,7 +123,10 @@ class App {
     reset: h("button", { type: "button", id: "reset", class: "primary", onclick: () => void this.reset() }, "Reset"),
     step: h("button", { type: "submit", id: "step", class: "primary", disabled: true }, "Step"),
     state: h("button", { type: "button", id: "get-state", disabled: true, onclick: () => void this.state() }, "State"),
+    // The tools panel's Call: a tool call is a step, so it is enabled and disabled with Step.
+    call: h("button", { type: "submit", id: "call-tool", class: "primary", disabled: true }, "Call"),
   };
+  private readonly toolsSlot = h("div", { id: "tools-slot" });
   private readonly title = h("h1", { id: "env-name" }, "OpenEnv");
   private readonly subtitle = h("p", { id: "env-description", class: "muted" });
   private readonly transport = h("span", { id: "transport", class: "badge" });
@@ -246,9 +250,9 @@ class App {
           "div",
           { class: "col left" },
           episode,
+          // A tool environment's tools panel comes first: it is how such an environment is played.
+          this.toolsSlot,
           h("section", { id: "action-section", "aria-labelledby": "action-title" }, h("h2", { id: "action-title" }, "Action"), actionForm),
-          // Issue 14 (MCP environments) adds a tools panel here: the tool list with generated argument forms.
-          h("div", { id: "tools-slot" }),
         ),
         h(
           "div",
@@ -304,6 +308,17 @@ class App {
         // keep typing
       }
     });
+    this.toolsSlot.replaceChildren();
+    const tools = this.conn.tools;
+    if (tools !== undefined) {
+      const panel = new ToolsPanel(tools, (action, onPartial) => this.step(action, onPartial), this.buttons.call);
+      this.toolsSlot.replaceChildren(panel.element);
+      try {
+        await panel.load();
+      } catch (err) {
+        this.showError(err);
+      }
+    }
     this.buttons.reset.disabled = false;
     document.body.dataset.ready = "true";
     performance.mark("openenv-web-ready");
@@ -399,13 +414,15 @@ class App {
     this.live.hidden = true;
     this.live.replaceChildren();
     this.record("reset", undefined, view, "", performance.now() - started);
-    this.buttons.step.disabled = false;
     this.buttons.state.disabled = false;
   }
 
-  /** Steps with the form's action; `action` (from a renderer's button) replaces it first. */
-  async step(action?: JsonRecord): Promise<void> {
-    if (this.conn === undefined || this.actionForm === undefined || this.buttons.step.disabled) return;
+  /**
+   * Steps with the form's action; `action` (from a renderer's button or the tools
+   * panel) replaces it first. Returns what the step produced, undefined when it failed.
+   */
+  async step(action?: JsonRecord, onProgress?: (p: PartialView) => void): Promise<StepView | undefined> {
+    if (this.conn === undefined || this.actionForm === undefined || this.buttons.step.disabled) return undefined;
     if (action !== undefined) {
       this.actionForm.setValue(action);
       this.formEdited(action);
@@ -417,6 +434,7 @@ class App {
     this.live.hidden = true;
     const partialType = this.conn.description.partialType;
     const onPartial = (p: PartialView): void => {
+      onProgress?.(p);
       this.live.hidden = false;
       const render = rendererFor(partialType);
       const drawn = render?.(p.observation, { typeName: partialType, act: () => {}, done: false });
@@ -429,10 +447,11 @@ class App {
     this.stepInfo.prepend(running);
     const view = await this.run(() => (this.conn as EnvConnection).step(structuredClone(value), onPartial));
     running.remove();
-    if (view === undefined) return;
+    if (view === undefined) return undefined;
     // The observation now shows the whole output; the streamed chunks stay in the history row.
     if (rendererFor(this.conn.description.observationType) !== undefined) this.live.hidden = true;
     this.record("step", structuredClone(value), view, output, performance.now() - started);
+    return view;
   }
 
   private async state(): Promise<void> {
@@ -478,6 +497,7 @@ class App {
     ];
     this.stepInfo.replaceChildren(...badges.filter((b) => b !== null));
     this.buttons.step.disabled = false;
+    this.buttons.call.disabled = false;
     this.chart.replaceChildren(rewardChart(this.rewards));
 
     const row = h(

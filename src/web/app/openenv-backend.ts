@@ -10,6 +10,7 @@ import {
 } from "./connection.js";
 import { fieldsFromJsonSchema } from "./fields.js";
 import { type FieldError, type JsonRecord, pathString } from "./form.js";
+import { type ToolSupport, type ToolView, toolViews } from "./tools.js";
 
 type Frame = { type: string; data?: JsonRecord };
 
@@ -87,11 +88,31 @@ export class OpenEnvBackend implements EnvConnection {
   private queue: Promise<unknown> = Promise.resolve();
   private steps = 0;
   private episode: string | undefined;
+  private rpcId = 0;
+  /** A tool environment's tools: Describe's list, or MCP's `tools/list` in an `mcp` frame; a call is OpenEnv's `call_tool` action. */
+  readonly tools: ToolSupport | undefined;
 
   private constructor(
     private readonly baseUrl: string,
     readonly description: EnvDescription,
-  ) {}
+    isToolEnvironment = description.tools !== undefined,
+  ) {
+    const known = description.tools;
+    this.tools = !isToolEnvironment
+      ? undefined
+      : {
+          list: async () => known ?? this.listTools(),
+          callAction: (name, args) => ({ type: "call_tool", tool_name: name, arguments: args }),
+        };
+  }
+
+  /** OpenEnv's `{"type": "mcp"}` frame on /ws: JSON-RPC `tools/list`, answered by the environment's MCP server. */
+  private async listTools(): Promise<readonly ToolView[]> {
+    const reply = await this.call({ type: "mcp", data: { jsonrpc: "2.0", id: ++this.rpcId, method: "tools/list", params: {} } });
+    const rpc = reply.data ?? {};
+    if (isRecord(rpc.error)) throw new CallError(`tools/list: ${String(rpc.error.message)}`, "internal");
+    return toolViews(isRecord(rpc.result) ? rpc.result.tools : undefined);
+  }
 
   /** Reads `/schema` and `/metadata`; undefined when the server has neither. */
   static async open(baseUrl: string, credentials: Credentials, fallback?: EnvDescription): Promise<OpenEnvBackend | undefined> {
@@ -127,7 +148,9 @@ export class OpenEnvBackend implements EnvConnection {
       rewardComponents: [],
       partialObservations: false,
     };
-    return new OpenEnvBackend(baseUrl, description);
+    // OpenEnv's MCP environments take a CallToolAction (`tool_name`, `arguments`).
+    const isTools = isRecord(action.properties) && "tool_name" in action.properties;
+    return new OpenEnvBackend(baseUrl, description, isTools);
   }
 
   private connect(): Promise<WebSocket> {

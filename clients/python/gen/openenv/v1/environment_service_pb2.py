@@ -15,9 +15,10 @@ from google.protobuf import any_pb2 as google_dot_protobuf_dot_any__pb2
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
+from openenv.v1 import tools_pb2 as openenv_dot_v1_dot_tools__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$openenv/v1/environment_service.proto\x12\nopenenv.v1\x1a\x19google/protobuf/any.proto\x1a google/protobuf/descriptor.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xb5\x01\n\x0cResetRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x17\n\x04seed\x18\x02 \x01(\x04H\x00R\x04seed\x88\x01\x01\x12\"\n\nepisode_id\x18\x03 \x01(\tH\x01R\tepisodeId\x88\x01\x01\x12\x31\n\x07options\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructR\x07optionsB\x07\n\x05_seedB\r\n\x0b_episode_id\"^\n\rResetResponse\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12.\n\x06result\x18\x02 \x01(\x0b\x32\x16.openenv.v1.StepResultR\x06result\"\x9f\x02\n\x0bStepRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\x1d\n\nsession_id\x18\x02 \x01(\tR\tsessionId\x12.\n\x06\x61\x63tion\x18\x03 \x01(\x0b\x32\x14.google.protobuf.AnyH\x00R\x06\x61\x63tion\x12\x30\n\x05reset\x18\x04 \x01(\x0b\x32\x18.openenv.v1.ResetRequestH\x00R\x05reset\x12\x30\n\x05state\x18\x05 \x01(\x0b\x32\x18.openenv.v1.StateRequestH\x00R\x05state\x12\x33\n\x07timeout\x18\x06 \x01(\x0b\x32\x19.google.protobuf.DurationR\x07timeoutB\t\n\x07\x63ommand\"\xc0\x02\n\x0cStepResponse\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\x1d\n\nsession_id\x18\x02 \x01(\tR\tsessionId\x12\x30\n\x06result\x18\x03 \x01(\x0b\x32\x16.openenv.v1.StepResultH\x00R\x06result\x12:\n\x07partial\x18\x04 \x01(\x0b\x32\x1e.openenv.v1.PartialObservationH\x00R\x07partial\x12\x31\n\x05state\x18\x05 \x01(\x0b\x32\x19.openenv.v1.StateResponseH\x00R\x05state\x12-\n\x05\x65rror\x18\x06 \x01(\x0b\x32\x15.openenv.v1.StepErrorH\x00R\x05\x65rror\x12\x1a\n\x08replayed\x18\x07 \x01(\x08R\x08replayedB\x06\n\x04kind\"\xd1\x03\n\nStepResult\x12\x36\n\x0bobservation\x18\x01 \x01(\x0b\x32\x14.google.protobuf.AnyR\x0bobservation\x12\x1b\n\x06reward\x18\x02 \x01(\x01H\x00R\x06reward\x88\x01\x01\x12\x12\n\x04\x64one\x18\x03 \x01(\x08R\x04\x64one\x12\x1e\n\nterminated\x18\x04 \x01(\x08R\nterminated\x12\x1c\n\ttruncated\x18\x05 \x01(\x08R\ttruncated\x12\x33\n\x08metadata\x18\x06 \x01(\x0b\x32\x17.google.protobuf.StructR\x08metadata\x12Y\n\x11reward_components\x18\x07 \x03(\x0b\x32,.openenv.v1.StepResult.RewardComponentsEntryR\x10rewardComponents\x12\x1d\n\nstep_count\x18\x08 \x01(\rR\tstepCount\x12\x1d\n\nepisode_id\x18\t \x01(\tR\tepisodeId\x1a\x43\n\x15RewardComponentsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value:\x02\x38\x01\x42\t\n\x07_reward\"\xaf\x01\n\x12PartialObservation\x12\x36\n\x0bobservation\x18\x01 \x01(\x0b\x32\x14.google.protobuf.AnyR\x0bobservation\x12\x1f\n\x08progress\x18\x02 \x01(\x01H\x00R\x08progress\x88\x01\x01\x12\x33\n\x08metadata\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructR\x08metadataB\x0b\n\t_progress\"-\n\x0cStateRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\"\x98\x01\n\rStateResponse\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12*\n\x05state\x18\x02 \x01(\x0b\x32\x14.google.protobuf.AnyR\x05state\x12\x1d\n\nepisode_id\x18\x03 \x01(\tR\tepisodeId\x12\x1d\n\nstep_count\x18\x04 \x01(\rR\tstepCount\"\x11\n\x0f\x44\x65scribeRequest\"\xd5\x03\n\x10\x44\x65scribeResponse\x12;\n\x08metadata\x18\x01 \x01(\x0b\x32\x1f.openenv.v1.EnvironmentMetadataR\x08metadata\x12\x1f\n\x0b\x61\x63tion_type\x18\x02 \x01(\tR\nactionType\x12)\n\x10observation_type\x18\x03 \x01(\tR\x0fobservationType\x12\x1d\n\nstate_type\x18\x04 \x01(\tR\tstateType\x12!\n\x0cpartial_type\x18\x05 \x01(\tR\x0bpartialType\x12\x44\n\x0b\x64\x65scriptors\x18\x06 \x01(\x0b\x32\".google.protobuf.FileDescriptorSetR\x0b\x64\x65scriptors\x12:\n\x0cjson_schemas\x18\x07 \x01(\x0b\x32\x17.openenv.v1.JsonSchemasR\x0bjsonSchemas\x12\x30\n\x06limits\x18\x08 \x01(\x0b\x32\x18.openenv.v1.ServerLimitsR\x06limits\x12\x42\n\x0c\x63\x61pabilities\x18\t \x01(\x0b\x32\x1e.openenv.v1.ServerCapabilitiesR\x0c\x63\x61pabilities\"\xc2\x01\n\x13\x45nvironmentMetadata\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12 \n\x0b\x64\x65scription\x18\x02 \x01(\tR\x0b\x64\x65scription\x12\x18\n\x07version\x18\x03 \x01(\tR\x07version\x12\x16\n\x06readme\x18\x04 \x01(\tR\x06readme\x12\x16\n\x06\x61uthor\x18\x05 \x01(\tR\x06\x61uthor\x12+\n\x11\x64ocumentation_url\x18\x06 \x01(\tR\x10\x64ocumentationUrl\"\xa8\x01\n\x0bJsonSchemas\x12/\n\x06\x61\x63tion\x18\x01 \x01(\x0b\x32\x17.google.protobuf.StructR\x06\x61\x63tion\x12\x39\n\x0bobservation\x18\x02 \x01(\x0b\x32\x17.google.protobuf.StructR\x0bobservation\x12-\n\x05state\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructR\x05state\"\xc0\x02\n\x0cServerLimits\x12!\n\x0cmax_sessions\x18\x01 \x01(\rR\x0bmaxSessions\x12\'\n\x0f\x61\x63tive_sessions\x18\x02 \x01(\rR\x0e\x61\x63tiveSessions\x12<\n\x0cidle_timeout\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x0bidleTimeout\x12<\n\x0cstep_timeout\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationR\x0bstepTimeout\x12*\n\x11max_message_bytes\x18\x05 \x01(\x04R\x0fmaxMessageBytes\x12<\n\x0cresume_grace\x18\x06 \x01(\x0b\x32\x19.google.protobuf.DurationR\x0bresumeGrace\"\xc3\x01\n\x12ServerCapabilities\x12/\n\x13\x63oncurrent_sessions\x18\x01 \x01(\x08R\x12\x63oncurrentSessions\x12\x1c\n\tprotocols\x18\x02 \x03(\tR\tprotocols\x12\x31\n\x14partial_observations\x18\x03 \x01(\x08R\x13partialObservations\x12+\n\x11reward_components\x18\x04 \x03(\tR\x10rewardComponents\"4\n\x13\x43loseSessionRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\".\n\x14\x43loseSessionResponse\x12\x16\n\x06\x63losed\x18\x01 \x01(\x08R\x06\x63losed\"i\n\tStepError\x12\x12\n\x04\x63ode\x18\x01 \x01(\x05R\x04\x63ode\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12.\n\x07\x64\x65tails\x18\x03 \x03(\x0b\x32\x14.google.protobuf.AnyR\x07\x64\x65tails\"Z\n\x0c\x43\x61pacityInfo\x12\'\n\x0f\x61\x63tive_sessions\x18\x01 \x01(\rR\x0e\x61\x63tiveSessions\x12!\n\x0cmax_sessions\x18\x02 \x01(\rR\x0bmaxSessions\"D\n\x0bSessionLost\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x16\n\x06holder\x18\x02 \x01(\tR\x06holder\"N\n\x10ValidationErrors\x12:\n\nviolations\x18\x01 \x03(\x0b\x32\x1a.openenv.v1.FieldViolationR\nviolations\"\\\n\x0e\x46ieldViolation\x12\x14\n\x05\x66ield\x18\x01 \x01(\tR\x05\x66ield\x12 \n\x0b\x64\x65scription\x18\x02 \x01(\tR\x0b\x64\x65scription\x12\x12\n\x04rule\x18\x03 \x01(\tR\x04rule2\xf3\x02\n\x12\x45nvironmentService\x12<\n\x05Reset\x12\x18.openenv.v1.ResetRequest\x1a\x19.openenv.v1.ResetResponse\x12=\n\x04Step\x12\x17.openenv.v1.StepRequest\x1a\x18.openenv.v1.StepResponse(\x01\x30\x01\x12\x41\n\x05State\x12\x18.openenv.v1.StateRequest\x1a\x19.openenv.v1.StateResponse\"\x03\x90\x02\x01\x12J\n\x08\x44\x65scribe\x12\x1b.openenv.v1.DescribeRequest\x1a\x1c.openenv.v1.DescribeResponse\"\x03\x90\x02\x01\x12Q\n\x0c\x43loseSession\x12\x1f.openenv.v1.CloseSessionRequest\x1a .openenv.v1.CloseSessionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$openenv/v1/environment_service.proto\x12\nopenenv.v1\x1a\x19google/protobuf/any.proto\x1a google/protobuf/descriptor.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x16openenv/v1/tools.proto\"\xb5\x01\n\x0cResetRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x17\n\x04seed\x18\x02 \x01(\x04H\x00R\x04seed\x88\x01\x01\x12\"\n\nepisode_id\x18\x03 \x01(\tH\x01R\tepisodeId\x88\x01\x01\x12\x31\n\x07options\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructR\x07optionsB\x07\n\x05_seedB\r\n\x0b_episode_id\"^\n\rResetResponse\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12.\n\x06result\x18\x02 \x01(\x0b\x32\x16.openenv.v1.StepResultR\x06result\"\x9f\x02\n\x0bStepRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\x1d\n\nsession_id\x18\x02 \x01(\tR\tsessionId\x12.\n\x06\x61\x63tion\x18\x03 \x01(\x0b\x32\x14.google.protobuf.AnyH\x00R\x06\x61\x63tion\x12\x30\n\x05reset\x18\x04 \x01(\x0b\x32\x18.openenv.v1.ResetRequestH\x00R\x05reset\x12\x30\n\x05state\x18\x05 \x01(\x0b\x32\x18.openenv.v1.StateRequestH\x00R\x05state\x12\x33\n\x07timeout\x18\x06 \x01(\x0b\x32\x19.google.protobuf.DurationR\x07timeoutB\t\n\x07\x63ommand\"\xc0\x02\n\x0cStepResponse\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\x1d\n\nsession_id\x18\x02 \x01(\tR\tsessionId\x12\x30\n\x06result\x18\x03 \x01(\x0b\x32\x16.openenv.v1.StepResultH\x00R\x06result\x12:\n\x07partial\x18\x04 \x01(\x0b\x32\x1e.openenv.v1.PartialObservationH\x00R\x07partial\x12\x31\n\x05state\x18\x05 \x01(\x0b\x32\x19.openenv.v1.StateResponseH\x00R\x05state\x12-\n\x05\x65rror\x18\x06 \x01(\x0b\x32\x15.openenv.v1.StepErrorH\x00R\x05\x65rror\x12\x1a\n\x08replayed\x18\x07 \x01(\x08R\x08replayedB\x06\n\x04kind\"\xd1\x03\n\nStepResult\x12\x36\n\x0bobservation\x18\x01 \x01(\x0b\x32\x14.google.protobuf.AnyR\x0bobservation\x12\x1b\n\x06reward\x18\x02 \x01(\x01H\x00R\x06reward\x88\x01\x01\x12\x12\n\x04\x64one\x18\x03 \x01(\x08R\x04\x64one\x12\x1e\n\nterminated\x18\x04 \x01(\x08R\nterminated\x12\x1c\n\ttruncated\x18\x05 \x01(\x08R\ttruncated\x12\x33\n\x08metadata\x18\x06 \x01(\x0b\x32\x17.google.protobuf.StructR\x08metadata\x12Y\n\x11reward_components\x18\x07 \x03(\x0b\x32,.openenv.v1.StepResult.RewardComponentsEntryR\x10rewardComponents\x12\x1d\n\nstep_count\x18\x08 \x01(\rR\tstepCount\x12\x1d\n\nepisode_id\x18\t \x01(\tR\tepisodeId\x1a\x43\n\x15RewardComponentsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value:\x02\x38\x01\x42\t\n\x07_reward\"\xaf\x01\n\x12PartialObservation\x12\x36\n\x0bobservation\x18\x01 \x01(\x0b\x32\x14.google.protobuf.AnyR\x0bobservation\x12\x1f\n\x08progress\x18\x02 \x01(\x01H\x00R\x08progress\x88\x01\x01\x12\x33\n\x08metadata\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructR\x08metadataB\x0b\n\t_progress\"-\n\x0cStateRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\"\x98\x01\n\rStateResponse\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12*\n\x05state\x18\x02 \x01(\x0b\x32\x14.google.protobuf.AnyR\x05state\x12\x1d\n\nepisode_id\x18\x03 \x01(\tR\tepisodeId\x12\x1d\n\nstep_count\x18\x04 \x01(\rR\tstepCount\"\x11\n\x0f\x44\x65scribeRequest\"\xfd\x03\n\x10\x44\x65scribeResponse\x12;\n\x08metadata\x18\x01 \x01(\x0b\x32\x1f.openenv.v1.EnvironmentMetadataR\x08metadata\x12\x1f\n\x0b\x61\x63tion_type\x18\x02 \x01(\tR\nactionType\x12)\n\x10observation_type\x18\x03 \x01(\tR\x0fobservationType\x12\x1d\n\nstate_type\x18\x04 \x01(\tR\tstateType\x12!\n\x0cpartial_type\x18\x05 \x01(\tR\x0bpartialType\x12\x44\n\x0b\x64\x65scriptors\x18\x06 \x01(\x0b\x32\".google.protobuf.FileDescriptorSetR\x0b\x64\x65scriptors\x12:\n\x0cjson_schemas\x18\x07 \x01(\x0b\x32\x17.openenv.v1.JsonSchemasR\x0bjsonSchemas\x12\x30\n\x06limits\x18\x08 \x01(\x0b\x32\x18.openenv.v1.ServerLimitsR\x06limits\x12\x42\n\x0c\x63\x61pabilities\x18\t \x01(\x0b\x32\x1e.openenv.v1.ServerCapabilitiesR\x0c\x63\x61pabilities\x12&\n\x05tools\x18\n \x03(\x0b\x32\x10.openenv.v1.ToolR\x05tools\"\xc2\x01\n\x13\x45nvironmentMetadata\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12 \n\x0b\x64\x65scription\x18\x02 \x01(\tR\x0b\x64\x65scription\x12\x18\n\x07version\x18\x03 \x01(\tR\x07version\x12\x16\n\x06readme\x18\x04 \x01(\tR\x06readme\x12\x16\n\x06\x61uthor\x18\x05 \x01(\tR\x06\x61uthor\x12+\n\x11\x64ocumentation_url\x18\x06 \x01(\tR\x10\x64ocumentationUrl\"\xa8\x01\n\x0bJsonSchemas\x12/\n\x06\x61\x63tion\x18\x01 \x01(\x0b\x32\x17.google.protobuf.StructR\x06\x61\x63tion\x12\x39\n\x0bobservation\x18\x02 \x01(\x0b\x32\x17.google.protobuf.StructR\x0bobservation\x12-\n\x05state\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructR\x05state\"\xc0\x02\n\x0cServerLimits\x12!\n\x0cmax_sessions\x18\x01 \x01(\rR\x0bmaxSessions\x12\'\n\x0f\x61\x63tive_sessions\x18\x02 \x01(\rR\x0e\x61\x63tiveSessions\x12<\n\x0cidle_timeout\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x0bidleTimeout\x12<\n\x0cstep_timeout\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationR\x0bstepTimeout\x12*\n\x11max_message_bytes\x18\x05 \x01(\x04R\x0fmaxMessageBytes\x12<\n\x0cresume_grace\x18\x06 \x01(\x0b\x32\x19.google.protobuf.DurationR\x0bresumeGrace\"\xc3\x01\n\x12ServerCapabilities\x12/\n\x13\x63oncurrent_sessions\x18\x01 \x01(\x08R\x12\x63oncurrentSessions\x12\x1c\n\tprotocols\x18\x02 \x03(\tR\tprotocols\x12\x31\n\x14partial_observations\x18\x03 \x01(\x08R\x13partialObservations\x12+\n\x11reward_components\x18\x04 \x03(\tR\x10rewardComponents\"4\n\x13\x43loseSessionRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\".\n\x14\x43loseSessionResponse\x12\x16\n\x06\x63losed\x18\x01 \x01(\x08R\x06\x63losed\"i\n\tStepError\x12\x12\n\x04\x63ode\x18\x01 \x01(\x05R\x04\x63ode\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12.\n\x07\x64\x65tails\x18\x03 \x03(\x0b\x32\x14.google.protobuf.AnyR\x07\x64\x65tails\"Z\n\x0c\x43\x61pacityInfo\x12\'\n\x0f\x61\x63tive_sessions\x18\x01 \x01(\rR\x0e\x61\x63tiveSessions\x12!\n\x0cmax_sessions\x18\x02 \x01(\rR\x0bmaxSessions\"D\n\x0bSessionLost\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x16\n\x06holder\x18\x02 \x01(\tR\x06holder\"N\n\x10ValidationErrors\x12:\n\nviolations\x18\x01 \x03(\x0b\x32\x1a.openenv.v1.FieldViolationR\nviolations\"\\\n\x0e\x46ieldViolation\x12\x14\n\x05\x66ield\x18\x01 \x01(\tR\x05\x66ield\x12 \n\x0b\x64\x65scription\x18\x02 \x01(\tR\x0b\x64\x65scription\x12\x12\n\x04rule\x18\x03 \x01(\tR\x04rule2\xf3\x02\n\x12\x45nvironmentService\x12<\n\x05Reset\x12\x18.openenv.v1.ResetRequest\x1a\x19.openenv.v1.ResetResponse\x12=\n\x04Step\x12\x17.openenv.v1.StepRequest\x1a\x18.openenv.v1.StepResponse(\x01\x30\x01\x12\x41\n\x05State\x12\x18.openenv.v1.StateRequest\x1a\x19.openenv.v1.StateResponse\"\x03\x90\x02\x01\x12J\n\x08\x44\x65scribe\x12\x1b.openenv.v1.DescribeRequest\x1a\x1c.openenv.v1.DescribeResponse\"\x03\x90\x02\x01\x12Q\n\x0c\x43loseSession\x12\x1f.openenv.v1.CloseSessionRequest\x1a .openenv.v1.CloseSessionResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'openenv.v1.environment_service_pb2', globals())
@@ -30,50 +31,50 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _ENVIRONMENTSERVICE.methods_by_name['State']._serialized_options = b'\220\002\001'
   _ENVIRONMENTSERVICE.methods_by_name['Describe']._options = None
   _ENVIRONMENTSERVICE.methods_by_name['Describe']._serialized_options = b'\220\002\001'
-  _RESETREQUEST._serialized_start=176
-  _RESETREQUEST._serialized_end=357
-  _RESETRESPONSE._serialized_start=359
-  _RESETRESPONSE._serialized_end=453
-  _STEPREQUEST._serialized_start=456
-  _STEPREQUEST._serialized_end=743
-  _STEPRESPONSE._serialized_start=746
-  _STEPRESPONSE._serialized_end=1066
-  _STEPRESULT._serialized_start=1069
-  _STEPRESULT._serialized_end=1534
-  _STEPRESULT_REWARDCOMPONENTSENTRY._serialized_start=1456
-  _STEPRESULT_REWARDCOMPONENTSENTRY._serialized_end=1523
-  _PARTIALOBSERVATION._serialized_start=1537
-  _PARTIALOBSERVATION._serialized_end=1712
-  _STATEREQUEST._serialized_start=1714
-  _STATEREQUEST._serialized_end=1759
-  _STATERESPONSE._serialized_start=1762
-  _STATERESPONSE._serialized_end=1914
-  _DESCRIBEREQUEST._serialized_start=1916
-  _DESCRIBEREQUEST._serialized_end=1933
-  _DESCRIBERESPONSE._serialized_start=1936
-  _DESCRIBERESPONSE._serialized_end=2405
-  _ENVIRONMENTMETADATA._serialized_start=2408
-  _ENVIRONMENTMETADATA._serialized_end=2602
-  _JSONSCHEMAS._serialized_start=2605
-  _JSONSCHEMAS._serialized_end=2773
-  _SERVERLIMITS._serialized_start=2776
-  _SERVERLIMITS._serialized_end=3096
-  _SERVERCAPABILITIES._serialized_start=3099
-  _SERVERCAPABILITIES._serialized_end=3294
-  _CLOSESESSIONREQUEST._serialized_start=3296
-  _CLOSESESSIONREQUEST._serialized_end=3348
-  _CLOSESESSIONRESPONSE._serialized_start=3350
-  _CLOSESESSIONRESPONSE._serialized_end=3396
-  _STEPERROR._serialized_start=3398
-  _STEPERROR._serialized_end=3503
-  _CAPACITYINFO._serialized_start=3505
-  _CAPACITYINFO._serialized_end=3595
-  _SESSIONLOST._serialized_start=3597
-  _SESSIONLOST._serialized_end=3665
-  _VALIDATIONERRORS._serialized_start=3667
-  _VALIDATIONERRORS._serialized_end=3745
-  _FIELDVIOLATION._serialized_start=3747
-  _FIELDVIOLATION._serialized_end=3839
-  _ENVIRONMENTSERVICE._serialized_start=3842
-  _ENVIRONMENTSERVICE._serialized_end=4213
+  _RESETREQUEST._serialized_start=200
+  _RESETREQUEST._serialized_end=381
+  _RESETRESPONSE._serialized_start=383
+  _RESETRESPONSE._serialized_end=477
+  _STEPREQUEST._serialized_start=480
+  _STEPREQUEST._serialized_end=767
+  _STEPRESPONSE._serialized_start=770
+  _STEPRESPONSE._serialized_end=1090
+  _STEPRESULT._serialized_start=1093
+  _STEPRESULT._serialized_end=1558
+  _STEPRESULT_REWARDCOMPONENTSENTRY._serialized_start=1480
+  _STEPRESULT_REWARDCOMPONENTSENTRY._serialized_end=1547
+  _PARTIALOBSERVATION._serialized_start=1561
+  _PARTIALOBSERVATION._serialized_end=1736
+  _STATEREQUEST._serialized_start=1738
+  _STATEREQUEST._serialized_end=1783
+  _STATERESPONSE._serialized_start=1786
+  _STATERESPONSE._serialized_end=1938
+  _DESCRIBEREQUEST._serialized_start=1940
+  _DESCRIBEREQUEST._serialized_end=1957
+  _DESCRIBERESPONSE._serialized_start=1960
+  _DESCRIBERESPONSE._serialized_end=2469
+  _ENVIRONMENTMETADATA._serialized_start=2472
+  _ENVIRONMENTMETADATA._serialized_end=2666
+  _JSONSCHEMAS._serialized_start=2669
+  _JSONSCHEMAS._serialized_end=2837
+  _SERVERLIMITS._serialized_start=2840
+  _SERVERLIMITS._serialized_end=3160
+  _SERVERCAPABILITIES._serialized_start=3163
+  _SERVERCAPABILITIES._serialized_end=3358
+  _CLOSESESSIONREQUEST._serialized_start=3360
+  _CLOSESESSIONREQUEST._serialized_end=3412
+  _CLOSESESSIONRESPONSE._serialized_start=3414
+  _CLOSESESSIONRESPONSE._serialized_end=3460
+  _STEPERROR._serialized_start=3462
+  _STEPERROR._serialized_end=3567
+  _CAPACITYINFO._serialized_start=3569
+  _CAPACITYINFO._serialized_end=3659
+  _SESSIONLOST._serialized_start=3661
+  _SESSIONLOST._serialized_end=3729
+  _VALIDATIONERRORS._serialized_start=3731
+  _VALIDATIONERRORS._serialized_end=3809
+  _FIELDVIOLATION._serialized_start=3811
+  _FIELDVIOLATION._serialized_end=3903
+  _ENVIRONMENTSERVICE._serialized_start=3906
+  _ENVIRONMENTSERVICE._serialized_end=4277
 # @@protoc_insertion_point(module_scope)

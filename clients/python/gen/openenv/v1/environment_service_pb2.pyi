@@ -10,6 +10,7 @@ import google.protobuf.duration_pb2
 import google.protobuf.internal.containers
 import google.protobuf.message
 import google.protobuf.struct_pb2
+import openenv.v1.tools_pb2
 import typing
 import typing_extensions
 
@@ -354,6 +355,7 @@ class DescribeResponse(google.protobuf.message.Message):
     JSON_SCHEMAS_FIELD_NUMBER: builtins.int
     LIMITS_FIELD_NUMBER: builtins.int
     CAPABILITIES_FIELD_NUMBER: builtins.int
+    TOOLS_FIELD_NUMBER: builtins.int
     @property
     def metadata(self) -> global___EnvironmentMetadata:
         """Name, description, version and readme of the environment."""
@@ -390,6 +392,13 @@ class DescribeResponse(google.protobuf.message.Message):
     def capabilities(self) -> global___ServerCapabilities:
         """What the server supports."""
         pass
+    @property
+    def tools(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[openenv.v1.tools_pb2.Tool]:
+        """The tools of a tool environment (one whose action is
+        openenv.v1.ToolAction), with their JSON Schemas and message types, as
+        available in the server's mode; empty for other environments.
+        """
+        pass
     def __init__(self,
         *,
         metadata: typing.Optional[global___EnvironmentMetadata] = ...,
@@ -401,9 +410,10 @@ class DescribeResponse(google.protobuf.message.Message):
         json_schemas: typing.Optional[global___JsonSchemas] = ...,
         limits: typing.Optional[global___ServerLimits] = ...,
         capabilities: typing.Optional[global___ServerCapabilities] = ...,
+        tools: typing.Optional[typing.Iterable[openenv.v1.tools_pb2.Tool]] = ...,
         ) -> None: ...
     def HasField(self, field_name: typing_extensions.Literal["capabilities",b"capabilities","descriptors",b"descriptors","json_schemas",b"json_schemas","limits",b"limits","metadata",b"metadata"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing_extensions.Literal["action_type",b"action_type","capabilities",b"capabilities","descriptors",b"descriptors","json_schemas",b"json_schemas","limits",b"limits","metadata",b"metadata","observation_type",b"observation_type","partial_type",b"partial_type","state_type",b"state_type"]) -> None: ...
+    def ClearField(self, field_name: typing_extensions.Literal["action_type",b"action_type","capabilities",b"capabilities","descriptors",b"descriptors","json_schemas",b"json_schemas","limits",b"limits","metadata",b"metadata","observation_type",b"observation_type","partial_type",b"partial_type","state_type",b"state_type","tools",b"tools"]) -> None: ...
 global___DescribeResponse = DescribeResponse
 
 class EnvironmentMetadata(google.protobuf.message.Message):
