@@ -18,7 +18,7 @@ import {
 import { file_buf_validate_validate } from "../../gen/buf/validate/validate_pb.js";
 import { applyRules, hasConstraints, rulesImport } from "./field-rules.js";
 import { jsonNameOf } from "./names.js";
-import type { EnumModel, FieldModel, FileModel, MessageModel, ScalarKind, Shape } from "./schema-model.js";
+import type { EnumModel, FieldModel, FileModel, MessageModel, ScalarKind, Shape } from "./proto-model.js";
 
 /**
  * The file model as a FileDescriptorProto, with every comment in its
