@@ -32,6 +32,7 @@ import {
   file_google_protobuf_timestamp,
 } from "@bufbuild/protobuf/wkt";
 import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
+import { protoString as quote } from "../src/gateway/field-rules.js";
 
 const file = file_buf_validate_validate;
 const registry = createRegistry(
@@ -42,21 +43,6 @@ const registry = createRegistry(
   file,
 );
 const extensions: DescExtension[] = [...registry].filter((t): t is DescExtension => t.kind === "extension");
-
-function quote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const c = ch.codePointAt(0) as number;
-    if (ch === "\\") out += "\\\\";
-    else if (ch === '"') out += '\\"';
-    else if (ch === "\n") out += "\\n";
-    else if (ch === "\r") out += "\\r";
-    else if (ch === "\t") out += "\\t";
-    else if (c < 0x20 || c === 0x7f) out += `\\${c.toString(8).padStart(3, "0")}`;
-    else out += ch;
-  }
-  return `${out}"`;
-}
 
 /** A message value in text format, as an option's aggregate value. */
 function text(m: ReflectMessage): string {

@@ -15,10 +15,10 @@ import {
   SourceCodeInfo_LocationSchema,
   FieldDescriptorProto_Type as Type,
 } from "@bufbuild/protobuf/wkt";
-import { file_openenv_v1_options } from "../../gen/openenv/v1/options_pb.js";
+import { file_buf_validate_validate } from "../../gen/buf/validate/validate_pb.js";
 import { applyRules, hasConstraints, rulesImport } from "./field-rules.js";
 import { jsonNameOf } from "./names.js";
-import type { EnumModel, FieldModel, FileModel, MessageModel, ScalarKind, Shape } from "./schema-model.js";
+import type { EnumModel, FieldModel, FileModel, MessageModel, ScalarKind, Shape } from "./proto-model.js";
 
 /**
  * The file model as a FileDescriptorProto, with every comment in its
@@ -77,9 +77,9 @@ export function fileDescriptorOf(model: FileModel): FileDescriptorProto {
   });
 }
 
-/** Loads a generated file at runtime; its imports come from the well-known types and openenv/v1/options.proto. */
+/** Loads a generated file at runtime; its imports come from the well-known types and buf/validate/validate.proto. */
 export function loadFile(proto: FileDescriptorProto): { registry: FileRegistry; file: DescFile } {
-  const known = new Map<string, DescFile>([file_google_protobuf_struct, file_openenv_v1_options].map((f) => [f.proto.name, f]));
+  const known = new Map<string, DescFile>([file_google_protobuf_struct, file_buf_validate_validate].map((f) => [f.proto.name, f]));
   const registry = createFileRegistry(proto, (name) => known.get(name));
   const file = registry.getFile(proto.name);
   if (file === undefined) throw new Error(`${proto.name} did not load`);
@@ -154,14 +154,13 @@ class Writer {
     } else {
       this.setType(fd, f.shape);
     }
-    if (f.deprecated || hasConstraints(f.constraints)) {
-      fd.options = create(FieldOptionsSchema, {});
-      if (f.deprecated) fd.options.deprecated = true;
-      if (hasConstraints(f.constraints)) {
-        applyRules(fd.options, f.constraints);
-        this.usedRules();
-      }
-    }
+    const options = create(FieldOptionsSchema, {});
+    if (f.deprecated) options.deprecated = true;
+    const cardinality = f.shape.kind === "list" ? "list" : f.shape.kind === "map" ? "map" : "single";
+    // The rules go on the value's type: a map's entries, a list's items, or the field.
+    const ruled = hasConstraints(f.constraints) && applyRules(options, f.constraints, { type: fd.type, cardinality });
+    if (ruled) this.usedRules();
+    if (f.deprecated || ruled) fd.options = options;
     return fd;
   }
 

@@ -1,12 +1,29 @@
-import { create, getExtension, hasExtension, setExtension } from "@bufbuild/protobuf";
-import type { FieldOptions } from "@bufbuild/protobuf/wkt";
-import { FieldRulesSchema, rules as rulesExtension } from "../../gen/openenv/v1/options_pb.js";
+import { create, type DescMessage, getExtension, hasExtension, isFieldSet, type Message, setExtension } from "@bufbuild/protobuf";
+import { type ReflectMessage, reflect } from "@bufbuild/protobuf/reflect";
+import { type FieldOptions, FieldDescriptorProto_Type as Type } from "@bufbuild/protobuf/wkt";
+import {
+  BytesRulesSchema,
+  DoubleRulesSchema,
+  type FieldRules,
+  FieldRulesSchema,
+  FloatRulesSchema,
+  field as fieldExtension,
+  Int32RulesSchema,
+  Int64RulesSchema,
+  MapRulesSchema,
+  RepeatedRulesSchema,
+  StringRulesSchema,
+  UInt32RulesSchema,
+  UInt64RulesSchema,
+} from "../../gen/buf/validate/validate_pb.js";
 
 /**
- * The one place that knows how field rules are written in a proto: today the
- * `(openenv.v1.rules)` options the server enforces. Switching the generated
- * protos to another dialect (protovalidate's `buf.validate.field`) means
- * changing this module only.
+ * The one place that knows how field rules are written in a proto:
+ * protovalidate's `(buf.validate.field)` annotation, in the subset that
+ * src/protocol/validate.ts enforces (the gateway checks them before the
+ * upstream sees an action; any protovalidate implementation can check them
+ * in a client). Earlier releases wrote the private `(openenv.v1.rules)`
+ * option, which the validator still reads.
  */
 
 /** Constraints a JSON Schema states about one field, in the generator's terms. */
@@ -28,7 +45,7 @@ export interface Constraints {
 }
 
 /** The proto file a field rule option needs imported. */
-export const rulesImport = "openenv/v1/options.proto";
+export const rulesImport = "buf/validate/validate.proto";
 
 /** True when there is anything to write. */
 export function hasConstraints(c: Constraints): boolean {
@@ -43,39 +60,112 @@ export function hasConstraints(c: Constraints): boolean {
   );
 }
 
-/** Writes the constraints into a field's options (as the extension the server reads). */
-export function applyRules(options: FieldOptions, c: Constraints): void {
-  setExtension(
-    options,
-    rulesExtension,
-    create(FieldRulesSchema, {
-      required: c.required === true,
-      minLen: c.minLen,
-      maxLen: c.maxLen,
-      gte: c.gte,
-      lte: c.lte,
-      pattern: c.pattern,
-      allowed: c.allowed ?? [],
-    }),
-  );
+/** The proto type the rules of a field apply to: the field's own, its items' (list), or a map's. */
+export interface RuleTarget {
+  readonly type: Type;
+  readonly cardinality: "single" | "list" | "map";
 }
 
-/** The rule options of a field as .proto option text, e.g. `(openenv.v1.rules).max_len = 4`. */
-export function printRules(options: FieldOptions | undefined): string[] {
-  if (options === undefined || !hasExtension(options, rulesExtension)) return [];
-  const r = getExtension(options, rulesExtension);
-  const out: string[] = [];
-  const opt = (name: string, value: string): void => {
-    out.push(`(openenv.v1.rules).${name} = ${value}`);
+/**
+ * Writes the constraints into a field's options as a `(buf.validate.field)`
+ * annotation, with the typed rules the field's type takes. Returns false (and
+ * writes nothing) when none applies, e.g. a length on a google.protobuf.Struct,
+ * which protovalidate has no rule for.
+ */
+export function applyRules(options: FieldOptions, c: Constraints, target: RuleTarget): boolean {
+  const rules = create(FieldRulesSchema);
+  if (c.required === true) rules.required = true;
+  const { minLen, maxLen, ...each } = c;
+  const min = minLen === undefined ? undefined : BigInt(minLen);
+  const max = maxLen === undefined ? undefined : BigInt(maxLen);
+  if (target.cardinality === "map") {
+    if (min !== undefined || max !== undefined)
+      rules.type = { case: "map", value: create(MapRulesSchema, { minPairs: min, maxPairs: max }) };
+  } else if (target.cardinality === "list") {
+    // Bounds, patterns and allowed values of a list apply to each item.
+    const items = create(FieldRulesSchema, { type: scalarRules(target.type, each) });
+    const repeated = create(RepeatedRulesSchema, { minItems: min, maxItems: max });
+    if (items.type.case !== undefined) repeated.items = items;
+    if (hasAny(RepeatedRulesSchema, repeated)) rules.type = { case: "repeated", value: repeated };
+  } else {
+    rules.type = scalarRules(target.type, c);
+  }
+  if (rules.required !== true && rules.type.case === undefined) return false;
+  setExtension(options, fieldExtension, rules);
+  return true;
+}
+
+/** The typed rules (`string`, `bytes`, `int32`...) of one value of the given type; none for enums, bools and messages. */
+function scalarRules(type: Type, c: Constraints): FieldRules["type"] {
+  const min = c.minLen === undefined ? undefined : BigInt(c.minLen);
+  const max = c.maxLen === undefined ? undefined : BigInt(c.maxLen);
+  if (type === Type.STRING) {
+    // The schema model keeps only patterns RE2 and ECMAScript read alike (see regexp-subset.ts).
+    // Equal bounds are `len` (buf lint's PROTOVALIDATE rule asks for it).
+    const value = create(StringRulesSchema, { ...lengths(min, max), pattern: c.pattern, in: c.allowed ?? [] });
+    return hasAny(StringRulesSchema, value) ? { case: "string", value } : { case: undefined };
+  }
+  if (type === Type.BYTES) {
+    const value = create(BytesRulesSchema, lengths(min, max));
+    return hasAny(BytesRulesSchema, value) ? { case: "bytes", value } : { case: undefined };
+  }
+  const numeric = NUMERIC[type];
+  if (numeric === undefined || (c.gte === undefined && c.lte === undefined)) return { case: undefined };
+  const bound = (n: number | undefined): number | bigint | undefined =>
+    n === undefined || (numeric.integer && !Number.isInteger(n)) ? undefined : numeric.big ? BigInt(n) : n;
+  const gte = bound(c.gte);
+  const lte = bound(c.lte);
+  const init = {
+    ...(gte !== undefined ? { greaterThan: { case: "gte", value: gte } } : {}),
+    ...(lte !== undefined ? { lessThan: { case: "lte", value: lte } } : {}),
   };
-  if (r.required) opt("required", "true");
-  if (r.minLen !== undefined) opt("min_len", String(r.minLen));
-  if (r.maxLen !== undefined) opt("max_len", String(r.maxLen));
-  if (r.gte !== undefined) opt("gte", protoNumber(r.gte));
-  if (r.lte !== undefined) opt("lte", protoNumber(r.lte));
-  if (r.pattern !== undefined) opt("pattern", protoString(r.pattern));
-  for (const a of r.allowed) opt("allowed", protoString(a));
+  return { case: numeric.case, value: create(numeric.schema as DescMessage, init) } as FieldRules["type"];
+}
+
+function lengths(min: bigint | undefined, max: bigint | undefined): { len?: bigint; minLen?: bigint; maxLen?: bigint } {
+  return min !== undefined && min === max ? { len: min } : { minLen: min, maxLen: max };
+}
+
+function hasAny(schema: DescMessage, message: Message): boolean {
+  return schema.fields.some((f) => isFieldSet(message, f));
+}
+
+const NUMERIC: Partial<Record<Type, { case: string; schema: DescMessage; integer: boolean; big: boolean }>> = {
+  [Type.INT32]: { case: "int32", schema: Int32RulesSchema, integer: true, big: false },
+  [Type.UINT32]: { case: "uint32", schema: UInt32RulesSchema, integer: true, big: false },
+  [Type.INT64]: { case: "int64", schema: Int64RulesSchema, integer: true, big: true },
+  [Type.UINT64]: { case: "uint64", schema: UInt64RulesSchema, integer: true, big: true },
+  [Type.DOUBLE]: { case: "double", schema: DoubleRulesSchema, integer: false, big: false },
+  [Type.FLOAT]: { case: "float", schema: FloatRulesSchema, integer: false, big: false },
+};
+
+/**
+ * The rules of a field as .proto option text, one option a line, e.g.
+ * `(buf.validate.field).string.max_len = 4` or `(buf.validate.field).repeated.items.int32.gte = 0`.
+ */
+export function printRules(options: FieldOptions | undefined): string[] {
+  if (options === undefined || !hasExtension(options, fieldExtension)) return [];
+  const out: string[] = [];
+  printMessage(reflect(FieldRulesSchema, getExtension(options, fieldExtension)), "(buf.validate.field)", out);
   return out;
+}
+
+function printMessage(m: ReflectMessage, path: string, out: string[]): void {
+  for (const f of m.fields) {
+    if (!m.isSet(f)) continue;
+    const name = `${path}.${f.name}`;
+    if (f.fieldKind === "message") printMessage(m.get(f), name, out);
+    else if (f.fieldKind === "list" && f.listKind === "scalar") for (const v of m.get(f)) out.push(`${name} = ${literal(v)}`);
+    else if (f.fieldKind === "scalar") out.push(`${name} = ${literal(m.get(f))}`);
+    else if (f.fieldKind === "enum") out.push(`${name} = ${f.enum.value[m.get(f)]?.name ?? m.get(f)}`);
+    else throw new Error(`cannot print the rule ${name}`);
+  }
+}
+
+function literal(v: unknown): string {
+  if (typeof v === "string") return protoString(v);
+  if (typeof v === "number") return protoNumber(v);
+  return String(v);
 }
 
 function protoNumber(n: number): string {

@@ -2,9 +2,10 @@ import type { DescFile, DescMessage, FileRegistry, JsonValue, Message } from "@b
 import type { FileDescriptorProto } from "@bufbuild/protobuf/wkt";
 import { fileDescriptorOf, loadFile, runtimeMessage } from "./descriptor.js";
 import { decodeUpstream, type EncodeMode, encodeUpstream } from "./json-codec.js";
+import { buildFileModel, type EnvironmentSchemas, type FileModelOptions } from "./model-builder.js";
 import { snakeCase } from "./names.js";
+import type { FileModel, MessageModel } from "./proto-model.js";
 import { printProto } from "./proto-text.js";
-import { buildFileModel, type EnvironmentSchemas, type FileModel, type FileModelOptions, type MessageModel } from "./schema-model.js";
 
 /** A proto package generated from an OpenEnv environment's JSON Schemas. */
 export interface GeneratedProto {
@@ -80,4 +81,4 @@ export function loadTypes(generated: GeneratedProto): SchemaTypes {
 }
 
 export { type EncodeMode, SchemaMismatchError } from "./json-codec.js";
-export type { EnvironmentSchemas } from "./schema-model.js";
+export type { EnvironmentSchemas } from "./model-builder.js";

@@ -16,5 +16,5 @@ export {
   SchemaMismatchError,
   type SchemaTypes,
 } from "./generate.js";
-export type { FileModelOptions } from "./schema-model.js";
+export type { FileModelOptions } from "./model-builder.js";
 export { type UpstreamEnvironment, type UpstreamOptions, upstreamEnvironment } from "./upstream-environment.js";

@@ -1,6 +1,6 @@
 import { type DescMessage, fromJson, type JsonObject, type JsonValue, type Message, type Registry, toJson } from "@bufbuild/protobuf";
 import { isJsonObject } from "../protocol/json-object.js";
-import type { EnumModel, FieldModel, MessageModel, OneofModel, Property, Shape } from "./schema-model.js";
+import type { EnumModel, FieldModel, MessageModel, OneofModel, Property, Shape } from "./proto-model.js";
 
 /**
  * Converts between an OpenEnv server's JSON (Pydantic's `model_dump()`) and

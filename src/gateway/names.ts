@@ -1,3 +1,5 @@
+import type { Shape } from "./proto-model.js";
+
 /**
  * Proto names from JSON names: every name the generator writes passes buf lint
  * (lower_snake_case fields, PascalCase messages and enums, UPPER_SNAKE_CASE
@@ -75,4 +77,46 @@ export class NameScope {
     this.used.add(candidate);
     return candidate;
   }
+}
+
+/** A readable name of a shape, e.g. `Int64`, `ToolError`, `Int64List`, `StringMap`. */
+export function shapeName(shape: Shape): string {
+  switch (shape.kind) {
+    case "scalar":
+      return pascalCase(shape.scalar);
+    case "enum":
+      return shape.enum.name;
+    case "message":
+      return shape.message.name;
+    case "struct":
+      return "Struct";
+    case "value":
+      return "Value";
+    case "const":
+      return "String";
+    case "list":
+      return `${shapeName(shape.item)}List`;
+    case "map":
+      return `${shapeName(shape.value)}Map`;
+  }
+}
+
+/** `X_UNSPECIFIED` first and every value `X_...`: the values are proto enum names already. */
+export function protoStylePrefix(values: readonly string[]): string | undefined {
+  const first = values[0];
+  const m = first === undefined ? null : /^([A-Z][A-Z0-9_]*)_UNSPECIFIED$/.exec(first);
+  if (m === null) return undefined;
+  const prefix = m[1] as string;
+  return values.every((v) => /^[A-Z][A-Z0-9_]*$/.test(v) && v.startsWith(`${prefix}_`)) && new Set(values).size === values.length
+    ? prefix
+    : undefined;
+}
+
+/** The enum value name for a JSON string, before collisions: never empty, never a digit first, never `_UNSPECIFIED`. */
+export function enumValueName(prefix: string, json: string): string {
+  let word = upperSnakeCase(json);
+  if (word === "") word = json === "" ? "EMPTY" : "VALUE";
+  if (/^[0-9]/.test(word)) word = `V${word}`;
+  if (word === "UNSPECIFIED") word = "UNSPECIFIED_VALUE";
+  return `${prefix}_${word}`;
 }

@@ -3,7 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { HeaderValues } from "../client/backend.js";
 import { OpenEnvHttp } from "../openenv/client/connection.js";
 import { isJsonObject } from "../protocol/json-object.js";
-import type { EnvironmentSchemas } from "./schema-model.js";
+import type { EnvironmentSchemas } from "./model-builder.js";
 
 /** What an OpenEnv server says about itself: its JSON Schemas (`/schema`) and metadata (`/metadata`). */
 export interface UpstreamDescription {

@@ -1,5 +1,5 @@
 import { type DescField, type DescMessage, getExtension, hasExtension, type Message } from "@bufbuild/protobuf";
-import { reflect } from "@bufbuild/protobuf/reflect";
+import { type ReflectMessage, reflect } from "@bufbuild/protobuf/reflect";
 import {
   FieldRulesSchema,
   type FieldRules as ProtovalidateRules,
@@ -29,10 +29,10 @@ export interface FieldRules {
 }
 
 /** protovalidate rules this validator implements, per rule message, mapped to {@link FieldRules} keys. */
-const SUPPORTED: Record<string, Record<string, keyof FieldRules | "defined_only">> = {
-  string: { min_len: "minLen", max_len: "maxLen", pattern: "pattern", in: "allowed" },
-  bytes: { min_len: "minLen", max_len: "maxLen" },
-  repeated: { min_items: "minLen", max_items: "maxLen" },
+const SUPPORTED: Record<string, Record<string, keyof FieldRules | "defined_only" | "len" | "items">> = {
+  string: { len: "len", min_len: "minLen", max_len: "maxLen", pattern: "pattern", in: "allowed" },
+  bytes: { len: "len", min_len: "minLen", max_len: "maxLen" },
+  repeated: { min_items: "minLen", max_items: "maxLen", items: "items" },
   map: { min_pairs: "minLen", max_pairs: "maxLen" },
   enum: { defined_only: "defined_only" },
 };
@@ -77,7 +77,16 @@ function fromProtovalidate(field: DescField, rules: ProtovalidateRules): FieldRu
     const key = map?.[f.name as keyof typeof map];
     if (key === undefined) throw unsupported(`${kind}.${f.name}`);
     const value = sub.get(f) as unknown;
-    if (key === "defined_only") {
+    if (key === "items") {
+      // Each item's rules: bounds, pattern and allowed values apply to every item of a list.
+      const item = fromProtovalidate(field, (value as ReflectMessage).message as ProtovalidateRules);
+      if (item.required || item.minLen !== undefined || item.maxLen !== undefined)
+        throw unsupported("repeated.items with required or length rules");
+      Object.assign(out, { gte: item.gte, lte: item.lte, pattern: item.pattern, allowed: item.allowed });
+    } else if (key === "len") {
+      out.minLen = Number(value);
+      out.maxLen = Number(value);
+    } else if (key === "defined_only") {
       // The enum's defined numbers, when contiguous, are a numeric range (as the older rules wrote it).
       const numbers = field.enum?.values.map((v) => v.number).sort((a, b) => a - b) ?? [];
       const contiguous = numbers.every((n, i) => i === 0 || n === (numbers[i - 1] as number) + 1);

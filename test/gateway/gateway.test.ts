@@ -1,9 +1,11 @@
 import { execFile, spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { equals, fromBinary, type JsonObject, type Message, toBinary } from "@bufbuild/protobuf";
+import { create, equals, fromBinary, getExtension, hasExtension, type JsonObject, type Message, toBinary } from "@bufbuild/protobuf";
+import { FieldOptionsSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { field as protovalidateField } from "../../gen/buf/validate/validate_pb.js";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
 import { CapacityInfoSchema, ValidationErrorsSchema } from "../../gen/openenv/v1/environment_service_pb.js";
 import { run } from "../../src/cli/main.js";
@@ -125,9 +127,25 @@ describe.skipIf(skipStandin)("gateway in front of a Python OpenEnv server", () =
     const gw = await gateway("/envs/connect4_env");
     await using env = await EnvClient.connect({ baseUrl: gw.url });
     await env.reset();
+    // The rule the gateway enforces is the protovalidate annotation `openenv proto` writes.
+    const column = gw.upstream.types.action.schema.fields.find((f) => f.name === "column");
+    const options = column?.proto.options ?? create(FieldOptionsSchema);
+    expect(hasExtension(options, protovalidateField)).toBe(true);
+    expect(getExtension(options, protovalidateField).type).toMatchObject({ case: "int32", value: { lessThan: { case: "lte", value: 6 } } });
     const err = await failure(env.step({ column: 9 } as never));
     expect(err.code).toBe(Code.InvalidArgument);
     expect(err.findDetails(ValidationErrorsSchema)[0]?.violations[0]).toMatchObject({ field: "column", rule: "lte" });
+    await expect(env.step({ column: 3 } as never)).resolves.toBeDefined();
+  });
+
+  it("checks a protovalidate string.pattern from the schema (RE2-compatible) the same way", async () => {
+    const gw = await gateway("/envs/chess_env");
+    await using env = await EnvClient.connect({ baseUrl: gw.url });
+    await env.reset();
+    const err = await failure(env.step({ move: "e2e9" } as never));
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(err.rawMessage).toContain("move");
+    expect(err.findDetails(ValidationErrorsSchema)[0]?.violations.map((v) => [v.field, v.rule])).toEqual([["move", "pattern"]]);
   });
 
   it("keeps the upstream's capacity visible: RESOURCE_EXHAUSTED with CapacityInfo", async () => {

@@ -4,11 +4,14 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { type DescField, type DescMessage, equals, fromBinary, type JsonObject, toBinary } from "@bufbuild/protobuf";
+import { pathToString } from "@bufbuild/protobuf/reflect";
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { createValidator } from "@bufbuild/protovalidate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "../../src/cli/main.js";
 import { bundledEnvironments } from "../../src/envs/bundled.js";
 import { defaultPackage, loadTypes, protoFromSchemas, SchemaMismatchError } from "../../src/gateway/generate.js";
+import { fieldRules, validateMessage } from "../../src/protocol/validate.js";
 import { toFactory } from "../../src/server/environment.js";
 import { jsonSchemasOf } from "../../src/server/environment-service.js";
 import { type Fixture, fixtures } from "./fixtures.js";
@@ -26,9 +29,10 @@ describe("openenv proto: every fixture schema compiles with buf", () => {
   beforeAll(async () => {
     // One buf module holding every generated file, compiled, linted and format-checked at once.
     dir = mkdtempSync(join(tmpdir(), "i17-proto-"));
-    mkdirSync(join(dir, "openenv", "v1"), { recursive: true });
-    copyFileSync(join(repo, "proto", "openenv", "v1", "options.proto"), join(dir, "openenv", "v1", "options.proto"));
-    writeFileSync(join(dir, "buf.yaml"), "version: v2\nlint:\n  use: [STANDARD, COMMENTS]\n  ignore: [openenv/v1]\n");
+    mkdirSync(join(dir, "buf", "validate"), { recursive: true });
+    copyFileSync(join(repo, "proto", "buf", "validate", "validate.proto"), join(dir, "buf", "validate", "validate.proto"));
+    // STANDARD includes PROTOVALIDATE: buf checks each rule fits its field's type and is consistent.
+    writeFileSync(join(dir, "buf.yaml"), "version: v2\nlint:\n  use: [STANDARD, COMMENTS]\n  ignore: [buf/validate]\n");
     for (const f of fixtures) {
       const generated = protoFromSchemas(f.schema, { package: packageOf(f) });
       const path = join(dir, generated.model.path);
@@ -146,11 +150,17 @@ describe("the mapping", () => {
   });
 
   it("writes field rules from the schema's constraints, and a source comment on every field", () => {
+    expect(generated.text).toContain('import "buf/validate/validate.proto";');
+    expect(generated.text).not.toContain("openenv.v1.rules");
     expect(generated.text).toMatch(
-      /string code = \d+ \[\n\s+\(openenv\.v1\.rules\)\.min_len = 3,\n\s+\(openenv\.v1\.rules\)\.max_len = 3,\n\s+\(openenv\.v1\.rules\)\.pattern = "\^\[A-Z\]\{3\}\$"\n\s+\];/,
+      /string code = \d+ \[\n\s+\(buf\.validate\.field\)\.string\.len = 3,\n\s+\(buf\.validate\.field\)\.string\.pattern = "\^\[A-Z\]\{3\}\$"\n\s+\];/,
     );
-    expect(generated.text).toContain("repeated int64 window = 13 [");
-    expect(generated.text).toContain("optional uint64 gt_zero = 15 [(openenv.v1.rules).gte = 1];");
+    expect(generated.text).toContain(
+      "repeated int64 window = 13 [\n    (buf.validate.field).repeated.min_items = 2,\n    (buf.validate.field).repeated.max_items = 2\n  ];",
+    );
+    expect(generated.text).toContain("optional uint64 gt_zero = 15 [(buf.validate.field).uint64.gte = 1];");
+    expect(generated.text).toContain("optional double fraction = 16 [(buf.validate.field).double.gte = 0];");
+    expect(generated.text).toContain("TreeNode tree = 18 [(buf.validate.field).required = true];");
     const fieldLines = generated.text.split("\n").filter((l) => /^\s+(optional |repeated )?[\w.<>, ]+ \w+ = \d+/.test(l));
     expect(fieldLines.length).toBeGreaterThan(30);
     // Every field but a wrapper's `values` and a oneof member is preceded by its "Source:" line.
@@ -158,7 +168,9 @@ describe("the mapping", () => {
     // Rules are enforced when the gateway decodes a client's action.
     const connect4 = fixtures.find((f) => f.name === "connect4_env") as Fixture;
     const c4 = protoFromSchemas(connect4.schema, { package: "openenv.upstream.connect4.v1" });
-    expect(c4.text).toContain("int32 column = 2 [\n    (openenv.v1.rules).gte = 0,\n    (openenv.v1.rules).lte = 6\n  ];");
+    expect(c4.text).toContain("int32 column = 2 [\n    (buf.validate.field).int32.lte = 6,\n    (buf.validate.field).int32.gte = 0\n  ];");
+    const column = loadTypes(c4).action.schema.fields.find((f) => f.name === "column") as DescField;
+    expect(fieldRules(column)).toMatchObject({ gte: 0, lte: 6 });
   });
 
   it("sanitises names for buf lint and keeps the JSON keys", () => {
@@ -179,6 +191,114 @@ describe("the mapping", () => {
     expect(defaultPackage("EchoEnvironment")).toBe("openenv.upstream.echo.v1");
     expect(defaultPackage("maze_env")).toBe("openenv.upstream.maze.v1");
     expect(defaultPackage("Connect4Env")).toBe("openenv.upstream.connect4.v1");
+  });
+});
+
+describe("protovalidate rules for every kind of field", () => {
+  // One action with every constraint the generator maps; the observation and state are connect4's.
+  const connect4 = fixtures.find((f) => f.name === "connect4_env") as Fixture;
+  const action = {
+    title: "RulesAction",
+    type: "object",
+    properties: {
+      scores: { type: "array", items: { type: "integer", minimum: 0, maximum: 100 }, minItems: 1, maxItems: 3 },
+      codes: { type: "array", items: { type: "string", pattern: "^[a-z]{2,4}$" }, default: [] },
+      name: { type: "string", minLength: 1, maxLength: 4, default: "ab" },
+      blob: { type: "string", contentEncoding: "base64", maxLength: 8, default: "" },
+      ratio: { type: "number", minimum: 0, maximum: 1, default: 0 },
+      big: { type: "integer", minimum: -1, maximum: 10_000_000_000, default: 0 },
+      count: { type: "integer", minimum: 0, maximum: 4_000_000_000, default: 0 },
+      labels: { type: "object", additionalProperties: { type: "string" }, minProperties: 1, maxProperties: 2 },
+      extra: { type: "object", minProperties: 1, default: {} },
+      word: { type: "string", pattern: "^.+$", default: "" },
+      spaced: { type: "string", pattern: "\\s", default: "" },
+      mode: { enum: ["fast", "slow"] },
+      kind: { const: "rules", default: "rules" },
+    },
+    required: ["mode", "scores", "labels"],
+  };
+  const generated = protoFromSchemas({ ...connect4.schema, action }, { package: "openenv.upstream.rules.v1" });
+  const types = loadTypes(generated);
+  const schema = types.action.schema;
+  const validator = createValidator();
+  const valid = {
+    scores: [0, 100],
+    codes: ["ab"],
+    name: "abcd",
+    ratio: 1,
+    big: 10_000_000_000,
+    count: 4_000_000_000,
+    labels: { a: "x" },
+    mode: "fast",
+  };
+
+  it("writes the typed rules each field's type takes", () => {
+    const line = (name: string): string => {
+      const m = new RegExp(`\\n  [^\\n]* ${name} = \\d+( \\[[^;]*\\])?;`).exec(generated.text);
+      return m?.[0].replace(/\s+/g, " ").trim() ?? "";
+    };
+    expect(line("scores")).toBe(
+      "repeated int32 scores = 1 [ (buf.validate.field).repeated.min_items = 1, (buf.validate.field).repeated.max_items = 3, " +
+        "(buf.validate.field).repeated.items.int32.lte = 100, (buf.validate.field).repeated.items.int32.gte = 0 ];",
+    );
+    expect(line("codes")).toBe('repeated string codes = 2 [(buf.validate.field).repeated.items.string.pattern = "^[a-z]{2,4}$"];');
+    expect(line("name")).toContain("(buf.validate.field).string.min_len = 1, (buf.validate.field).string.max_len = 4");
+    expect(line("blob")).toBe("bytes blob = 4 [(buf.validate.field).bytes.max_len = 8];");
+    expect(line("ratio")).toContain("(buf.validate.field).double.lte = 1, (buf.validate.field).double.gte = 0");
+    expect(line("big")).toContain("(buf.validate.field).int64.lte = 10000000000, (buf.validate.field).int64.gte = -1");
+    expect(line("count")).toBe("uint32 count = 7 [(buf.validate.field).uint32.lte = 4000000000];");
+    expect(line("labels")).toContain("(buf.validate.field).map.min_pairs = 1, (buf.validate.field).map.max_pairs = 2");
+    expect(line("mode")).toBe("RulesAction.Mode mode = 12 [(buf.validate.field).required = true];");
+    expect(line("kind")).toContain('(buf.validate.field).string.in = "", (buf.validate.field).string.in = "rules"');
+    // What protovalidate cannot say (a Struct's size) or RE2 reads differently stays the upstream's, named in the comment.
+    expect(line("extra")).toBe("google.protobuf.Struct extra = 9;");
+    expect(generated.text).toContain("// Checked by the upstream only: minProperties 1.");
+    expect(line("word")).toBe("string word = 10;");
+    expect(line("spaced")).toBe("string spaced = 11;");
+    expect(generated.text).toContain(
+      'The pattern "^.+$" is outside the subset RE2 and ECMAScript read alike: checked by the upstream only.',
+    );
+  });
+
+  it("passes buf build and buf lint, whose PROTOVALIDATE rule checks each rule against its field", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "i12-rules-"));
+    try {
+      mkdirSync(join(dir, "buf", "validate"), { recursive: true });
+      copyFileSync(join(repo, "proto", "buf", "validate", "validate.proto"), join(dir, "buf", "validate", "validate.proto"));
+      writeFileSync(join(dir, "buf.yaml"), "version: v2\nlint:\n  use: [STANDARD, COMMENTS]\n  ignore: [buf/validate]\n");
+      mkdirSync(join(dir, dirname(generated.model.path)), { recursive: true });
+      writeFileSync(join(dir, generated.model.path), generated.text);
+      await exec(buf, ["lint"], { cwd: dir, timeout: 120_000 });
+      await exec(buf, ["format", "--diff", "--exit-code"], { cwd: dir, timeout: 120_000 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it.each([
+    ["valid", {}],
+    ["too many scores, one out of range", { scores: [1, 2, 101, 4] }],
+    ["a negative score", { scores: [-1] }],
+    ["no scores", { scores: [] }],
+    ["a code that breaks the pattern", { codes: ["ab", "ABC", "abcde"] }],
+    ["a long name", { name: "abcde" }],
+    ["long bytes", { blob: "AAAAAAAAAAAA" }],
+    ["ratio out of range", { ratio: 1.5 }],
+    ["big below its bound", { big: -2 }],
+    ["count above its bound", { count: 4_100_000_000 }],
+    ["too many labels", { labels: { a: "1", b: "2", c: "3" } }],
+    ["no labels", { labels: {} }],
+    ["mode unset", { mode: null }],
+    ["a non-constant kind", { kind: "other" }],
+  ])("%s: the gateway's validator and protovalidate (RE2) find the same fields", (_label, change) => {
+    const json = Object.fromEntries(Object.entries({ ...valid, ...change }).filter(([, v]) => v !== null));
+    const message = types.action.decode(json as JsonObject);
+    const ours = validateMessage(schema, message).map((v) => v.field);
+    const result = validator.validate(schema, message);
+    expect(result.kind).not.toBe("error");
+    const theirs = (result.violations ?? []).map((v) => pathToString(v.field));
+    expect(new Set(ours)).toEqual(new Set(theirs));
+    expect(ours.length > 0).toBe(Object.keys(change).length > 0);
   });
 });
 
@@ -243,7 +363,7 @@ describe("openenv proto (CLI)", () => {
     expect(out).toContain("message MazeAction {");
   });
 
-  it("writes the file and the options it imports under --out", async () => {
+  it("writes the file and protovalidate's validate.proto it imports under --out", async () => {
     const c4 = fixtures.find((f) => f.name === "connect4_env") as Fixture;
     const file = join(dir, "c4.json");
     writeFileSync(file, JSON.stringify(c4.schema));
@@ -252,7 +372,12 @@ describe("openenv proto (CLI)", () => {
     expect(code).toBe(0);
     expect(err).toContain("acme/connect4/v1/connect4.proto");
     expect(readdirSync(join(out, "acme", "connect4", "v1"))).toEqual(["connect4.proto"]);
-    expect(readFileSync(join(out, "openenv", "v1", "options.proto"), "utf8")).toContain("message FieldRules");
+    expect(readFileSync(join(out, "buf", "validate", "validate.proto"), "utf8")).toBe(
+      readFileSync(join(repo, "proto", "buf", "validate", "validate.proto"), "utf8"),
+    );
+    expect(readFileSync(join(out, "acme", "connect4", "v1", "connect4.proto"), "utf8")).toContain("(buf.validate.field).int32.lte = 6");
+    // The written directory is a buf module as it stands.
+    await exec(buf, ["build", out], { timeout: 120_000 });
   });
 
   it("refuses bad arguments with usage errors", async () => {

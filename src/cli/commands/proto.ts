@@ -17,9 +17,10 @@ Reads the JSON Schemas an OpenEnv environment publishes at /schema (its
 Action, Observation and State) and writes a proto3 package for them: enums
 from enum/Literal, messages from $defs, optional for nullable fields,
 repeated for lists, Struct/Value for free-form dicts and Any, oneof for
-unions whose members JSON can tell apart, field rules from the schema's
-constraints. A comment on every field says where it came from; what cannot
-be mapped is named in a comment and carried as google.protobuf.Value.
+unions whose members JSON can tell apart, protovalidate field rules
+((buf.validate.field)) from the schema's constraints. A comment on every
+field says where it came from; what cannot be mapped is named in a comment
+and carried as google.protobuf.Value.
 'openenv gateway' serves exactly these types in front of the environment.
 
 Options:
@@ -30,8 +31,8 @@ Options:
   --name NAME      environment name for the package (default: /metadata's
                    name, or the schema file's name)
   --out DIR        write DIR/<package path>/<name>.proto, plus
-                   DIR/openenv/v1/options.proto when field rules need it,
-                   instead of printing the file
+                   DIR/buf/validate/validate.proto (protovalidate's rules)
+                   when the file has field rules, instead of printing it
 
 Examples:
   openenv proto --url http://localhost:8001 > echo.proto
