@@ -20,7 +20,7 @@ import { EnvClient } from "../src/client/env-client.js";
 import { mcpEchoSpec } from "../src/envs/mcp_echo/environment.js";
 import { rpcSessions, type Sessions, wsFloorSessions } from "./clients.js";
 import { closedLoop, quantile, startServer } from "./harness.js";
-import { wsSessions } from "./openenv-clients.js";
+import { post as postHttp, wsSessions } from "./openenv-clients.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -195,27 +195,7 @@ function postFull(
   body: unknown,
   headers: Record<string, string>,
 ): Promise<{ headers: http.IncomingHttpHeaders; body: string }> {
-  const data = JSON.stringify(body);
-  const u = new URL("/mcp", url);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: u.hostname,
-        port: u.port,
-        path: u.pathname,
-        method: "POST",
-        agent,
-        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(data), ...headers },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve({ headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      },
-    );
-    req.on("error", reject);
-    req.end(data);
-  });
+  return postHttp(agent, url, "/mcp", JSON.stringify(body), headers);
 }
 
 interface Row {

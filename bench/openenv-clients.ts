@@ -28,7 +28,8 @@ export async function wsSessions(baseUrl: string, n: number, data: Record<string
   };
 }
 
-function post(
+/** One keep-alive HTTP/1.1 POST; the whole response body as text. */
+export function post(
   agent: http.Agent,
   baseUrl: string,
   path: string,

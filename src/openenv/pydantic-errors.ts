@@ -29,6 +29,17 @@ export function fieldError(loc: Loc, type: string, msg: string, input: unknown, 
   return ctx === undefined ? e : { ...e, ctx };
 }
 
+/** Pydantic's `missing`: `input` is the object that lacks the field. */
+export function missingField(loc: Loc, input: unknown): OpenEnvFieldError {
+  return fieldError(loc, "missing", "Field required", input);
+}
+
+/** Pydantic's `literal_error` for a field that must be one of `values`. */
+export function literalError(loc: Loc, values: readonly string[], input: unknown): OpenEnvFieldError {
+  const expected = expectedList(values);
+  return fieldError(loc, "literal_error", `Input should be ${expected}`, input, { expected });
+}
+
 /** Pydantic's `'a', 'b' or 'c'`. */
 export function expectedList(values: readonly string[]): string {
   const quoted = values.map((v) => `'${v}'`);

@@ -1,7 +1,7 @@
 import { type DescField, ScalarType } from "@bufbuild/protobuf";
 import { isJsonObject } from "../../protocol/json-object.js";
 import type { FieldViolation } from "../../protocol/validate.js";
-import { expectedList, fieldError, type OpenEnvFieldError, pythonNumber } from "../pydantic-errors.js";
+import { fieldError, literalError, missingField, type OpenEnvFieldError, pythonNumber } from "../pydantic-errors.js";
 import { isIntegral, jsonOf } from "./values.js";
 
 /**
@@ -16,7 +16,7 @@ export function ruleError(v: FieldViolation, present: unknown, field: DescField 
   switch (v.rule) {
     case "required": {
       if (present === undefined || present === null) {
-        return fieldError(v.loc, "missing", "Field required", parent ?? {});
+        return missingField(v.loc, parent ?? {});
       } else {
         return fieldError(v.loc, "value_error", "Value error, value is required", input, { error: "value is required" });
       }
@@ -65,9 +65,7 @@ export function ruleError(v: FieldViolation, present: unknown, field: DescField 
       return fieldError(v.loc, "string_pattern_mismatch", `String should match pattern '${v.limit as string}'`, input, {
         pattern: v.limit as string,
       });
-    case "allowed": {
-      const expected = expectedList(v.limit as readonly string[]);
-      return fieldError(v.loc, "literal_error", `Input should be ${expected}`, input, { expected });
-    }
+    case "allowed":
+      return literalError(v.loc, v.limit as readonly string[], input);
   }
 }

@@ -8,7 +8,7 @@ import {
   type ToolObservation,
   ToolObservationSchema,
 } from "../../../gen/openenv/v1/tools_pb.js";
-import type { OpenEnvFieldError } from "../pydantic-errors.js";
+import { literalError, missingField, type OpenEnvFieldError } from "../pydantic-errors.js";
 import { decodeOpenEnvJson, type OpenEnvDecodeResult } from "./decode.js";
 import { fastMcpResultJson, parseResultJson } from "./mcp-result-json.js";
 
@@ -112,16 +112,10 @@ export function decodeToolActionJson(json: unknown, registry?: Registry): OpenEn
     return { ok: true, message: create(ToolActionSchema, { kind: { case: "listTools", value: {} } }) };
   }
   if (json.type !== undefined && json.type !== "call_tool") {
-    errors.push({
-      type: "literal_error",
-      loc: ["type"],
-      msg: "Input should be 'call_tool'",
-      input: json.type as JsonValue,
-      ctx: { expected: "'call_tool'" },
-    });
+    errors.push(literalError(["type"], ["call_tool"], json.type));
   }
   if (!Object.hasOwn(json, "tool_name") && !Object.hasOwn(json, "toolName")) {
-    errors.push({ type: "missing", loc: ["tool_name"], msg: "Field required", input: json as JsonObject });
+    errors.push(missingField(["tool_name"], json));
   }
   const rest: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(json)) if (k !== "type" && k !== "metadata") rest[k] = v;

@@ -6,7 +6,7 @@ import type { SessionManager } from "../../core/session-manager.js";
 import { findCapacity, findSessionLost } from "../../protocol/errors.js";
 import { isJsonObject } from "../../protocol/json-object.js";
 import type { ServerMode } from "../../server/tools/define.js";
-import { type OpenEnvFieldError, pydanticText } from "../pydantic-errors.js";
+import { literalError, missingField, type OpenEnvFieldError, pydanticText } from "../pydantic-errors.js";
 import { toolsCall, toolsList } from "./json-rpc-tools.js";
 
 /**
@@ -149,16 +149,9 @@ function validateRequest(body: unknown): OpenEnvFieldError[] {
   }
   const errors: OpenEnvFieldError[] = [];
   const input = body as JsonObject;
-  if (!Object.hasOwn(body, "jsonrpc")) errors.push({ type: "missing", loc: ["jsonrpc"], msg: "Field required", input });
-  else if (body.jsonrpc !== "2.0")
-    errors.push({
-      type: "literal_error",
-      loc: ["jsonrpc"],
-      msg: "Input should be '2.0'",
-      input: body.jsonrpc as JsonValue,
-      ctx: { expected: "'2.0'" },
-    });
-  if (!Object.hasOwn(body, "method")) errors.push({ type: "missing", loc: ["method"], msg: "Field required", input });
+  if (!Object.hasOwn(body, "jsonrpc")) errors.push(missingField(["jsonrpc"], input));
+  else if (body.jsonrpc !== "2.0") errors.push(literalError(["jsonrpc"], ["2.0"], body.jsonrpc));
+  if (!Object.hasOwn(body, "method")) errors.push(missingField(["method"], input));
   else if (typeof body.method !== "string")
     errors.push({ type: "string_type", loc: ["method"], msg: "Input should be a valid string", input: body.method as JsonValue });
   if (body.params !== undefined && !isJsonObject(body.params))

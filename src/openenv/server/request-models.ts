@@ -1,7 +1,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { isJsonObject } from "../../protocol/json-object.js";
 import { setOwn } from "../../protocol/own-keys.js";
-import { fieldError as err, type Loc, type OpenEnvFieldError } from "../pydantic-errors.js";
+import { fieldError as err, type Loc, missingField, type OpenEnvFieldError } from "../pydantic-errors.js";
 
 /**
  * OpenEnv's request envelopes (`ResetRequest`, `StepRequest` and the WebSocket
@@ -154,7 +154,7 @@ export function dataTypeError(input: unknown): OpenEnvFieldError {
 export function envelopeWithDataErrors(message: Record<string, unknown>, allowed: readonly string[] = ENVELOPE_KEYS): OpenEnvFieldError[] {
   const errors = extraKeys(message, allowed);
   if (!Object.hasOwn(message, "data")) {
-    errors.unshift({ type: "missing", loc: ["data"], msg: "Field required", input: message as JsonObject });
+    errors.unshift(missingField(["data"], message));
   } else if (!isJsonObject(message.data)) {
     errors.unshift(dataTypeError(message.data));
   }

@@ -3,7 +3,7 @@ import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import { type CallToolAction, ToolErrorType } from "../../../gen/openenv/v1/tools_pb.js";
 import { decodeOpenEnvJson } from "../../openenv/json/decode.js";
-import { type OpenEnvFieldError, pydanticText } from "../../openenv/pydantic-errors.js";
+import { missingField, type OpenEnvFieldError, pydanticText } from "../../openenv/pydantic-errors.js";
 import { validateMessage } from "../../protocol/validate.js";
 import { type ToolDefinition, ToolError } from "./define.js";
 
@@ -113,7 +113,7 @@ function fromAjv(e: ErrorObject, root: JsonObject): OpenEnvFieldError {
       const name = String((e.params as { missingProperty: string }).missingProperty);
       return loc.length === 0
         ? { type: "missing_argument", loc: [name], msg: "Missing required argument", input: root }
-        : { type: "missing", loc: [...loc, name], msg: "Field required", input: at };
+        : missingField([...loc, name], at);
     }
     case "additionalProperties": {
       const name = String((e.params as { additionalProperty: string }).additionalProperty);
